@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+// The `tessera` command: `tessera server [--config PATH]`, `tessera bench …`, `tessera admin …`.
+
+import { CONFIG_EXIT_CODE, ConfigError, formatConfigError } from '../config/config.js';
+import { DiskSetError } from '../disk/disk-set.js';
+import { runServer } from './server.js';
+
+const USAGE = `usage: tessera <command> [options]
+
+commands:
+  server [--config PATH]   serve S3 (configuration: --config, TESSERA_CONFIG, TESSERA_* variables)
+  bench  --endpoint URL --access-key K --secret-key S --op put|get|list [--size N] [--concurrency N] [--duration S]
+`;
+
+async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'server':
+      return runServer(rest);
+    case 'bench': {
+      const { runBench } = await import('./bench.js');
+      return runBench(rest);
+    }
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(USAGE);
+      return;
+    default:
+      process.stderr.write(`tessera: unknown command "${cmd}"\n${USAGE}`);
+      process.exit(2);
+  }
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  if (e instanceof ConfigError) {
+    process.stderr.write(formatConfigError(e) + '\n');
+    process.exit(CONFIG_EXIT_CODE);
+  }
+  if (e instanceof DiskSetError) {
+    process.stderr.write(`tessera: disks: ${e.message}\n`);
+    process.exit(CONFIG_EXIT_CODE);
+  }
+  const err = e as NodeJS.ErrnoException;
+  if (err.code === 'EADDRINUSE' || err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL') {
+    process.stderr.write(`tessera: cannot listen: ${err.message}\n`);
+    process.exit(CONFIG_EXIT_CODE);
+  }
+  process.stderr.write(`tessera: ${err.stack ?? String(e)}\n`);
+  process.exit(1);
+});

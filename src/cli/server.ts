@@ -1,0 +1,103 @@
+// `tessera server`: load the configuration, open the storage engine, serve S3.
+
+import { loadConfig, type Config } from '../config/config.js';
+import { createApp } from '../http/app.js';
+import { listen, type RunningServer } from '../http/server.js';
+import { openEngine, type Engine } from '../object/engine.js';
+import { createLogger, type Logger } from '../ops/log.js';
+import path from 'node:path';
+
+export interface Started {
+  config: Config;
+  engine: Engine;
+  http: RunningServer;
+  log: Logger;
+  stop(): Promise<void>;
+}
+
+/** Starts a server from an already loaded configuration (tests use this directly). */
+export async function startServer(config: Config, log: Logger = createLogger(config.logLevel)): Promise<Started> {
+  const engine = await openEngine({
+    disks: config.disks,
+    metaDir: path.join(config.metaDir, 'leveldb'),
+    parity: config.parity,
+    blockSize: config.blockSize,
+    inlineThreshold: config.inlineThreshold,
+    scannerBytesPerSecond: config.scannerBytesPerSecond,
+    log: (msg) => log('info', msg),
+  });
+  const creds = config.credentials;
+  const app = createApp({
+    store: engine.store,
+    region: config.region,
+    domains: config.domains,
+    credentials: { lookup: (id) => (id === creds.accessKeyId ? creds.secretAccessKey : undefined) },
+    owner: { id: ownerId(creds.accessKeyId), displayName: 'tessera' },
+    log,
+  });
+  let http: RunningServer;
+  try {
+    http = await listen(app, config.address.host, config.address.port);
+  } catch (e) {
+    await engine.close();
+    throw e;
+  }
+  return {
+    config,
+    engine,
+    http,
+    log,
+    async stop() {
+      await http.close();
+      await engine.close();
+    },
+  };
+}
+
+/** A stable canonical-user-like id derived from the access key (S3 shows a 64-hex owner id). */
+function ownerId(accessKey: string): string {
+  let h = 0n;
+  for (const c of accessKey) h = (h * 131n + BigInt(c.charCodeAt(0))) & ((1n << 256n) - 1n);
+  return h.toString(16).padStart(64, '0');
+}
+
+export function banner(s: Started): string {
+  const c = s.config;
+  const lines = [
+    'Tessera S3 server',
+    `  endpoint:    ${s.http.url}`,
+    `  region:      ${c.region}`,
+    `  disks:       ${c.disks.join(', ')}`,
+    `  metadata:    ${c.metaDir}`,
+    `  erasure:     ${c.dataShards} data + ${c.parity} parity shards (survives ${c.parity} lost disk${c.parity === 1 ? '' : 's'})`,
+    `  access key:  ${c.credentials.accessKeyId}`,
+    `  secret key:  ${c.credentials.secretAccessKey}`,
+  ];
+  if (c.credentials.storedAt) lines.push(`  (generated credentials are kept in ${c.credentials.storedAt})`);
+  if (s.engine.replacedDisks.length) lines.push(`  healing onto blank disk(s): ${s.engine.replacedDisks.map((i) => c.disks[i]).join(', ')}`);
+  if (s.engine.offlineDisks.length) lines.push(`  OFFLINE disk(s): ${s.engine.offlineDisks.map((i) => c.disks[i]).join(', ')}`);
+  lines.push(
+    '',
+    '  Use it with aws-cli:',
+    `    export AWS_ACCESS_KEY_ID=${c.credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${c.credentials.secretAccessKey} AWS_DEFAULT_REGION=${c.region}`,
+    `    aws --endpoint-url ${s.http.url} s3 mb s3://my-bucket`,
+    `    aws --endpoint-url ${s.http.url} s3 cp ./file s3://my-bucket/`,
+  );
+  return lines.join('\n');
+}
+
+export async function runServer(argv: string[]): Promise<void> {
+  const config = await loadConfig({ argv });
+  const s = await startServer(config);
+  process.stdout.write(banner(s) + '\n');
+  let stopping = false;
+  const stop = async (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    s.log('info', `received ${sig}, shutting down`);
+    await s.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}

@@ -1,0 +1,432 @@
+// Loads Tessera's configuration: built-in defaults, then the YAML file named by --config or
+// TESSERA_CONFIG, then TESSERA_* environment variables, each layer overriding the one before.
+// Everything is validated before the server touches a disk, and the first problem found is
+// reported as one ConfigError line that says where the bad value came from.
+
+import { promises as fs, constants as fsConstants } from 'node:fs';
+import path from 'node:path';
+import { isMap, isScalar, LineCounter, parseDocument, YAMLParseError } from 'yaml';
+import type { Node as YamlNode } from 'yaml';
+import { loadOrCreateKeyPair, type RandomBytes } from './credentials.js';
+import {
+  ConfigError,
+  editDistance,
+  parseAccessKey,
+  parseAddress,
+  parseDomain,
+  parseLogLevel,
+  parseRegion,
+  parseSecretKey,
+  parseSize,
+  parseStringList,
+  parseWholeNumber,
+  show,
+  type LogLevel,
+} from './values.js';
+
+export { ConfigError, parseAddress, parseSize } from './values.js';
+export type { LogLevel } from './values.js';
+export { CREDENTIALS_FILE, generateKeyPair } from './credentials.js';
+
+export interface Config {
+  /** Where the S3 endpoint listens. Host without IPv6 brackets; port 0 means "any free port". */
+  address: { host: string; port: number };
+  /** Absolute paths of the disk directories, in the configured order (the order is the shard order). */
+  disks: string[];
+  /** Absolute path of the metadata directory (LevelDB, generated credentials). Never a disk. */
+  metaDir: string;
+  /** Parity shards per stripe (m). Up to m disks may be lost. */
+  parity: number;
+  /** Data shards per stripe (k = disks.length - parity). */
+  dataShards: number;
+  region: string;
+  /** Domains for virtual-host style (bucket.DOMAIN), lower-case, longest first so the first suffix match is the most specific. */
+  domains: string[];
+  /** Bytes per erasure block; a stripe holds dataShards × blockSize bytes of object data. */
+  blockSize: number;
+  /** Objects smaller than this many bytes are kept inside their metadata record. */
+  inlineThreshold: number;
+  /** Read rate of the background bit-rot scanner in bytes per second; 0 disables it. */
+  scannerBytesPerSecond: number;
+  /** Unfinished multipart uploads older than this are removed; 0 keeps them forever. */
+  multipartExpirySeconds: number;
+  logLevel: LogLevel;
+  credentials: {
+    accessKeyId: string;
+    secretAccessKey: string;
+    /** True only on the start that generated the pair, so the CLI can print it once. */
+    generated: boolean;
+    /** The file holding the pair when it was generated (now or earlier); absent when configured. */
+    storedAt?: string;
+  };
+  /** The config file that was read, if any. */
+  configFile?: string;
+}
+
+export interface LoadConfigOptions {
+  /** Command-line arguments, searched for `--config PATH` / `--config=PATH`. Default: process.argv.slice(2). */
+  argv?: string[];
+  /** Default: process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Relative paths from the command line and the environment are resolved against this. Default: process.cwd(). */
+  cwd?: string;
+  /** Randomness for generated credentials (tests may fix it). Default: crypto.randomBytes. */
+  randomBytes?: RandomBytes;
+}
+
+/** The exit status for a configuration error, so scripts can tell it from a crash. */
+export const CONFIG_EXIT_CODE = 2;
+
+/** More shards than this makes every stripe touch too many disks to be worth it. */
+export const MAX_DISKS = 16;
+export const MAX_BLOCK_SIZE = 64 * 1024 * 1024;
+export const MAX_INLINE_THRESHOLD = 16 * 1024 * 1024;
+
+export const DEFAULTS = {
+  address: '127.0.0.1:9000',
+  disks: ['data/disk1', 'data/disk2', 'data/disk3', 'data/disk4'],
+  region: 'us-east-1',
+  blockSize: 1024 * 1024,
+  inlineThreshold: 128 * 1024,
+  scannerBytesPerSecond: 8 * 1024 * 1024,
+  multipartExpirySeconds: 7 * 24 * 60 * 60,
+  logLevel: 'info' as LogLevel,
+} as const;
+
+/** Default parity for N disks: half of them, rounded down (4 disks → 2+2, 1 disk → no parity). */
+export function defaultParity(diskCount: number): number {
+  return Math.floor(diskCount / 2);
+}
+
+/**
+ * Every key of the YAML file and the environment variable that overrides it. Flat on
+ * purpose: one line per setting, nothing nested, so the file reads like a list of answers.
+ */
+export const CONFIG_KEYS = {
+  address: 'TESSERA_ADDRESS',
+  disks: 'TESSERA_DISKS',
+  meta_dir: 'TESSERA_META_DIR',
+  parity: 'TESSERA_PARITY',
+  region: 'TESSERA_REGION',
+  domains: 'TESSERA_DOMAIN',
+  block_size: 'TESSERA_BLOCK_SIZE',
+  inline_threshold: 'TESSERA_INLINE_THRESHOLD',
+  scanner_bytes_per_second: 'TESSERA_SCANNER_BYTES_PER_SECOND',
+  multipart_expiry_seconds: 'TESSERA_MULTIPART_EXPIRY_SECONDS',
+  log_level: 'TESSERA_LOG_LEVEL',
+  root_access_key: 'TESSERA_ROOT_ACCESS_KEY',
+  root_secret_key: 'TESSERA_ROOT_SECRET_KEY',
+} as const;
+
+export type ConfigKey = keyof typeof CONFIG_KEYS;
+
+/** One raw setting and where it came from, which every error message names. */
+interface Setting {
+  value: unknown;
+  /** "TESSERA_PARITY", "/etc/tessera.yaml:3: parity" … */
+  origin: string;
+  /** Relative paths in this setting are resolved against this directory. */
+  baseDir: string;
+}
+
+/** The one-line text the CLI prints before exiting with CONFIG_EXIT_CODE. */
+export function formatConfigError(err: unknown): string {
+  const message = err instanceof ConfigError ? err.message : `unexpected error: ${err instanceof Error ? err.message : String(err)}`;
+  // One line whatever happens, so log scrapers and humans both see the whole problem.
+  return `tessera: config: ${message.replace(/\s*\n\s*/g, ' ').trim()}`;
+}
+
+/**
+ * Finds the config file: `--config PATH` / `--config=PATH` on the command line wins over
+ * TESSERA_CONFIG. Returns an absolute path, or undefined when neither is given (then only
+ * defaults and the environment apply; there is no implicit file, so what runs is what is asked).
+ */
+export function findConfigFile(argv: readonly string[], env: NodeJS.ProcessEnv, cwd: string): string | undefined {
+  let fromArgv: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') break;
+    let value: string | undefined;
+    if (arg === '--config') {
+      value = argv[i + 1];
+      if (value === undefined || value === '' || value.startsWith('--')) throw new ConfigError('--config needs a file path, such as --config /etc/tessera.yaml');
+      i++;
+    } else if (arg.startsWith('--config=')) {
+      value = arg.slice('--config='.length);
+      if (value === '') throw new ConfigError('--config= needs a file path, such as --config=/etc/tessera.yaml');
+    } else {
+      continue;
+    }
+    if (fromArgv !== undefined) throw new ConfigError('--config is given more than once');
+    fromArgv = value;
+  }
+  const chosen = fromArgv ?? nonEmpty(env.TESSERA_CONFIG);
+  return chosen === undefined ? undefined : path.resolve(cwd, chosen);
+}
+
+export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> {
+  const env = opts.env ?? process.env;
+  const cwd = path.resolve(opts.cwd ?? process.cwd());
+  const argv = opts.argv ?? process.argv.slice(2);
+
+  const configFile = findConfigFile(argv, env, cwd);
+  const settings = new Map<ConfigKey, Setting>();
+  if (configFile !== undefined) {
+    for (const [key, setting] of await readConfigFile(configFile)) settings.set(key, setting);
+  }
+  for (const [key, variable] of Object.entries(CONFIG_KEYS) as [ConfigKey, string][]) {
+    const value = nonEmpty(env[variable]);
+    if (value !== undefined) settings.set(key, { value, origin: variable, baseDir: cwd });
+  }
+
+  // Each parser's complaint is prefixed with where the value came from.
+  const get = <T>(key: ConfigKey, parse: (value: unknown, s: Setting) => T, fallback: () => T): T => {
+    const s = settings.get(key);
+    if (s === undefined) return fallback();
+    try {
+      return parse(s.value, s);
+    } catch (err) {
+      if (err instanceof ConfigError) throw new ConfigError(`${s.origin}: ${err.message}`);
+      throw err;
+    }
+  };
+  const originOf = (key: ConfigKey): string => settings.get(key)?.origin ?? `${key} (default)`;
+
+  const address = get('address', parseAddress, () => parseAddress(DEFAULTS.address));
+
+  const disks = get(
+    'disks',
+    (v, s) => parseStringList(v, 'disk directories').map((d) => path.resolve(s.baseDir, d)),
+    () => DEFAULTS.disks.map((d) => path.resolve(cwd, d)),
+  );
+  const disksOrigin = originOf('disks');
+  if (disks.length === 0) throw new ConfigError(`${disksOrigin}: at least one disk directory is needed`);
+  if (disks.length > MAX_DISKS) throw new ConfigError(`${disksOrigin}: at most ${MAX_DISKS} disks are supported, got ${disks.length}`);
+  checkDisksDistinct(disks, disksOrigin);
+
+  const metaDir = get(
+    'meta_dir',
+    (v, s) => {
+      if (typeof v !== 'string') throw new ConfigError(`expected a directory path, got ${show(v)}`);
+      return path.resolve(s.baseDir, v.trim());
+    },
+    () => path.join(path.dirname(disks[0]!), 'meta'),
+  );
+  const metaOrigin = originOf('meta_dir');
+  checkMetaApart(metaDir, disks, metaOrigin);
+
+  const parity = get('parity', parseWholeNumber, () => defaultParity(disks.length));
+  if (parity > disks.length - 1) {
+    throw new ConfigError(
+      `${originOf('parity')}: parity ${parity} is too high for ${disks.length} disk${disks.length === 1 ? '' : 's'}; ` +
+        `it must be between 0 and ${disks.length - 1} so that at least one disk holds data`,
+    );
+  }
+
+  const region = get('region', parseRegion, () => DEFAULTS.region);
+  const domains = get(
+    'domains',
+    (v) => [...new Set(parseStringList(v, 'domain names').map(parseDomain))].sort((a, b) => b.length - a.length),
+    () => [],
+  );
+
+  const blockSize = get('block_size', (v) => {
+    const n = parseSize(v);
+    if (n < 1 || n > MAX_BLOCK_SIZE) throw new ConfigError(`block size must be between 1 byte and 64MiB, got ${show(v)}`);
+    return n;
+  }, () => DEFAULTS.blockSize);
+  const inlineThreshold = get('inline_threshold', (v) => {
+    const n = parseSize(v);
+    if (n > MAX_INLINE_THRESHOLD) throw new ConfigError(`inline threshold must be at most 16MiB (objects that large belong on the disks), got ${show(v)}`);
+    return n;
+  }, () => DEFAULTS.inlineThreshold);
+  const scannerBytesPerSecond = get('scanner_bytes_per_second', parseSize, () => DEFAULTS.scannerBytesPerSecond);
+  const multipartExpirySeconds = get('multipart_expiry_seconds', parseWholeNumber, () => DEFAULTS.multipartExpirySeconds);
+  const logLevel = get('log_level', parseLogLevel, () => DEFAULTS.logLevel);
+
+  const accessKey = get('root_access_key', (v) => parseAccessKey(v), () => undefined);
+  const secretKey = get('root_secret_key', (v) => parseSecretKey(v), () => undefined);
+  if ((accessKey === undefined) !== (secretKey === undefined)) {
+    const [given, missing] = accessKey !== undefined ? (['root_access_key', 'root_secret_key'] as const) : (['root_secret_key', 'root_access_key'] as const);
+    throw new ConfigError(
+      `${originOf(given)}: ${given} is set but ${missing} is not; set both (${CONFIG_KEYS.root_access_key} and ${CONFIG_KEYS.root_secret_key}) or neither to have a pair generated`,
+    );
+  }
+
+  // Only now, with every value known to be sound, touch the filesystem.
+  await prepareDirectories([
+    ...disks.map((d) => ({ path: d, label: `disk ${d}`, origin: disksOrigin })),
+    { path: metaDir, label: `meta_dir ${metaDir}`, origin: metaOrigin },
+  ]);
+
+  let credentials: Config['credentials'];
+  if (accessKey !== undefined && secretKey !== undefined) {
+    credentials = { accessKeyId: accessKey, secretAccessKey: secretKey, generated: false };
+  } else {
+    const stored = await loadOrCreateKeyPair(metaDir, opts.randomBytes ? { randomBytes: opts.randomBytes } : {});
+    credentials = { accessKeyId: stored.accessKeyId, secretAccessKey: stored.secretAccessKey, generated: stored.generated, storedAt: stored.file };
+  }
+
+  return {
+    address,
+    disks,
+    metaDir,
+    parity,
+    dataShards: disks.length - parity,
+    region,
+    domains,
+    blockSize,
+    inlineThreshold,
+    scannerBytesPerSecond,
+    multipartExpirySeconds,
+    logLevel,
+    credentials,
+    ...(configFile !== undefined ? { configFile } : {}),
+  };
+}
+
+/** Reads and checks the shape of the YAML file; values are checked later, with the env ones. */
+async function readConfigFile(file: string): Promise<Map<ConfigKey, Setting>> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new ConfigError(`config file ${file} does not exist`);
+    if (code === 'EISDIR') throw new ConfigError(`config file ${file} is a directory, not a file`);
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+  }
+
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: true });
+  const firstError = doc.errors[0];
+  if (firstError) {
+    const pos = firstError instanceof YAMLParseError && firstError.linePos ? `:${firstError.linePos[0].line}` : '';
+    const reason = firstError.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?\s*$/, '');
+    throw new ConfigError(`${file}${pos}: not valid YAML: ${reason}`);
+  }
+
+  const settings = new Map<ConfigKey, Setting>();
+  const baseDir = path.dirname(file);
+  const contents = doc.contents;
+  // An empty file (or one with only comments) means "all defaults".
+  if (contents === null || (isScalar(contents) && contents.value === null)) return settings;
+  if (!isMap(contents)) {
+    throw new ConfigError(`${file}: expected "key: value" settings at the top level, such as "address: 127.0.0.1:9000"`);
+  }
+  for (const pair of contents.items) {
+    const keyNode = pair.key as YamlNode | null;
+    const line = keyNode?.range ? lineCounter.linePos(keyNode.range[0]).line : undefined;
+    const where = line === undefined ? file : `${file}:${line}`;
+    const key = isScalar(keyNode) ? keyNode.value : undefined;
+    if (typeof key !== 'string' || !(key in CONFIG_KEYS)) {
+      const name = typeof key === 'string' || typeof key === 'number' ? String(key) : '(complex key)';
+      const hint = suggestKey(name);
+      throw new ConfigError(`${where}: unknown key ${JSON.stringify(name)}${hint ? ` (did you mean "${hint}"?)` : ''}`);
+    }
+    const valueNode = pair.value as YamlNode | null;
+    const value: unknown = valueNode === null ? null : valueNode.toJS(doc, { maxAliasCount: 100 });
+    // "key:" with nothing after it, or "", means "use the default", so the example file can
+    // list every key without pinning the derived ones.
+    if (value === null || (typeof value === 'string' && value.trim() === '')) continue;
+    settings.set(key as ConfigKey, { value, origin: `${where}: ${key}`, baseDir });
+  }
+  return settings;
+}
+
+/** The known key an unknown one was most likely meant to be, if any is close. */
+function suggestKey(name: string): string | undefined {
+  const normal = name.toLowerCase().replace(/-/g, '_').replace(/^tessera_/, '');
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const [key, variable] of Object.entries(CONFIG_KEYS)) {
+    if (normal === key || name.toUpperCase() === variable) return key;
+    const d = editDistance(normal, key);
+    if (d < bestDistance) [best, bestDistance] = [key, d];
+  }
+  // Accept up to two edits, or one per four letters for long keys, so "inline_treshold" still matches.
+  return bestDistance <= Math.max(2, Math.floor(normal.length / 4)) ? best : undefined;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value;
+}
+
+/** True when `child` is strictly below `parent`. */
+function isInside(child: string, parent: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+}
+
+/**
+ * Two disks in one directory would put two shards of a stripe in one place (one failure then
+ * loses two shards), and a disk inside another would be swept up when that one is replaced.
+ */
+function checkDisksDistinct(disks: string[], origin: string): void {
+  for (let i = 0; i < disks.length; i++) {
+    for (let j = 0; j < disks.length; j++) {
+      const a = disks[i]!;
+      const b = disks[j]!;
+      if (j > i && a === b) throw new ConfigError(`${origin}: disk ${a} is listed twice`);
+      if (isInside(a, b)) throw new ConfigError(`${origin}: disk ${a} is inside disk ${b}; disks must be separate directories`);
+    }
+  }
+}
+
+/** The metadata outlives any disk, so it must not sit on one, nor hold one. */
+function checkMetaApart(metaDir: string, disks: string[], origin: string): void {
+  for (const disk of disks) {
+    if (metaDir === disk) throw new ConfigError(`${origin}: meta_dir ${metaDir} is also a disk; the metadata directory must be separate from the disks`);
+    if (isInside(metaDir, disk)) throw new ConfigError(`${origin}: meta_dir ${metaDir} is inside disk ${disk}; disks must stay replaceable, so keep metadata elsewhere`);
+    if (isInside(disk, metaDir)) throw new ConfigError(`${origin}: disk ${disk} is inside meta_dir ${metaDir}; keep disks outside the metadata directory`);
+  }
+}
+
+interface DirectoryToPrepare {
+  path: string;
+  label: string;
+  origin: string;
+}
+
+/**
+ * Creates missing directories and checks that they are usable. Looks at all of them before
+ * creating any, so a config that names a file as a disk does not leave half of the other
+ * directories behind.
+ */
+async function prepareDirectories(dirs: DirectoryToPrepare[]): Promise<void> {
+  for (const d of dirs) {
+    try {
+      const st = await fs.stat(d.path);
+      if (!st.isDirectory()) throw new ConfigError(`${d.origin}: ${d.label} exists but is not a directory`);
+    } catch (err) {
+      if (err instanceof ConfigError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') continue; // created below
+      if (code === 'ENOTDIR') throw new ConfigError(`${d.origin}: ${d.label} cannot be created: part of its path is a file, not a directory`);
+      throw new ConfigError(`${d.origin}: ${d.label} cannot be used: ${(err as Error).message}`);
+    }
+  }
+  for (const d of dirs) {
+    try {
+      await fs.mkdir(d.path, { recursive: true });
+    } catch (err) {
+      throw new ConfigError(`${d.origin}: ${d.label} cannot be created: ${(err as Error).message}`);
+    }
+    try {
+      await fs.access(d.path, fsConstants.R_OK | fsConstants.W_OK | fsConstants.X_OK);
+    } catch {
+      throw new ConfigError(`${d.origin}: ${d.label} is not readable and writable by this user`);
+    }
+  }
+  // Symbolic links can make two differently spelled paths one directory; compare real paths.
+  const real = await Promise.all(dirs.map(async (d) => ({ ...d, real: await fs.realpath(d.path) })));
+  for (let i = 0; i < real.length; i++) {
+    for (let j = i + 1; j < real.length; j++) {
+      const a = real[i]!;
+      const b = real[j]!;
+      if (a.real === b.real) throw new ConfigError(`${b.origin}: ${b.label} and ${a.label} are the same directory (${a.real})`);
+      if (isInside(a.real, b.real)) throw new ConfigError(`${a.origin}: ${a.label} is inside ${b.label} (${b.real})`);
+      if (isInside(b.real, a.real)) throw new ConfigError(`${b.origin}: ${b.label} is inside ${a.label} (${a.real})`);
+    }
+  }
+}

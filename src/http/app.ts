@@ -1,0 +1,111 @@
+// The Koa application: request ids, S3 error replies, routing (path and virtual-host style),
+// SigV4 authentication, then the operation. @koa/router dispatches on a normalised path
+// (/bucket/key with the key as one encoded segment) so that keys reach handlers exactly.
+
+import Koa from 'koa';
+import Router from '@koa/router';
+import { verifyRequest, type Credentials } from '../auth/verify.js';
+import { S3Error, isS3Error } from '../errors.js';
+import type { ObjectStore } from '../object/store.js';
+import type { S3Ctx, S3Deps, S3State } from '../s3/context.js';
+import { bucketHandler, objectHandler, serviceHandler } from '../s3/dispatch.js';
+import { errorXml } from '../s3/xml.js';
+import { openBody } from './body.js';
+import { newRequestId } from './request-id.js';
+import { resolveTarget } from './routing.js';
+
+export interface AppOptions {
+  store: ObjectStore;
+  region: string;
+  domains: string[];
+  credentials: Credentials;
+  owner: { id: string; displayName: string };
+  now?: () => number;
+  log?: S3Deps['log'];
+}
+
+export function createApp(o: AppOptions): Koa<S3State> {
+  const app = new Koa<S3State>();
+  app.proxy = false;
+  app.silent = true;
+  const log = o.log ?? (() => undefined);
+  const deps: S3Deps = { store: o.store, region: o.region, owner: o.owner, openBody, log };
+  const now = o.now ?? Date.now;
+
+  // Request id and S3 error replies, for everything below.
+  app.use(async (ctx, next) => {
+    const { requestId, hostId } = newRequestId();
+    ctx.state.requestId = requestId;
+    ctx.state.hostId = hostId;
+    ctx.set('x-amz-request-id', requestId);
+    ctx.set('x-amz-id-2', hostId);
+    ctx.set('Server', 'Tessera');
+    try {
+      await next();
+    } catch (err) {
+      sendError(ctx as S3Ctx, err, log);
+    }
+  });
+
+  // Where the request goes, and who sent it.
+  app.use(async (ctx, next) => {
+    const url = ctx.req.url ?? '/';
+    const target = resolveTarget(url, ctx.req.headers.host, o.domains);
+    ctx.state.target = target;
+    ctx.state.auth = verifyRequest(
+      { method: ctx.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers: ctx.req.headers },
+      o.credentials,
+      { region: o.region, now },
+    );
+    ctx.path = target.bucket === undefined
+      ? '/'
+      : target.key === undefined
+        ? `/${encodeURIComponent(target.bucket)}`
+        : `/${encodeURIComponent(target.bucket)}/${encodeURIComponent(target.key)}`;
+    await next();
+  });
+
+  const router = new Router<S3State>();
+  router.all('/', async (ctx) => serviceHandler(ctx.method)(deps, ctx as S3Ctx));
+  router.all('/:bucket', async (ctx) => bucketHandler(ctx as S3Ctx, ctx.method)(deps, ctx as S3Ctx));
+  router.all('/:bucket/:key', async (ctx) => objectHandler(ctx as S3Ctx, ctx.method)(deps, ctx as S3Ctx));
+  app.use(router.routes());
+  return app;
+}
+
+function sendError(ctx: S3Ctx, err: unknown, log: S3Deps['log']): void {
+  let e: S3Error;
+  if (isS3Error(err)) {
+    e = err;
+  } else {
+    log('error', 'internal error', { requestId: ctx.state.requestId, error: err instanceof Error ? err.stack ?? err.message : String(err) });
+    e = new S3Error('InternalError');
+  }
+  if (e.status >= 500 && isS3Error(err)) log('warn', `${e.code}: ${e.message}`, { requestId: ctx.state.requestId });
+  // Drop headers of the half-built reply (ETag etc.), keep the ids.
+  for (const name of Object.keys(ctx.response.headers)) {
+    if (!['x-amz-request-id', 'x-amz-id-2', 'server'].includes(name)) ctx.remove(name);
+  }
+  for (const [k, v] of Object.entries(e.headers)) ctx.set(k, v);
+  ctx.status = e.status;
+  if (e.code === 'NotModified' || ctx.method === 'HEAD') {
+    ctx.body = null;
+    ctx.status = e.status;
+    return;
+  }
+  const t = ctx.state.target;
+  const resource = t ? t.rawPath : ctx.path;
+  ctx.type = 'application/xml';
+  ctx.body = errorXml(e, decodeSafe(resource), ctx.state.requestId, ctx.state.hostId);
+  // A refused request may still be sending its body; close the connection after the reply
+  // rather than read a large upload we will not use.
+  if (!ctx.req.complete && ctx.req.headers['content-length'] !== '0') ctx.set('Connection', 'close');
+}
+
+function decodeSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}

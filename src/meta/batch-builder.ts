@@ -1,0 +1,145 @@
+// Turns MetaOps into raw LevelDB puts and deletes.
+//
+// Some ops must read before they write: putVersion and delVersion look up the version id
+// index to find (and remove) the record a version id currently points at, and upload ops
+// look up the upload to maintain the age index. Those reads see the database plus every
+// write built so far for the same LevelDB batch (the "overlay"), so a group of merged
+// callers behaves exactly as if each caller's batch had been applied in turn.
+
+import type { MetaOp, MultipartUpload } from './types.js';
+import {
+  bucketKey, currentKey, garbageKey, inlineKey, partKey, uploadAgeKey, uploadKey,
+  versionIdKey, versionKey,
+} from './keys.js';
+
+export type RawOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
+export type Reader = (key: Buffer) => Promise<Buffer | undefined>;
+
+/** Writes pending for one LevelDB batch, by key (latin1 keeps bytes 1:1); null = deleted. */
+type Overlay = Map<string, Buffer | null>;
+
+export class BatchBuilder {
+  readonly ops: RawOp[] = [];
+  private readonly overlay: Overlay = new Map();
+
+  constructor(private readonly read: Reader) {}
+
+  /** Adds one caller's ops, all or nothing: if any op is invalid, none of them is kept. */
+  async add(ops: MetaOp[]): Promise<void> {
+    const txn = new Txn(this.read, this.overlay);
+    for (const op of ops) await translate(op, txn);
+    this.ops.push(...txn.ops);
+    for (const [k, v] of txn.writes) this.overlay.set(k, v);
+  }
+}
+
+class Txn {
+  readonly ops: RawOp[] = [];
+  readonly writes: Overlay = new Map();
+
+  constructor(private readonly read: Reader, private readonly base: Overlay) {}
+
+  async get(key: Buffer): Promise<Buffer | undefined> {
+    const id = key.toString('latin1');
+    const pending = this.writes.has(id) ? this.writes.get(id) : this.base.get(id);
+    if (pending !== undefined) return pending ?? undefined;
+    return this.read(key);
+  }
+
+  put(key: Buffer, value: Buffer): void {
+    this.ops.push({ type: 'put', key, value });
+    this.writes.set(key.toString('latin1'), value);
+  }
+
+  del(key: Buffer): void {
+    this.ops.push({ type: 'del', key });
+    this.writes.set(key.toString('latin1'), null);
+  }
+}
+
+const json = (v: unknown) => Buffer.from(JSON.stringify(v), 'utf8');
+
+async function translate(op: MetaOp, t: Txn): Promise<void> {
+  switch (op.type) {
+    case 'putBucket':
+      t.put(bucketKey(op.bucket.name), json(op.bucket));
+      return;
+    case 'delBucket':
+      t.del(bucketKey(op.name));
+      return;
+    case 'putVersion': {
+      const v = op.version;
+      const idKey = versionIdKey(v.bucket, v.key, v.versionId);
+      const recordKey = versionKey(v.bucket, v.key, v.sortKey);
+      // Re-putting a version id (the 'null' version above all) replaces its old record.
+      const old = (await t.get(idKey))?.toString('utf8');
+      if (old !== undefined && old !== v.sortKey) t.del(versionKey(v.bucket, v.key, old));
+      t.put(recordKey, json(v));
+      t.put(idKey, Buffer.from(v.sortKey, 'utf8'));
+      return;
+    }
+    case 'delVersion': {
+      const idKey = versionIdKey(op.bucket, op.key, op.versionId);
+      const sortKey = (await t.get(idKey))?.toString('utf8');
+      if (sortKey === undefined) return; // already gone: deleting is idempotent
+      t.del(versionKey(op.bucket, op.key, sortKey));
+      t.del(idKey);
+      return;
+    }
+    case 'setCurrent': {
+      const k = currentKey(op.bucket, op.key);
+      if (op.version === null) return t.del(k);
+      if (op.version.bucket !== op.bucket || op.version.key !== op.key) {
+        throw new Error(`meta: setCurrent for ${op.bucket}/${op.key} got a version of ${op.version.bucket}/${op.version.key}`);
+      }
+      t.put(k, json(op.version));
+      return;
+    }
+    case 'putInline':
+      if (!(op.data instanceof Uint8Array)) throw new Error('meta: putInline data must be a Buffer');
+      t.put(inlineKey(op.dataId), Buffer.from(op.data)); // a copy: the caller may reuse its buffer
+      return;
+    case 'delInline':
+      t.del(inlineKey(op.dataId));
+      return;
+    case 'putUpload': {
+      const u = op.upload;
+      const k = uploadKey(u.bucket, u.key, u.uploadId);
+      const ageKey = uploadAgeKey(u.initiated, u.uploadId);
+      const old = await readUpload(t, k);
+      if (old && old.initiated !== u.initiated) t.del(uploadAgeKey(old.initiated, u.uploadId));
+      t.put(k, json(u));
+      t.put(ageKey, k);
+      return;
+    }
+    case 'delUpload': {
+      const k = uploadKey(op.bucket, op.key, op.uploadId);
+      const old = await readUpload(t, k);
+      if (!old) return;
+      t.del(uploadAgeKey(old.initiated, op.uploadId));
+      t.del(k);
+      return;
+    }
+    case 'putPart':
+      t.put(partKey(op.part.uploadId, op.part.partNumber), json(op.part));
+      return;
+    case 'delPart':
+      t.del(partKey(op.uploadId, op.partNumber));
+      return;
+    case 'putGarbage':
+      t.put(garbageKey(op.entry.id), json(op.entry));
+      return;
+    case 'delGarbage':
+      t.del(garbageKey(op.id));
+      return;
+    default: {
+      const never: never = op;
+      throw new Error(`meta: unknown op ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+async function readUpload(t: Txn, k: Buffer): Promise<MultipartUpload | undefined> {
+  const raw = await t.get(k);
+  return raw && (JSON.parse(raw.toString('utf8')) as MultipartUpload);
+}

@@ -1,0 +1,89 @@
+// Key encoding for the LevelDB metadata store.
+//
+// Every record key is `<tag> \0 <part> \0 <part> …` in UTF-8. LevelDB compares keys as raw
+// bytes, so records sort by the UTF-8 bytes of bucket names and object keys — exactly the
+// order S3 lists in. Two properties make the layout work:
+//   - no part contains \0 (asserted here), so \0 is a separator that sorts before every
+//     byte a key can continue with: "a" and all its versions sort before "a/b";
+//   - UTF-8 never contains the byte 0xFF, so `prefix + 0xFF` is an exclusive upper bound
+//     for every key that starts with `prefix` (see `end`).
+//
+//   B \0 bucket                              bucket record (JSON)
+//   C \0 bucket \0 key                       current record, what ListObjects scans (JSON)
+//   V \0 bucket \0 key \0 sortKey            version record; sortKey ascending = newest first
+//   N \0 bucket \0 key \0 versionId          → sortKey: finds a version by id in one lookup
+//   I \0 dataId                              inline object data (raw bytes)
+//   U \0 bucket \0 key \0 uploadId           multipart upload (JSON)
+//   T \0 initiated(16 digits) \0 uploadId    → U key: uploads by age, for expiry
+//   P \0 uploadId \0 partNumber(5 digits)    uploaded part (JSON)
+//   G \0 id                                  garbage queue entry (JSON)
+
+const SEP = 0x00;
+const HIGH = 0xff;
+
+export type Tag = 'B' | 'C' | 'V' | 'N' | 'I' | 'U' | 'T' | 'P' | 'G';
+
+/** Throws unless `s` can be one part of a key: a non-empty, well-formed string without \0. */
+export function assertPart(what: string, s: unknown): asserts s is string {
+  if (typeof s !== 'string' || s.length === 0) throw new Error(`meta: ${what} must be a non-empty string`);
+  if (s.includes('\0')) throw new Error(`meta: ${what} must not contain \\0: ${JSON.stringify(s)}`);
+  // A lone surrogate would encode as U+FFFD, so two different keys would share one record.
+  if (/\p{Cs}/u.test(s)) throw new Error(`meta: ${what} is not well-formed Unicode: ${JSON.stringify(s)}`);
+}
+
+/** `tag \0 p1 \0 p2 …` — each part validated. */
+export function key(tag: Tag, ...parts: string[]): Buffer {
+  const bufs: Buffer[] = [Buffer.from(tag, 'latin1')];
+  for (const [i, p] of parts.entries()) {
+    assertPart(`${tag} key part ${i}`, p);
+    bufs.push(Buffer.of(SEP), Buffer.from(p, 'utf8'));
+  }
+  return Buffer.concat(bufs);
+}
+
+/** Namespace under which every record of `parts` lives: `tag \0 p1 \0 … \0`. */
+export function ns(tag: Tag, ...parts: string[]): Buffer {
+  return Buffer.concat([key(tag, ...parts), Buffer.of(SEP)]);
+}
+
+/** Exclusive upper bound of every key that starts with `prefix`. */
+export function end(prefix: Buffer): Buffer {
+  return Buffer.concat([prefix, Buffer.of(HIGH)]);
+}
+
+/** The smallest key greater than `k` (for turning "after k" into a `gte` bound). */
+export function justAfter(k: Buffer): Buffer {
+  return Buffer.concat([k, Buffer.of(SEP)]);
+}
+
+/** The smallest key greater than every `k \0 …`: skips all records of one object key. */
+export function afterAllOf(k: Buffer): Buffer {
+  return Buffer.concat([k, Buffer.of(SEP + 1)]);
+}
+
+export function utf8(s: string): Buffer {
+  return Buffer.from(s, 'utf8');
+}
+
+/** Zero-padded decimal, so numeric order equals byte order. */
+export function padded(n: number, width: number, what: string): string {
+  if (!Number.isSafeInteger(n) || n < 0 || String(n).length > width) {
+    throw new Error(`meta: ${what} must be an integer in 0..${'9'.repeat(width)}: ${n}`);
+  }
+  return String(n).padStart(width, '0');
+}
+
+export const bucketKey = (name: string) => key('B', name);
+export const currentKey = (bucket: string, k: string) => key('C', bucket, k);
+export const versionKey = (bucket: string, k: string, sortKey: string) => key('V', bucket, k, sortKey);
+export const versionIdKey = (bucket: string, k: string, versionId: string) => key('N', bucket, k, versionId);
+export const inlineKey = (dataId: string) => key('I', dataId);
+export const uploadKey = (bucket: string, k: string, uploadId: string) => key('U', bucket, k, uploadId);
+export const uploadAgeKey = (initiated: number, uploadId: string) =>
+  key('T', padded(initiated, 16, 'upload initiated time'), uploadId);
+export const partKey = (uploadId: string, partNumber: number) =>
+  key('P', uploadId, padded(partNumber, 5, 'part number'));
+export const garbageKey = (id: string) => key('G', id);
+
+/** Namespace of the upload-age index; `T \0 <time>` bounds "initiated before time". */
+export const uploadAgeBound = (before: number) => Buffer.concat([ns('T'), utf8(padded(before, 16, 'time'))]);

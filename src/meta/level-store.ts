@@ -1,0 +1,308 @@
+// MetaStore on LevelDB (classic-level through `level`). Key layout: see keys.ts.
+
+import { Level } from 'level';
+import type {
+  BucketRecord, GarbageEntry, ListCurrentOptions, ListCurrentResult, ListUploadsOptions,
+  ListUploadsResult, ListVersionsOptions, ListVersionsResult, MetaOp, MetaStore,
+  MultipartUpload, ObjectVersion, UploadPart,
+} from './types.js';
+import * as K from './keys.js';
+import { BatchBuilder } from './batch-builder.js';
+import { walk, type Db, type Stats, type WalkItem } from './listing.js';
+
+interface Waiter {
+  ops: MetaOp[];
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** Callers merged into one LevelDB write stop being added at this many ops (a caller is never split). */
+const GROUP_MAX_OPS = 10_000;
+/** Largest instant the upload-age index can hold (16 decimal digits of ms). */
+const MAX_TIME = 9_999_999_999_999_999;
+
+const parse = <T>(raw: Buffer): T => JSON.parse(raw.toString('utf8')) as T;
+const text = (b: Buffer) => b.toString('utf8');
+
+export class LevelMetaStore implements MetaStore {
+  /** Counters for tests and metrics. */
+  readonly stats: Stats & { batchesWritten: number } = { iteratorSteps: 0, batchesWritten: 0 };
+  private readonly db: Db;
+  private readonly queue: Waiter[] = [];
+  /** The running commit loop; at most one, so at most one synced write is in flight. */
+  private committer: Promise<void> | undefined;
+  private closing = false;
+
+  constructor(dir: string) {
+    this.db = new Level<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  }
+
+  async open(): Promise<void> {
+    this.closing = false;
+    await this.db.open();
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.committer; // batches already accepted still commit
+    await this.db.close();
+  }
+
+  // ---- writes: group commit -------------------------------------------------------------
+
+  /**
+   * Callers that arrive while a synced write is in flight wait together and go out as the
+   * next single synced write, so N concurrent commits cost about two fsyncs, not N. Each
+   * caller is still all-or-nothing: an invalid op rejects only its own caller (its ops are
+   * left out), and a failed write rejects every caller in it. Callers are applied in
+   * arrival order, each caller's ops in the order given. Ops are read when their group is
+   * built, which may be after this call returns: do not mutate them until it settles.
+   */
+  batch(ops: MetaOp[]): Promise<void> {
+    if (this.closing) return Promise.reject(new Error('meta: store is closed'));
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ ops, resolve, reject });
+      this.committer ??= this.commitLoop();
+    });
+  }
+
+  private async commitLoop(): Promise<void> {
+    try {
+      while (this.queue.length > 0) await this.commitGroup(this.takeGroup());
+    } finally {
+      // Runs in the same tick as the final empty-queue check, so no caller can slip in between.
+      this.committer = undefined;
+    }
+  }
+
+  private takeGroup(): Waiter[] {
+    const group = [this.queue.shift()!];
+    let ops = group[0]!.ops.length;
+    while (this.queue.length > 0 && ops + this.queue[0]!.ops.length <= GROUP_MAX_OPS) {
+      const next = this.queue.shift()!;
+      ops += next.ops.length;
+      group.push(next);
+    }
+    return group;
+  }
+
+  private async commitGroup(group: Waiter[]): Promise<void> {
+    // Nothing else writes while this runs, so the builder's reads plus its overlay are exact.
+    const builder = new BatchBuilder((k) => this.get(k));
+    const accepted: Waiter[] = [];
+    for (const w of group) {
+      try {
+        await builder.add(w.ops);
+        accepted.push(w);
+      } catch (err) {
+        w.reject(err);
+      }
+    }
+    try {
+      if (builder.ops.length > 0) {
+        await this.db.batch(builder.ops, { sync: true });
+        this.stats.batchesWritten++;
+      }
+    } catch (err) {
+      for (const w of accepted) w.reject(err);
+      return;
+    }
+    for (const w of accepted) w.resolve();
+  }
+
+  // ---- point reads -----------------------------------------------------------------------
+
+  private async get(key: Buffer): Promise<Buffer | undefined> {
+    return ((await this.db.get(key)) as Buffer | undefined) ?? undefined;
+  }
+
+  private async getJson<T>(key: Buffer): Promise<T | undefined> {
+    const raw = await this.get(key);
+    return raw && parse<T>(raw);
+  }
+
+  /** Entries in [gte, lt), at most `limit`. */
+  private async scan(gte: Buffer, lt: Buffer, limit: number): Promise<Array<[Buffer, Buffer]>> {
+    if (!(limit > 0)) return [];
+    const entries = await this.db.iterator({ gte, lt, limit }).all();
+    this.stats.iteratorSteps += entries.length;
+    return entries;
+  }
+
+  private async scanJson<T>(ns: Buffer, limit: number): Promise<T[]> {
+    return (await this.scan(ns, K.end(ns), limit)).map(([, v]) => parse<T>(v));
+  }
+
+  getBucket(name: string): Promise<BucketRecord | undefined> {
+    return this.getJson(K.bucketKey(name));
+  }
+
+  listBuckets(): Promise<BucketRecord[]> {
+    return this.scanJson(K.ns('B'), Infinity);
+  }
+
+  async bucketHasContent(bucket: string): Promise<boolean> {
+    for (const tag of ['C', 'V', 'U'] as const) {
+      if ((await this.scan(K.ns(tag, bucket), K.end(K.ns(tag, bucket)), 1)).length > 0) return true;
+    }
+    return false;
+  }
+
+  getCurrent(bucket: string, key: string): Promise<ObjectVersion | undefined> {
+    return this.getJson(K.currentKey(bucket, key));
+  }
+
+  async getVersion(bucket: string, key: string, versionId: string): Promise<ObjectVersion | undefined> {
+    // Two reads from one snapshot: a concurrent replace of the version cannot fall between them.
+    const snapshot = this.db.snapshot();
+    try {
+      const sortKey = (await this.db.get(K.versionIdKey(bucket, key, versionId), { snapshot })) as Buffer | undefined;
+      if (!sortKey) return undefined;
+      const raw = (await this.db.get(K.versionKey(bucket, key, text(sortKey)), { snapshot })) as Buffer | undefined;
+      return raw && parse<ObjectVersion>(raw);
+    } finally {
+      await snapshot.close();
+    }
+  }
+
+  async getLatestVersion(bucket: string, key: string): Promise<ObjectVersion | undefined> {
+    return (await this.listKeyVersions(bucket, key, 1))[0];
+  }
+
+  listKeyVersions(bucket: string, key: string, limit: number): Promise<ObjectVersion[]> {
+    return this.scanJson(K.ns('V', bucket, key), limit);
+  }
+
+  getInline(dataId: string): Promise<Buffer | undefined> {
+    return this.get(K.inlineKey(dataId));
+  }
+
+  getUpload(bucket: string, key: string, uploadId: string): Promise<MultipartUpload | undefined> {
+    return this.getJson(K.uploadKey(bucket, key, uploadId));
+  }
+
+  async listUploadsOlderThan(before: number, limit: number): Promise<MultipartUpload[]> {
+    const until = Math.min(Math.ceil(before), MAX_TIME);
+    if (!(until > 0)) return [];
+    const index = await this.scan(K.ns('T'), K.uploadAgeBound(until), limit);
+    const uploads = (await this.db.getMany(index.map(([, uploadKey]) => uploadKey))) as Array<Buffer | undefined>;
+    return uploads.filter((u): u is Buffer => u !== undefined).map((u) => parse<MultipartUpload>(u));
+  }
+
+  getPart(uploadId: string, partNumber: number): Promise<UploadPart | undefined> {
+    return this.getJson(K.partKey(uploadId, partNumber));
+  }
+
+  async listParts(uploadId: string, partNumberMarker: number, maxParts: number): Promise<UploadPart[]> {
+    const ns = K.ns('P', uploadId);
+    const marker = Math.max(0, Math.floor(partNumberMarker));
+    if (marker >= 99_999) return [];
+    const entries = await this.scan(K.justAfter(K.partKey(uploadId, marker)), K.end(ns), maxParts);
+    return entries.map(([, v]) => parse<UploadPart>(v));
+  }
+
+  listGarbage(limit: number): Promise<GarbageEntry[]> {
+    return this.scanJson(K.ns('G'), limit);
+  }
+
+  // ---- listings --------------------------------------------------------------------------
+
+  async listCurrent(bucket: string, opts: ListCurrentOptions): Promise<ListCurrentResult> {
+    const ns = K.ns('C', bucket);
+    const marker = opts.startAfter ? K.utf8(opts.startAfter) : undefined;
+    const { items, truncated } = await walk(this.db, this.stats, {
+      ns,
+      prefix: K.utf8(opts.prefix ?? ''),
+      delimiter: opts.delimiter ? K.utf8(opts.delimiter) : undefined,
+      from: marker ? K.justAfter(Buffer.concat([ns, marker])) : ns,
+      marker,
+      max: opts.maxKeys,
+      suffixed: false,
+    });
+    const result: ListCurrentResult = { objects: entries(items), commonPrefixes: prefixes(items), isTruncated: truncated };
+    const last = items.at(-1);
+    if (last) result.lastReturned = text(last.kind === 'entry' ? last.key : last.prefix);
+    return result;
+  }
+
+  /**
+   * Versions in key order, newest first within a key. Resuming after a versionIdMarker that
+   * no longer exists (the version was deleted between pages) restarts at the first version of
+   * keyMarker: the store cannot place a missing id, and repeating entries beats skipping them.
+   */
+  async listVersions(bucket: string, opts: ListVersionsOptions): Promise<ListVersionsResult> {
+    const ns = K.ns('V', bucket);
+    let from = ns;
+    if (opts.keyMarker) {
+      const keyNs = K.ns('V', bucket, opts.keyMarker);
+      from = K.afterAllOf(keyNs.subarray(0, -1));
+      if (opts.versionIdMarker) {
+        const sortKey = await this.get(K.versionIdKey(bucket, opts.keyMarker, opts.versionIdMarker));
+        from = sortKey ? K.justAfter(Buffer.concat([keyNs, sortKey])) : keyNs;
+      }
+    }
+    const { items, truncated } = await walk(this.db, this.stats, {
+      ns,
+      prefix: K.utf8(opts.prefix ?? ''),
+      delimiter: opts.delimiter ? K.utf8(opts.delimiter) : undefined,
+      from,
+      marker: opts.keyMarker ? K.utf8(opts.keyMarker) : undefined,
+      max: opts.maxKeys,
+      suffixed: true,
+    });
+    const versions = entries<ObjectVersion>(items);
+    const result: ListVersionsResult = { versions, commonPrefixes: prefixes(items), isTruncated: truncated };
+    const last = items.at(-1);
+    if (truncated && last) {
+      if (last.kind === 'prefix') result.nextKeyMarker = text(last.prefix);
+      else {
+        result.nextKeyMarker = versions.at(-1)!.key;
+        result.nextVersionIdMarker = versions.at(-1)!.versionId;
+      }
+    }
+    return result;
+  }
+
+  /**
+   * Uploads in key order, then uploadId order within a key (S3 documents the upload-id-marker
+   * as lexicographic). Generate uploadIds time-sortable and this is also initiation order.
+   */
+  async listUploads(bucket: string, opts: ListUploadsOptions): Promise<ListUploadsResult> {
+    const ns = K.ns('U', bucket);
+    let from = ns;
+    if (opts.keyMarker) {
+      const keyNs = K.ns('U', bucket, opts.keyMarker);
+      from = opts.uploadIdMarker
+        ? K.justAfter(Buffer.concat([keyNs, K.utf8(opts.uploadIdMarker)]))
+        : K.afterAllOf(keyNs.subarray(0, -1));
+    }
+    const { items, truncated } = await walk(this.db, this.stats, {
+      ns,
+      prefix: K.utf8(opts.prefix ?? ''),
+      delimiter: opts.delimiter ? K.utf8(opts.delimiter) : undefined,
+      from,
+      marker: opts.keyMarker ? K.utf8(opts.keyMarker) : undefined,
+      max: opts.maxUploads,
+      suffixed: true,
+    });
+    const uploads = entries<MultipartUpload>(items);
+    const result: ListUploadsResult = { uploads, commonPrefixes: prefixes(items), isTruncated: truncated };
+    const last = items.at(-1);
+    if (truncated && last) {
+      if (last.kind === 'prefix') result.nextKeyMarker = text(last.prefix);
+      else {
+        result.nextKeyMarker = uploads.at(-1)!.key;
+        result.nextUploadIdMarker = uploads.at(-1)!.uploadId;
+      }
+    }
+    return result;
+  }
+}
+
+function entries<T>(items: WalkItem[]): T[] {
+  return items.flatMap((i) => (i.kind === 'entry' ? [parse<T>(i.value)] : []));
+}
+
+function prefixes(items: WalkItem[]): string[] {
+  return items.flatMap((i) => (i.kind === 'prefix' ? [text(i.prefix)] : []));
+}

@@ -1,0 +1,200 @@
+// Records kept in the metadata store, and the store's interface. The object layer decides
+// what to write; the store only keeps records, orders them and applies batches atomically.
+
+export type Versioning = 'Unversioned' | 'Enabled' | 'Suspended';
+
+export interface BucketRecord {
+  name: string;
+  created: number; // ms since epoch
+  region: string;
+  versioning: Versioning;
+  tags?: Record<string, string>;
+}
+
+export type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256';
+
+export interface StoredChecksum {
+  algorithm: ChecksumAlgorithm;
+  value: string; // base64, as S3 returns it
+  type: 'FULL_OBJECT' | 'COMPOSITE';
+}
+
+/** Erasure-coded data on the disks: one shard file per disk, named by dataId. */
+export interface ShardLayout {
+  kind: 'shards';
+  dataId: string;       // generated id; shard files are named by it, never by the key
+  size: number;         // bytes of object data
+  k: number;
+  m: number;
+  blockSize: number;    // bytes of data per shard per stripe (a stripe holds k × blockSize)
+  /** distribution[i] = index of the disk that holds shard i (0..k+m-1). */
+  distribution: number[];
+}
+
+/** Small objects live in the metadata store, in a separate record keyed by dataId. */
+export interface InlineLayout {
+  kind: 'inline';
+  dataId: string;
+  size: number;
+  crc32c: number;
+}
+
+export interface PartLayout {
+  partNumber: number;
+  size: number;
+  etag: string; // hex md5 of the part, no quotes
+  checksum?: string; // base64 of the part's checksum when the upload chose an algorithm
+  data: ShardLayout | InlineLayout;
+}
+
+/** A multipart object: the parts' data stays where UploadPart wrote it. */
+export interface MultipartLayout {
+  kind: 'parts';
+  size: number;
+  parts: PartLayout[];
+}
+
+export type DataLayout = ShardLayout | InlineLayout | MultipartLayout;
+
+export interface ObjectVersion {
+  bucket: string;
+  key: string;
+  versionId: string;   // 'null' for the null version
+  sortKey: string;     // orders versions of one key newest-first (byte order ascending)
+  isDeleteMarker: boolean;
+  lastModified: number; // ms since epoch
+  size: number;
+  etag: string;        // hex md5, or "<hex>-N" for multipart; no quotes
+  /** Content-Type, Content-Encoding, Content-Disposition, Content-Language, Cache-Control, Expires (lower-case names). */
+  headers: Record<string, string>;
+  /** x-amz-meta-* without the prefix, lower-case names. */
+  userMeta: Record<string, string>;
+  checksum?: StoredChecksum;
+  tags?: Record<string, string>;
+  storageClass?: string;
+  data?: DataLayout;   // absent for delete markers
+}
+
+export interface MultipartUpload {
+  bucket: string;
+  key: string;
+  uploadId: string;
+  initiated: number;
+  headers: Record<string, string>;
+  userMeta: Record<string, string>;
+  checksumAlgorithm?: ChecksumAlgorithm;
+  checksumType?: 'FULL_OBJECT' | 'COMPOSITE';
+  tags?: Record<string, string>;
+  storageClass?: string;
+}
+
+export interface UploadPart extends PartLayout {
+  uploadId: string;
+  lastModified: number;
+}
+
+/** Something to remove from the disks (or inline store) later; see the commit protocol. */
+export interface GarbageEntry {
+  id: string;
+  enqueued: number;
+  layouts: DataLayout[];
+}
+
+export type MetaOp =
+  | { type: 'putBucket'; bucket: BucketRecord }
+  | { type: 'delBucket'; name: string }
+  /** Writes a version record. A version with versionId 'null' replaces the key's previous null version record (the caller queues its data). */
+  | { type: 'putVersion'; version: ObjectVersion }
+  | { type: 'delVersion'; bucket: string; key: string; versionId: string }
+  /** Sets (or clears, with null) the record listed by ListObjects for the key. */
+  | { type: 'setCurrent'; bucket: string; key: string; version: ObjectVersion | null }
+  | { type: 'putInline'; dataId: string; data: Buffer }
+  | { type: 'delInline'; dataId: string }
+  | { type: 'putUpload'; upload: MultipartUpload }
+  | { type: 'delUpload'; bucket: string; key: string; uploadId: string }
+  | { type: 'putPart'; part: UploadPart }
+  | { type: 'delPart'; uploadId: string; partNumber: number }
+  | { type: 'putGarbage'; entry: GarbageEntry }
+  | { type: 'delGarbage'; id: string };
+
+export interface ListCurrentOptions {
+  prefix?: string;
+  delimiter?: string;
+  /** Exclusive: list keys (and common prefixes) strictly after this. */
+  startAfter?: string;
+  maxKeys: number; // 0..1000; entries + common prefixes count together, as S3 counts them
+}
+
+export interface ListCurrentResult {
+  objects: ObjectVersion[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  /** The last key or common prefix returned (what NextMarker / a continuation token resumes after). */
+  lastReturned?: string;
+}
+
+export interface ListVersionsOptions {
+  prefix?: string;
+  delimiter?: string;
+  keyMarker?: string;
+  /** With keyMarker: resume after this version of keyMarker; without it, after all versions of keyMarker. */
+  versionIdMarker?: string;
+  maxKeys: number;
+}
+
+export interface ListVersionsResult {
+  versions: ObjectVersion[]; // includes delete markers, newest first within a key
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  nextKeyMarker?: string;
+  nextVersionIdMarker?: string;
+}
+
+export interface ListUploadsOptions {
+  prefix?: string;
+  delimiter?: string;
+  keyMarker?: string;
+  uploadIdMarker?: string;
+  maxUploads: number;
+}
+
+export interface ListUploadsResult {
+  uploads: MultipartUpload[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  nextKeyMarker?: string;
+  nextUploadIdMarker?: string;
+}
+
+export interface MetaStore {
+  open(): Promise<void>;
+  close(): Promise<void>;
+  /** Applies every op or none; durable (synced) when the promise resolves. */
+  batch(ops: MetaOp[]): Promise<void>;
+
+  getBucket(name: string): Promise<BucketRecord | undefined>;
+  listBuckets(): Promise<BucketRecord[]>; // by name
+  /** True if the bucket holds any version, current record or multipart upload. */
+  bucketHasContent(bucket: string): Promise<boolean>;
+
+  getCurrent(bucket: string, key: string): Promise<ObjectVersion | undefined>;
+  getVersion(bucket: string, key: string, versionId: string): Promise<ObjectVersion | undefined>;
+  /** Newest version record of the key (may be a delete marker). */
+  getLatestVersion(bucket: string, key: string): Promise<ObjectVersion | undefined>;
+  /** Every version of one key, newest first (bounded by the caller's limit). */
+  listKeyVersions(bucket: string, key: string, limit: number): Promise<ObjectVersion[]>;
+  getInline(dataId: string): Promise<Buffer | undefined>;
+
+  listCurrent(bucket: string, opts: ListCurrentOptions): Promise<ListCurrentResult>;
+  listVersions(bucket: string, opts: ListVersionsOptions): Promise<ListVersionsResult>;
+
+  getUpload(bucket: string, key: string, uploadId: string): Promise<MultipartUpload | undefined>;
+  listUploads(bucket: string, opts: ListUploadsOptions): Promise<ListUploadsResult>;
+  /** Uploads initiated before the given time, any bucket (for expiry). */
+  listUploadsOlderThan(before: number, limit: number): Promise<MultipartUpload[]>;
+  getPart(uploadId: string, partNumber: number): Promise<UploadPart | undefined>;
+  /** Parts in ascending part number, strictly after partNumberMarker. */
+  listParts(uploadId: string, partNumberMarker: number, maxParts: number): Promise<UploadPart[]>;
+
+  listGarbage(limit: number): Promise<GarbageEntry[]>;
+}

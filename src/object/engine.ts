@@ -1,0 +1,74 @@
+// Opens a whole storage engine: the disk set, the metadata store, crash recovery, and the
+// background upkeep. This is what the server (and tests, and tools) start from.
+
+import { openDiskSet } from '../disk/disk-set.js';
+import { LevelMetaStore } from '../meta/level-store.js';
+import { recoverTemporaryFiles, type RecoveryReport } from './recovery.js';
+import { Upkeep } from './scanner.js';
+import { ObjectStore } from './store.js';
+
+export interface EngineOptions {
+  disks: string[];
+  metaDir: string;
+  parity: number;
+  blockSize?: number;
+  inlineThreshold?: number;
+  scannerBytesPerSecond?: number;
+  diskCheckIntervalMs?: number;
+  log?: (msg: string) => void;
+  now?: () => number;
+}
+
+export interface Engine {
+  store: ObjectStore;
+  upkeep: Upkeep;
+  deploymentId: string;
+  recovery: RecoveryReport;
+  replacedDisks: number[];
+  offlineDisks: number[];
+  close(): Promise<void>;
+}
+
+export const DEFAULT_BLOCK_SIZE = 1024 * 1024;
+export const DEFAULT_INLINE_THRESHOLD = 128 * 1024;
+
+export async function openEngine(o: EngineOptions): Promise<Engine> {
+  const n = o.disks.length;
+  if (n < 1 || n > 16) throw new Error(`between 1 and 16 disks are supported, got ${n}`);
+  if (o.parity < 0 || o.parity >= n) throw new Error(`parity ${o.parity} needs at least ${o.parity + 1} disks, got ${n}`);
+  const set = await openDiskSet(o.disks);
+  const meta = new LevelMetaStore(o.metaDir);
+  await meta.open();
+  const store = new ObjectStore({
+    disks: set.disks,
+    meta,
+    k: n - o.parity,
+    m: o.parity,
+    blockSize: o.blockSize ?? DEFAULT_BLOCK_SIZE,
+    inlineThreshold: o.inlineThreshold ?? DEFAULT_INLINE_THRESHOLD,
+    log: o.log,
+    now: o.now,
+  });
+  const recovery = await recoverTemporaryFiles(store);
+  const upkeep = new Upkeep(store, {
+    deploymentId: set.deploymentId,
+    scannerBytesPerSecond: o.scannerBytesPerSecond ?? 0,
+    diskCheckIntervalMs: o.diskCheckIntervalMs,
+    log: o.log,
+  });
+  upkeep.start();
+  if (set.replaced.length > 0) void upkeep.healAll();
+  return {
+    store,
+    upkeep,
+    deploymentId: set.deploymentId,
+    recovery,
+    replacedDisks: set.replaced,
+    offlineDisks: set.offline,
+    async close() {
+      await upkeep.stop();
+      await store.settle();
+      await meta.close();
+    },
+  };
+}

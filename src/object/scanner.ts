@@ -1,0 +1,76 @@
+// Background upkeep: a disk monitor that notices a wiped or replaced disk directory and
+// heals onto it, and a slow scanner that reads everything at a bounded rate so damage
+// nobody has read yet is found and repaired.
+
+import { recheckDisk } from '../disk/disk-set.js';
+import { heal, type HealProgress } from './healing.js';
+import type { ObjectStore } from './store.js';
+
+export interface UpkeepOptions {
+  deploymentId: string;
+  /** Bytes per second the scanner may read; 0 turns it off. */
+  scannerBytesPerSecond: number;
+  diskCheckIntervalMs?: number;
+  log?: (msg: string) => void;
+}
+
+export class Upkeep {
+  private timers: NodeJS.Timeout[] = [];
+  private stopped = false;
+  private healing: Promise<HealProgress> | undefined;
+  lastScan: HealProgress | undefined;
+
+  constructor(private readonly store: ObjectStore, private readonly o: UpkeepOptions) {}
+
+  start(): void {
+    const log = this.o.log ?? (() => undefined);
+    const every = this.o.diskCheckIntervalMs ?? 5000;
+    const check = async () => {
+      let replaced = false;
+      for (const d of this.store.disks) {
+        const was = d.online;
+        const r = await recheckDisk(d, this.o.deploymentId, this.store.disks.length);
+        if (r === 'reformatted') {
+          replaced = true;
+          log(`disk ${d.root} was blank: formatted as slot ${d.index + 1}, healing onto it`);
+        } else if (r === 'offline' && was) {
+          log(`disk ${d.root} is offline`);
+        } else if (r === 'ok' && !was) {
+          log(`disk ${d.root} is back online`);
+          replaced = true;
+        }
+      }
+      if (replaced) this.healAll();
+    };
+    this.timers.push(setInterval(() => void check().catch(() => undefined), every).unref());
+    if (this.o.scannerBytesPerSecond > 0) this.scanLoop();
+  }
+
+  /** Heals everything now (after a disk replacement). */
+  healAll(): Promise<HealProgress> {
+    this.healing ??= heal(this.store, { shouldStop: () => this.stopped }).finally(() => (this.healing = undefined));
+    return this.healing;
+  }
+
+  private scanLoop(): void {
+    const rate = this.o.scannerBytesPerSecond;
+    const pace = async (bytes: number) => {
+      const ms = (bytes / rate) * 1000;
+      if (ms > 0) await new Promise((r) => setTimeout(r, ms).unref());
+    };
+    const run = async () => {
+      while (!this.stopped) {
+        this.lastScan = await heal(this.store, { pace, shouldStop: () => this.stopped });
+        await new Promise((r) => setTimeout(r, 60_000).unref());
+      }
+    };
+    // Give start-up a head start before reading in the background.
+    this.timers.push(setTimeout(() => void run().catch(() => undefined), 30_000).unref());
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.healing?.catch(() => undefined);
+  }
+}

@@ -1,0 +1,394 @@
+// The object layer: buckets, objects and versions as a TypeScript API with no HTTP in it.
+// It owns the commit protocol: data is written to temporary shard files (fsynced), then ONE
+// metadata batch makes the new version visible (the commit point), then the shard files are
+// moved into place and data that became unreachable is removed through the garbage queue.
+
+import { Readable } from 'node:stream';
+import type { Disk } from '../disk/disk.js';
+import { S3Error } from '../errors.js';
+import type { BucketRecord, ChecksumAlgorithm, DataLayout, ListCurrentOptions, ListCurrentResult, ListVersionsOptions, ListVersionsResult, MetaOp, MetaStore, ObjectVersion, StoredChecksum, Versioning } from '../meta/types.js';
+import { GarbageCollector, layoutsOf } from './garbage.js';
+import { IdGenerator, isWellFormedVersionId } from './ids.js';
+import { ingest, type Ingested } from './ingest.js';
+import { KeyLock } from './key-lock.js';
+import { openDataStream } from './read.js';
+import { HealQueue } from './heal-queue.js';
+
+export const MAX_OBJECT_SIZE = 5 * 1024 ** 3;
+
+export interface ObjectStoreOptions {
+  disks: Disk[];
+  meta: MetaStore;
+  k: number;
+  m: number;
+  blockSize: number;
+  inlineThreshold: number;
+  now?: () => number;
+  ids?: IdGenerator;
+  log?: (msg: string) => void;
+}
+
+export interface Conditions {
+  /** '*' = only if the key has no current object. */
+  ifNoneMatch?: string;
+  /** ETag (no quotes) the current object must have. */
+  ifMatch?: string;
+}
+
+export interface PutObjectOptions extends Conditions {
+  expectedSize?: number;
+  headers?: Record<string, string>;
+  userMeta?: Record<string, string>;
+  /** base64 MD5 the client sent in Content-MD5. */
+  contentMd5?: string;
+  /** Algorithm to compute and store (from x-amz-checksum-*, x-amz-sdk-checksum-algorithm or x-amz-trailer). */
+  checksumAlgorithm?: ChecksumAlgorithm;
+  /** Value the client declared up front (header); verified. */
+  expectedChecksum?: string;
+  /** Value the client declared in a trailer; read once the body has ended, verified. */
+  trailerChecksum?: () => string | undefined;
+  /** The HTTP layer already verified the declared checksum while streaming: don't compute it twice. */
+  checksumVerifiedUpstream?: boolean;
+  tags?: Record<string, string>;
+  storageClass?: string;
+}
+
+export interface ReadOptions {
+  versionId?: string;
+}
+
+export interface DeleteResult {
+  versionId?: string;
+  deleteMarker: boolean;
+}
+
+export class ObjectStore {
+  readonly disks: Disk[];
+  readonly meta: MetaStore;
+  readonly k: number;
+  readonly m: number;
+  readonly blockSize: number;
+  readonly inlineThreshold: number;
+  readonly now: () => number;
+  readonly ids: IdGenerator;
+  readonly locks = new KeyLock();
+  readonly garbage: GarbageCollector;
+  readonly heals: HealQueue;
+  private readonly log: (msg: string) => void;
+  private readonly background = new Set<Promise<unknown>>();
+
+  constructor(o: ObjectStoreOptions) {
+    this.disks = o.disks;
+    this.meta = o.meta;
+    this.k = o.k;
+    this.m = o.m;
+    this.blockSize = o.blockSize;
+    this.inlineThreshold = o.inlineThreshold;
+    this.now = o.now ?? Date.now;
+    this.ids = o.ids ?? new IdGenerator(this.now);
+    this.log = o.log ?? (() => undefined);
+    this.garbage = new GarbageCollector(this.disks, this.meta, this.log);
+    this.heals = new HealQueue(this, this.log);
+  }
+
+  /** Runs a task after the reply without losing track of it (close() waits for these). */
+  track<T>(p: Promise<T>): void {
+    const q = p.catch((e) => this.log(`background task failed: ${(e as Error).message}`));
+    this.background.add(q);
+    void q.finally(() => this.background.delete(q));
+  }
+
+  async settle(): Promise<void> {
+    while (this.background.size) await Promise.all([...this.background]);
+    await this.garbage.kick();
+    await this.heals.idle();
+  }
+
+  // ---------------------------------------------------------------- buckets
+
+  async createBucket(name: string, region: string): Promise<BucketRecord> {
+    return this.locks.run(`bucket\0${name}`, async () => {
+      if (await this.meta.getBucket(name)) throw new S3Error('BucketAlreadyOwnedByYou', undefined, { BucketName: name });
+      const rec: BucketRecord = { name, created: this.now(), region, versioning: 'Unversioned' };
+      await this.meta.batch([{ type: 'putBucket', bucket: rec }]);
+      return rec;
+    });
+  }
+
+  async getBucket(name: string): Promise<BucketRecord> {
+    const b = await this.meta.getBucket(name);
+    if (!b) throw new S3Error('NoSuchBucket', undefined, { BucketName: name });
+    return b;
+  }
+
+  listBuckets(): Promise<BucketRecord[]> {
+    return this.meta.listBuckets();
+  }
+
+  async deleteBucket(name: string): Promise<void> {
+    await this.locks.run(`bucket\0${name}`, async () => {
+      await this.getBucket(name);
+      if (await this.meta.bucketHasContent(name)) throw new S3Error('BucketNotEmpty', undefined, { BucketName: name });
+      await this.meta.batch([{ type: 'delBucket', name }]);
+    });
+  }
+
+  async setVersioning(name: string, status: Exclude<Versioning, 'Unversioned'>): Promise<void> {
+    await this.locks.run(`bucket\0${name}`, async () => {
+      const b = await this.getBucket(name);
+      await this.meta.batch([{ type: 'putBucket', bucket: { ...b, versioning: status } }]);
+    });
+  }
+
+  async setBucketTags(name: string, tags: Record<string, string> | undefined): Promise<void> {
+    await this.locks.run(`bucket\0${name}`, async () => {
+      const b = await this.getBucket(name);
+      const next = { ...b };
+      if (tags) next.tags = tags;
+      else delete next.tags;
+      await this.meta.batch([{ type: 'putBucket', bucket: next }]);
+    });
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  /** Streams a body into the store (inline or erasure-coded) and verifies every digest. */
+  async receive(bucket: string, key: string, body: Readable, o: PutObjectOptions, extra: { uploadId?: string; partNumber?: number } = {}): Promise<Ingested> {
+    const upstream = o.checksumVerifiedUpstream === true && (o.expectedChecksum !== undefined || o.trailerChecksum !== undefined);
+    const algs: ChecksumAlgorithm[] = o.checksumAlgorithm && !upstream ? [o.checksumAlgorithm] : [];
+    const dataId = this.ids.dataId();
+    const got = await ingest(body, {
+      disks: this.disks,
+      k: this.k,
+      m: this.m,
+      blockSize: this.blockSize,
+      inlineThreshold: this.inlineThreshold,
+      dataId,
+      describe: { bucket, key, ...extra },
+      expectedSize: o.expectedSize,
+      maxSize: MAX_OBJECT_SIZE,
+      checksumAlgorithms: algs,
+    });
+    try {
+      if (o.expectedSize !== undefined && got.size !== o.expectedSize) throw new S3Error('IncompleteBody');
+      if (o.contentMd5 !== undefined && got.md5.toString('base64') !== o.contentMd5) {
+        throw new S3Error('BadDigest', undefined, { ExpectedDigest: Buffer.from(o.contentMd5, 'base64').toString('hex'), CalculatedDigest: got.md5.toString('hex') });
+      }
+      if (o.checksumAlgorithm) {
+        const declared = o.expectedChecksum ?? o.trailerChecksum?.();
+        if (upstream) {
+          if (declared === undefined) throw new S3Error('InvalidRequest', `The ${o.checksumAlgorithm} checksum announced for this request was not sent.`);
+          got.checksums[o.checksumAlgorithm] = Buffer.from(declared, 'base64');
+        } else {
+          const computed = got.checksums[o.checksumAlgorithm]!.toString('base64');
+          if (declared !== undefined && declared !== computed) {
+            throw new S3Error('BadDigest', `The ${o.checksumAlgorithm} you specified did not match the calculated checksum.`);
+          }
+        }
+      }
+    } catch (e) {
+      await got.writer?.abort();
+      throw e;
+    }
+    return got;
+  }
+
+  async putObject(bucket: string, key: string, body: Readable, o: PutObjectOptions = {}): Promise<ObjectVersion> {
+    await this.getBucket(bucket);
+    // Fail fast on a condition that already cannot hold; it is checked again at commit.
+    if (o.ifNoneMatch !== undefined || o.ifMatch !== undefined) await this.checkConditions(bucket, key, o);
+    const got = await this.receive(bucket, key, body, o);
+    const checksum: StoredChecksum | undefined = o.checksumAlgorithm
+      ? { algorithm: o.checksumAlgorithm, value: got.checksums[o.checksumAlgorithm]!.toString('base64'), type: 'FULL_OBJECT' }
+      : undefined;
+    const draft: Draft = {
+      size: got.size,
+      etag: got.md5.toString('hex'),
+      headers: o.headers ?? {},
+      userMeta: o.userMeta ?? {},
+      checksum,
+      tags: o.tags,
+      storageClass: o.storageClass,
+      data: got.layout,
+    };
+    const extraOps: MetaOp[] = got.inline ? [{ type: 'putInline', dataId: got.layout.dataId, data: got.inline }] : [];
+    try {
+      const v = await this.commitVersion(bucket, key, draft, extraOps, o);
+      await got.writer?.publish();
+      return v;
+    } catch (e) {
+      await got.writer?.abort();
+      throw e;
+    }
+  }
+
+  private async checkConditions(bucket: string, key: string, c: Conditions): Promise<void> {
+    const cur = await this.meta.getCurrent(bucket, key);
+    if (c.ifNoneMatch !== undefined && cur) {
+      if (c.ifNoneMatch === '*' || stripQuotes(c.ifNoneMatch) === cur.etag) throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-None-Match' });
+    }
+    if (c.ifMatch !== undefined) {
+      if (!cur) throw new S3Error('NoSuchKey', undefined, { Key: key });
+      if (c.ifMatch !== '*' && stripQuotes(c.ifMatch) !== cur.etag) throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
+    }
+  }
+
+  /**
+   * The commit point of every write: under the key's lock, decide the version id from the
+   * bucket's versioning state, queue what the new version replaces, and write it all in one
+   * metadata batch.
+   */
+  async commitVersion(bucket: string, key: string, draft: Draft, extraOps: MetaOp[], c: Conditions = {}): Promise<ObjectVersion> {
+    return this.locks.run(`${bucket}\0${key}`, async () => {
+      const b = await this.getBucket(bucket);
+      if (c.ifNoneMatch !== undefined || c.ifMatch !== undefined) await this.checkConditions(bucket, key, c);
+      const sortKey = this.ids.versionSortKey();
+      const versionId = b.versioning === 'Enabled' ? sortKey : 'null';
+      const v: ObjectVersion = {
+        bucket,
+        key,
+        versionId,
+        sortKey,
+        isDeleteMarker: false,
+        lastModified: this.now(),
+        ...draft,
+      };
+      if (v.checksum === undefined) delete v.checksum;
+      if (v.tags === undefined) delete v.tags;
+      if (v.storageClass === undefined) delete v.storageClass;
+      const ops: MetaOp[] = [...extraOps, { type: 'putVersion', version: v }, { type: 'setCurrent', bucket, key, version: v }];
+      if (versionId === 'null') ops.push(...(await this.replaceNullOps(bucket, key)));
+      await this.meta.batch(ops);
+      this.garbage.kick();
+      return v;
+    });
+  }
+
+  /** Ops that retire the key's existing null version (its data goes to the garbage queue). */
+  private async replaceNullOps(bucket: string, key: string): Promise<MetaOp[]> {
+    const old = await this.meta.getVersion(bucket, key, 'null');
+    if (!old) return [];
+    // putVersion of the new null version replaces the old record itself; only its data is queued.
+    return old.data ? [this.garbageOp([old.data])] : [];
+  }
+
+  async deleteObject(bucket: string, key: string, o: ReadOptions = {}): Promise<DeleteResult> {
+    await this.getBucket(bucket);
+    if (o.versionId !== undefined && !isWellFormedVersionId(o.versionId)) throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'versionId', ArgumentValue: o.versionId });
+    return this.locks.run(`${bucket}\0${key}`, async () => {
+      const b = await this.getBucket(bucket);
+      const ops: MetaOp[] = [];
+      let result: DeleteResult;
+      if (o.versionId !== undefined) {
+        const v = await this.meta.getVersion(bucket, key, o.versionId);
+        if (!v) return { versionId: o.versionId, deleteMarker: false };
+        ops.push({ type: 'delVersion', bucket, key, versionId: v.versionId });
+        if (v.data) ops.push(this.garbageOp([v.data]));
+        // If it was the newest version, the next one (if any) becomes current.
+        const newest = await this.meta.listKeyVersions(bucket, key, 2);
+        if (newest[0]?.sortKey === v.sortKey) {
+          const next = newest[1];
+          ops.push({ type: 'setCurrent', bucket, key, version: next && !next.isDeleteMarker ? next : null });
+        }
+        result = { versionId: v.versionId, deleteMarker: v.isDeleteMarker };
+      } else if (b.versioning === 'Unversioned') {
+        const cur = await this.meta.getVersion(bucket, key, 'null');
+        if (!cur) return { deleteMarker: false };
+        ops.push({ type: 'delVersion', bucket, key, versionId: 'null' }, { type: 'setCurrent', bucket, key, version: null });
+        if (cur.data) ops.push(this.garbageOp([cur.data]));
+        result = { deleteMarker: false };
+      } else {
+        const sortKey = this.ids.versionSortKey();
+        const marker: ObjectVersion = {
+          bucket, key, sortKey,
+          versionId: b.versioning === 'Enabled' ? sortKey : 'null',
+          isDeleteMarker: true,
+          lastModified: this.now(),
+          size: 0, etag: '', headers: {}, userMeta: {},
+        };
+        if (marker.versionId === 'null') ops.push(...(await this.replaceNullOps(bucket, key)));
+        ops.push({ type: 'putVersion', version: marker }, { type: 'setCurrent', bucket, key, version: null });
+        result = { versionId: marker.versionId, deleteMarker: true };
+      }
+      await this.meta.batch(ops);
+      this.garbage.kick();
+      return result;
+    });
+  }
+
+  private garbageOp(layouts: DataLayout[]): MetaOp {
+    return { type: 'putGarbage', entry: { id: this.ids.versionSortKey() + this.ids.dataId().slice(0, 8), enqueued: this.now(), layouts } };
+  }
+
+  /** Replaces (or, with undefined, removes) the tag set of one version. */
+  async setObjectTags(bucket: string, key: string, versionId: string | undefined, tags: Record<string, string> | undefined): Promise<ObjectVersion> {
+    await this.getBucket(bucket);
+    return this.locks.run(`${bucket}\0${key}`, async () => {
+      const v = await this.resolve(bucket, key, { versionId });
+      if (v.isDeleteMarker) throw new S3Error('MethodNotAllowed', undefined, { Method: 'PUT', ResourceType: 'DeleteMarker' }, { 'x-amz-delete-marker': 'true', Allow: 'DELETE' });
+      const next: ObjectVersion = { ...v };
+      if (tags && Object.keys(tags).length > 0) next.tags = tags;
+      else delete next.tags;
+      const ops: MetaOp[] = [{ type: 'putVersion', version: next }];
+      const cur = await this.meta.getCurrent(bucket, key);
+      if (cur && cur.sortKey === v.sortKey) ops.push({ type: 'setCurrent', bucket, key, version: next });
+      await this.meta.batch(ops);
+      return next;
+    });
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /** The version a GET/HEAD addresses; NoSuchKey (with the delete-marker header) or NoSuchVersion otherwise. */
+  async resolve(bucket: string, key: string, o: ReadOptions = {}): Promise<ObjectVersion> {
+    await this.getBucket(bucket);
+    if (o.versionId !== undefined) {
+      if (!isWellFormedVersionId(o.versionId)) throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'versionId', ArgumentValue: o.versionId });
+      const v = await this.meta.getVersion(bucket, key, o.versionId);
+      if (!v) throw new S3Error('NoSuchVersion', undefined, { Key: key, VersionId: o.versionId });
+      return v;
+    }
+    const cur = await this.meta.getCurrent(bucket, key);
+    if (cur) return cur;
+    const latest = await this.meta.getLatestVersion(bucket, key);
+    if (latest?.isDeleteMarker) {
+      throw new S3Error('NoSuchKey', undefined, { Key: key }, { 'x-amz-delete-marker': 'true', 'x-amz-version-id': latest.versionId });
+    }
+    throw new S3Error('NoSuchKey', undefined, { Key: key });
+  }
+
+  /** Bytes [start, end] of a version's data as a stream (bounded memory). */
+  openData(v: ObjectVersion, start = 0, end = v.size - 1): Readable {
+    return openDataStream(this, v, start, end);
+  }
+
+  listObjects(bucket: string, o: ListCurrentOptions): Promise<ListCurrentResult> {
+    return this.meta.listCurrent(bucket, o);
+  }
+
+  listVersions(bucket: string, o: ListVersionsOptions): Promise<ListVersionsResult> {
+    return this.meta.listVersions(bucket, o);
+  }
+
+  /** Every data layout a version refers to (one, or one per part). */
+  static layouts(v: ObjectVersion): DataLayout[] {
+    return layoutsOf(v.data);
+  }
+}
+
+/** What a write supplies; commitVersion adds version id, sort key and time. */
+export interface Draft {
+  size: number;
+  etag: string;
+  headers: Record<string, string>;
+  userMeta: Record<string, string>;
+  checksum?: StoredChecksum;
+  tags?: Record<string, string>;
+  storageClass?: string;
+  data: DataLayout;
+}
+
+export function stripQuotes(s: string): string {
+  const t = s.trim().replace(/^W\//, '');
+  return t.startsWith('"') && t.endsWith('"') && t.length >= 2 ? t.slice(1, -1) : t;
+}

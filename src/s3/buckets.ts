@@ -1,0 +1,79 @@
+// Service and bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket,
+// GetBucketLocation, bucket versioning and bucket tagging.
+
+import { S3Error } from '../errors.js';
+import { type S3Ctx, type S3Deps, bucketOf, q, readSmallBody, sendXml } from './context.js';
+import { validateBucketName } from './names.js';
+import { MAX_XML_BODY, listBucketsXml, locationXml, parseCreateBucketConfiguration, parseTagging, parseVersioningConfiguration, taggingXml, versioningXml } from './xml.js';
+
+export async function listBuckets(deps: S3Deps, ctx: S3Ctx): Promise<void> {
+  let buckets = await deps.store.listBuckets();
+  const prefix = q(ctx, 'prefix');
+  if (prefix) buckets = buckets.filter((b) => b.name.startsWith(prefix));
+  sendXml(ctx, listBucketsXml(buckets, deps.owner, { prefix }));
+}
+
+export async function createBucket(deps: S3Deps, ctx: S3Ctx): Promise<void> {
+  const name = bucketOf(ctx);
+  validateBucketName(name);
+  const body = await readSmallBody(deps, ctx, MAX_XML_BODY);
+  const conf = body.length > 0 ? await parseCreateBucketConfiguration(body) : {};
+  const region = conf.locationConstraint || 'us-east-1';
+  // One region per server: asking for another one is what S3 answers with this error.
+  if (conf.locationConstraint !== undefined && conf.locationConstraint !== '' && region !== deps.region) {
+    throw new S3Error('InvalidLocationConstraint', 'The specified location-constraint is not valid', { LocationConstraint: region });
+  }
+  await deps.store.createBucket(name, deps.region);
+  ctx.set('Location', `/${name}`);
+  ctx.status = 200;
+  ctx.body = '';
+}
+
+export async function headBucket(deps: S3Deps, ctx: S3Ctx): Promise<void> {
+  const b = await deps.store.getBucket(bucketOf(ctx));
+  ctx.set('x-amz-bucket-region', b.region);
+  ctx.status = 200;
+}
+
+export async function deleteBucket(deps: S3Deps, ctx: S3Ctx): Promise<void> {
+  await deps.store.deleteBucket(bucketOf(ctx));
+  ctx.status = 204;
+}
+
+export async function getBucketLocation(deps: S3Deps, ctx: S3Ctx): Promise<void> {
+  const b = await deps.store.getBucket(bucketOf(ctx));
+  sendXml(ctx, locationXml(b.region));
+}
+
+export async function getBucketVersioning(deps: S3Deps, ctx: S3Ctx): Promise<void> {
+  const b = await deps.store.getBucket(bucketOf(ctx));
+  sendXml(ctx, versioningXml(b.versioning));
+}
+
+export async function putBucketVersioning(deps: S3Deps, ctx: S3Ctx): Promise<void> {
+  const name = bucketOf(ctx);
+  await deps.store.getBucket(name);
+  const conf = await parseVersioningConfiguration(await readSmallBody(deps, ctx, MAX_XML_BODY));
+  if (conf.status) await deps.store.setVersioning(name, conf.status);
+  ctx.status = 200;
+  ctx.body = '';
+}
+
+export async function getBucketTagging(deps: S3Deps, ctx: S3Ctx): Promise<void> {
+  const b = await deps.store.getBucket(bucketOf(ctx));
+  if (!b.tags) throw new S3Error('NoSuchTagSet', 'The TagSet does not exist', { BucketName: b.name });
+  sendXml(ctx, taggingXml(b.tags));
+}
+
+export async function putBucketTagging(deps: S3Deps, ctx: S3Ctx): Promise<void> {
+  const name = bucketOf(ctx);
+  await deps.store.getBucket(name);
+  const tags = await parseTagging(await readSmallBody(deps, ctx, MAX_XML_BODY), 'bucket');
+  await deps.store.setBucketTags(name, tags);
+  ctx.status = 204;
+}
+
+export async function deleteBucketTagging(deps: S3Deps, ctx: S3Ctx): Promise<void> {
+  await deps.store.setBucketTags(bucketOf(ctx), undefined);
+  ctx.status = 204;
+}

@@ -1,0 +1,91 @@
+// What every S3 handler gets: the Koa context with our request state, and the server's parts.
+
+import type Koa from 'koa';
+import type { Readable } from 'node:stream';
+import type { AuthResult } from '../auth/verify.js';
+import { S3Error } from '../errors.js';
+import type { ChecksumAlgorithm } from '../meta/types.js';
+import type { ObjectStore } from '../object/store.js';
+import type { Target } from '../http/routing.js';
+
+export interface S3State {
+  requestId: string;
+  hostId: string;
+  target: Target;
+  auth?: AuthResult;
+}
+
+export type S3Ctx = Koa.ParameterizedContext<S3State>;
+
+export interface RequestBody {
+  stream: Readable;
+  /** Length of the decoded payload when the client declared it. */
+  size?: number;
+  /** Algorithm of a trailing checksum the client announced (x-amz-trailer). */
+  trailerAlgorithm?: ChecksumAlgorithm;
+  /** The trailing checksum's value, once the stream has ended. */
+  trailerValue?: () => string | undefined;
+  /** The verifier checks a declared checksum (header or trailer) itself. */
+  checksumVerified: boolean;
+}
+
+export interface S3Deps {
+  store: ObjectStore;
+  region: string;
+  owner: { id: string; displayName: string };
+  /** Wraps the request body in the verifier its signature mode requires. */
+  openBody(ctx: S3Ctx): RequestBody;
+  log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
+}
+
+export function q(ctx: S3Ctx, name: string): string | undefined {
+  const v = ctx.query[name];
+  if (v === undefined) return undefined;
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export function has(ctx: S3Ctx, name: string): boolean {
+  return Object.prototype.hasOwnProperty.call(ctx.query, name);
+}
+
+export function bucketOf(ctx: S3Ctx): string {
+  const b = ctx.state.target.bucket;
+  if (b === undefined) throw new S3Error('InvalidRequest', 'A bucket name is required.');
+  return b;
+}
+
+export function keyOf(ctx: S3Ctx): string {
+  const k = ctx.state.target.key;
+  if (k === undefined) throw new S3Error('InvalidRequest', 'An object key is required.');
+  return k;
+}
+
+export function sendXml(ctx: S3Ctx, xml: string, status = 200): void {
+  ctx.status = status;
+  ctx.type = 'application/xml';
+  ctx.body = xml;
+}
+
+/** Reads a small request body (XML configuration, Delete lists) through its verifier, bounded. */
+export async function readSmallBody(deps: S3Deps, ctx: S3Ctx, limit: number): Promise<Buffer> {
+  const body = deps.openBody(ctx);
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of body.stream as AsyncIterable<Buffer>) {
+    n += c.length;
+    if (n > limit) {
+      body.stream.destroy();
+      throw new S3Error('MaxMessageLengthExceeded', 'Your request was too big.');
+    }
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks);
+}
+
+export function parseIntParam(name: string, value: string | undefined, def: number, min: number, max?: number): number {
+  if (value === undefined || value === '') return def;
+  if (!/^-?\d+$/.test(value)) throw new S3Error('InvalidArgument', `Provided ${name} not an integer or within integer range`, { ArgumentName: name, ArgumentValue: value });
+  const n = Number(value);
+  if (n < min) throw new S3Error('InvalidArgument', `Argument ${name} must be an integer between ${min} and 2147483647`, { ArgumentName: name, ArgumentValue: value });
+  return max !== undefined ? Math.min(n, max) : n;
+}

@@ -1,0 +1,105 @@
+// CopyObject: same or cross bucket, COPY/REPLACE metadata and tagging directives, copy-source
+// conditions, copy onto itself with REPLACE (how users change metadata or restore a version).
+
+import { S3Error } from '../errors.js';
+import type { ObjectVersion } from '../meta/types.js';
+import { evaluateConditions } from './conditions.js';
+import { type S3Ctx, type S3Deps, bucketOf, keyOf, sendXml } from './context.js';
+import { header, storedHeaders, userMetadata } from './headers.js';
+import { validateKey } from './names.js';
+import { declaredChecksum, refuseUnsupported, storageClass, taggingHeader } from './object-input.js';
+import { copyObjectResultXml } from './xml.js';
+
+export interface CopySource {
+  bucket: string;
+  key: string;
+  versionId?: string;
+}
+
+/** x-amz-copy-source: "bucket/key" or "/bucket/key", URL-encoded, optional "?versionId=". */
+export function parseCopySource(raw: string): CopySource {
+  let s = raw.trim();
+  let versionId: string | undefined;
+  const qi = s.indexOf('?');
+  if (qi >= 0) {
+    const params = new URLSearchParams(s.slice(qi + 1));
+    versionId = params.get('versionId') ?? undefined;
+    s = s.slice(0, qi);
+  }
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(s);
+  } catch {
+    throw new S3Error('InvalidArgument', 'Invalid copy source encoding', { ArgumentName: 'x-amz-copy-source', ArgumentValue: raw });
+  }
+  if (decoded.startsWith('/')) decoded = decoded.slice(1);
+  const slash = decoded.indexOf('/');
+  if (slash <= 0 || slash === decoded.length - 1) {
+    throw new S3Error('InvalidArgument', 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey', { ArgumentName: 'x-amz-copy-source', ArgumentValue: raw });
+  }
+  return { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1), versionId };
+}
+
+/** Resolves the source version and checks the x-amz-copy-source-if-* conditions. */
+export async function resolveCopySource(deps: S3Deps, ctx: S3Ctx): Promise<{ src: CopySource; v: ObjectVersion }> {
+  const src = parseCopySource(header(ctx, 'x-amz-copy-source')!);
+  let v: ObjectVersion;
+  try {
+    v = await deps.store.resolve(src.bucket, src.key, { versionId: src.versionId });
+  } catch (e) {
+    if (e instanceof S3Error && e.code === 'NoSuchKey') throw new S3Error('NoSuchKey', undefined, { Key: src.key });
+    throw e;
+  }
+  if (v.isDeleteMarker) {
+    // S3 answers a delete marker as copy source with 400 InvalidRequest.
+    throw new S3Error('InvalidRequest', 'The source of a copy request may not specifically refer to a delete marker by version id.');
+  }
+  evaluateConditions(v, {
+    ifMatch: header(ctx, 'x-amz-copy-source-if-match'),
+    ifNoneMatch: header(ctx, 'x-amz-copy-source-if-none-match'),
+    ifModifiedSince: header(ctx, 'x-amz-copy-source-if-modified-since'),
+    ifUnmodifiedSince: header(ctx, 'x-amz-copy-source-if-unmodified-since'),
+  }, true);
+  return { src, v };
+}
+
+export async function copyObject(deps: S3Deps, ctx: S3Ctx): Promise<void> {
+  const bucket = bucketOf(ctx);
+  const key = keyOf(ctx);
+  validateKey(key);
+  refuseUnsupported(ctx);
+  await deps.store.getBucket(bucket);
+  const metaDirective = (header(ctx, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase();
+  const tagDirective = (header(ctx, 'x-amz-tagging-directive') ?? 'COPY').toUpperCase();
+  if (metaDirective !== 'COPY' && metaDirective !== 'REPLACE') throw new S3Error('InvalidArgument', 'Unknown metadata directive.', { ArgumentName: 'x-amz-metadata-directive', ArgumentValue: metaDirective });
+  if (tagDirective !== 'COPY' && tagDirective !== 'REPLACE') throw new S3Error('InvalidArgument', 'Unknown tagging directive.', { ArgumentName: 'x-amz-tagging-directive', ArgumentValue: tagDirective });
+  const { src, v } = await resolveCopySource(deps, ctx);
+
+  const sc = storageClass(ctx);
+  const sum = declaredChecksum(ctx);
+  const sameObject = src.bucket === bucket && src.key === key && src.versionId === undefined;
+  if (sameObject && metaDirective === 'COPY' && tagDirective === 'COPY' && sc === undefined && sum.algorithm === undefined) {
+    throw new S3Error('InvalidRequest', "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.");
+  }
+  const replace = metaDirective === 'REPLACE';
+  const headers = replace ? storedHeaders(ctx) : v.headers;
+  const userMeta = replace ? userMetadata(ctx) : v.userMeta;
+  const tags = tagDirective === 'REPLACE' ? taggingHeader(ctx) : v.tags;
+  // Keep the source's checksum algorithm unless the request names another.
+  const algorithm = sum.algorithm ?? v.checksum?.algorithm;
+
+  const out = await deps.store.putObject(bucket, key, deps.store.openData(v), {
+    expectedSize: v.size,
+    headers,
+    userMeta,
+    checksumAlgorithm: algorithm,
+    tags,
+    storageClass: sc ?? v.storageClass,
+    ifNoneMatch: header(ctx, 'if-none-match'),
+    ifMatch: header(ctx, 'if-match'),
+  });
+  const srcBucket = await deps.store.getBucket(src.bucket);
+  if (srcBucket.versioning !== 'Unversioned') ctx.set('x-amz-copy-source-version-id', v.versionId);
+  if ((await deps.store.getBucket(bucket)).versioning !== 'Unversioned') ctx.set('x-amz-version-id', out.versionId);
+  sendXml(ctx, copyObjectResultXml(out.etag, out.lastModified, out.checksum));
+}

@@ -1,0 +1,76 @@
+// Request headers that are stored with an object, and the response headers that describe it.
+
+import type Koa from 'koa';
+import { S3Error } from '../errors.js';
+import type { ObjectVersion } from '../meta/types.js';
+import { checksumHeaderName } from '../util/checksums.js';
+
+/** System headers S3 stores and returns as given (lower-case names). */
+export const STORED_HEADERS = ['content-type', 'content-encoding', 'content-disposition', 'content-language', 'cache-control', 'expires', 'x-amz-website-redirect-location'] as const;
+
+const USER_META_LIMIT = 2048;
+
+export function header(ctx: Koa.Context, name: string): string | undefined {
+  const v = ctx.req.headers[name];
+  if (v === undefined) return undefined;
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+export function storedHeaders(ctx: Koa.Context): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of STORED_HEADERS) {
+    let v = header(ctx, name);
+    if (v === undefined) continue;
+    if (name === 'content-encoding') {
+      // aws-chunked describes the transfer, not the object; S3 drops it.
+      v = v.split(',').map((s) => s.trim()).filter((s) => s && s.toLowerCase() !== 'aws-chunked').join(',');
+      if (!v) continue;
+    }
+    out[name] = v;
+  }
+  if (!out['content-type']) out['content-type'] = 'binary/octet-stream';
+  return out;
+}
+
+/** x-amz-meta-* headers (names lower-cased, prefix removed); at most 2 KiB in all, as S3. */
+export function userMetadata(ctx: Koa.Context): Record<string, string> {
+  const out: Record<string, string> = {};
+  let size = 0;
+  for (const [name, value] of Object.entries(ctx.req.headers)) {
+    if (!name.startsWith('x-amz-meta-') || value === undefined) continue;
+    const v = Array.isArray(value) ? value.join(',') : value;
+    const k = name.slice('x-amz-meta-'.length);
+    out[k] = v;
+    size += Buffer.byteLength(k) + Buffer.byteLength(v);
+  }
+  if (size > USER_META_LIMIT) throw new S3Error('MetadataTooLarge', undefined, { Size: String(size), MaxSizeAllowed: String(USER_META_LIMIT) });
+  return out;
+}
+
+export function httpDate(ms: number): string {
+  return new Date(ms).toUTCString();
+}
+
+export interface DescribeOptions {
+  /** The bucket has (or had) versioning: S3 then always names the version, 'null' included. */
+  versioned: boolean;
+  checksumMode: boolean;
+  partsCount?: number;
+}
+
+/** Headers of GET/HEAD (and the parts of them PUT echoes). */
+export function setObjectHeaders(ctx: Koa.Context, v: ObjectVersion, o: DescribeOptions): void {
+  ctx.set('ETag', `"${v.etag}"`);
+  ctx.set('Last-Modified', httpDate(v.lastModified));
+  ctx.set('Accept-Ranges', 'bytes');
+  for (const [name, value] of Object.entries(v.headers)) ctx.set(name, value);
+  for (const [name, value] of Object.entries(v.userMeta)) ctx.set(`x-amz-meta-${name}`, value);
+  if (o.versioned) ctx.set('x-amz-version-id', v.versionId);
+  if (v.tags && Object.keys(v.tags).length > 0) ctx.set('x-amz-tagging-count', String(Object.keys(v.tags).length));
+  if (v.storageClass && v.storageClass !== 'STANDARD') ctx.set('x-amz-storage-class', v.storageClass);
+  if (o.checksumMode && v.checksum) {
+    ctx.set(checksumHeaderName(v.checksum.algorithm), v.checksum.value);
+    ctx.set('x-amz-checksum-type', v.checksum.type);
+  }
+  if (o.partsCount !== undefined) ctx.set('x-amz-mp-parts-count', String(o.partsCount));
+}
