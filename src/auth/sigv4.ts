@@ -207,8 +207,8 @@ export function signatureHex(key: Buffer, stringToSignText: string): string {
 
 /** Constant-time comparison of a provided signature with the computed one. */
 export function signaturesEqual(provided: string, computed: string): boolean {
-  const a = Buffer.from(provided, 'latin1');
-  const b = Buffer.from(computed, 'latin1');
+  const a = Buffer.from(provided, 'utf8');
+  const b = Buffer.from(computed, 'utf8');
   return a.length === b.length && timingSafeEqual(a, b);
 }
 

@@ -118,6 +118,7 @@ function verifyHeaderAuth(req: AuthRequest, authorization: string, creds: Creden
   const payloadHash = contentSha256.trim();
   const payloadKind = classifyPayloadHash(payloadHash);
   if (payloadKind === undefined) throw invalidContentSha256(payloadHash);
+  const decodedLength = decodedContentLength(req.headers);
 
   const { amzDate, requestTime, rawDate } = requestDate(req.headers);
   const cred = parseCredential(parsed.credential, malformed);
@@ -156,7 +157,7 @@ function verifyHeaderAuth(req: AuthRequest, authorization: string, creds: Creden
   return {
     accessKeyId: cred.accessKeyId,
     payload: payloadMode(payloadKind, payloadHash, { seedSignature: expected, signingKey: key, scope, amzDate }),
-    decodedContentLength: decodedContentLength(req.headers),
+    decodedContentLength: decodedLength,
     presigned: false,
   };
 }
@@ -276,6 +277,7 @@ function verifyPresigned(req: AuthRequest, query: Map<string, string>, creds: Cr
   const payloadHash = contentSha256 === undefined ? UNSIGNED_PAYLOAD : contentSha256.trim();
   const payloadKind = classifyPayloadHash(payloadHash);
   if (payloadKind !== 'sha256' && payloadKind !== 'unsigned') throw invalidContentSha256(payloadHash);
+  const decodedLength = decodedContentLength(req.headers);
 
   const scope = credentialScope(cred.date, cred.region, cred.service);
   const key = signingKey(secret, cred.date, cred.region, cred.service);
@@ -295,7 +297,7 @@ function verifyPresigned(req: AuthRequest, query: Map<string, string>, creds: Cr
   return {
     accessKeyId: cred.accessKeyId,
     payload: payloadKind === 'sha256' ? { kind: 'sha256', hex: payloadHash.toLowerCase() } : { kind: 'unsigned' },
-    decodedContentLength: decodedContentLength(req.headers),
+    decodedContentLength: decodedLength,
     presigned: true,
   };
 }

@@ -62,13 +62,27 @@ export class Disk {
     this.format = f;
   }
 
+  /**
+   * Creates tmp/ and shards/ inside the disk, never the disk directory itself: a disk that
+   * vanished (wiped, unmounted) must not silently come back as an empty directory that looks
+   * like it; only an explicit (re)format creates the root.
+   */
   async ensureDirs(): Promise<void> {
-    await fsp.mkdir(this.tmpDir, { recursive: true });
-    await fsp.mkdir(path.join(this.root, 'shards'), { recursive: true });
+    for (const dir of [this.tmpDir, path.join(this.root, 'shards')]) {
+      try {
+        await fsp.mkdir(dir);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+    }
   }
 
   async ensureShardDir(dataId: string): Promise<void> {
-    await fsp.mkdir(path.dirname(this.shardPath(dataId)), { recursive: true });
+    try {
+      await fsp.mkdir(path.dirname(this.shardPath(dataId)));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
   }
 
   /** Removes a shard wherever it is (committed or still temporary). Missing is fine. */

@@ -133,12 +133,11 @@ export async function* readShardRange(
       const want: number[] = [];
       for (let i = firstBlock; i <= lastBlock; i++) want.push(i);
       const blocks = await files.readStripe(s, want);
-      const parts: Buffer[] = [];
+      // Yield block slices as they are: concatenating would copy every stripe once more.
       for (let i = firstBlock; i <= lastBlock; i++) {
         const b0 = i * len;
-        parts.push(blocks[i].subarray(Math.max(from, b0) - b0, Math.min(to, b0 + len) - b0));
+        yield blocks[i].subarray(Math.max(from, b0) - b0, Math.min(to, b0 + len) - b0);
       }
-      yield parts.length === 1 ? parts[0] : Buffer.concat(parts);
     }
   } finally {
     await files.close();

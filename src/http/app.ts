@@ -82,9 +82,12 @@ function sendError(ctx: S3Ctx, err: unknown, log: S3Deps['log']): void {
     e = new S3Error('InternalError');
   }
   if (e.status >= 500 && isS3Error(err)) log('warn', `${e.code}: ${e.message}`, { requestId: ctx.state.requestId });
-  // Drop headers of the half-built reply (ETag etc.), keep the ids.
+  // Drop headers of the half-built reply (ETag etc.), keep the ids. A 304 keeps the validators
+  // and caching headers a 200 would have sent (RFC 7232 §4.1; S3 sends ETag and Last-Modified).
+  const keep = ['x-amz-request-id', 'x-amz-id-2', 'server'];
+  if (e.code === 'NotModified') keep.push('etag', 'last-modified', 'cache-control', 'expires');
   for (const name of Object.keys(ctx.response.headers)) {
-    if (!['x-amz-request-id', 'x-amz-id-2', 'server'].includes(name)) ctx.remove(name);
+    if (!keep.includes(name)) ctx.remove(name);
   }
   for (const [k, v] of Object.entries(e.headers)) ctx.set(k, v);
   ctx.status = e.status;

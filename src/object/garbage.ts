@@ -3,9 +3,10 @@
 // and start-up drains the queue again, so space is never leaked for good.
 
 import type { Disk } from '../disk/disk.js';
-import type { DataLayout, GarbageEntry, MetaOp, MetaStore } from '../meta/types.js';
+import type { DataLayout, GarbageEntry, InlineLayout, MetaOp, MetaStore, ShardLayout } from '../meta/types.js';
 
-export function layoutsOf(layout: DataLayout | undefined): DataLayout[] {
+/** The stored pieces of a layout: itself, or each part of a multipart object. */
+export function layoutsOf(layout: DataLayout | undefined): (ShardLayout | InlineLayout)[] {
   if (!layout) return [];
   if (layout.kind === 'parts') return layout.parts.map((p) => p.data);
   return [layout];

@@ -42,11 +42,17 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
   });
 }
 
+export interface AwsEnvOptions {
+  /** Extra settings for the config's nested `s3 =` section, e.g. { multipart_threshold: '64MB' }. */
+  s3Settings?: Record<string, string>;
+}
+
 /** Environment for aws-cli / boto3 subprocesses: temp config dir, SigV4 for presign, our credentials. */
-export async function awsEnv(s: TestServer): Promise<NodeJS.ProcessEnv> {
+export async function awsEnv(s: TestServer, o: AwsEnvOptions = {}): Promise<NodeJS.ProcessEnv> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tessera-aws-'));
   const config = path.join(dir, 'config');
-  await writeFile(config, `[default]\nregion = ${s.region}\ns3 =\n    signature_version = s3v4\n    addressing_style = path\n`);
+  const extra = Object.entries(o.s3Settings ?? {}).map(([k, v]) => `    ${k} = ${v}\n`).join('');
+  await writeFile(config, `[default]\nregion = ${s.region}\ns3 =\n    signature_version = s3v4\n    addressing_style = path\n${extra}`);
   await writeFile(path.join(dir, 'credentials'), `[default]\naws_access_key_id = ${s.accessKeyId}\naws_secret_access_key = ${s.secretAccessKey}\n`);
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('AWS_')) delete env[k];
@@ -60,8 +66,9 @@ export async function awsEnv(s: TestServer): Promise<NodeJS.ProcessEnv> {
 }
 
 /** Runs `aws --endpoint-url … <args>` (aws-cli as installed on the machine). */
-export async function aws(s: TestServer, args: string[], opts: { input?: string | Buffer; cwd?: string } = {}): Promise<RunResult> {
-  return run('aws', ['--endpoint-url', s.endpoint, ...args], { env: await awsEnv(s), ...opts });
+export async function aws(s: TestServer, args: string[], opts: { input?: string | Buffer; cwd?: string } & AwsEnvOptions = {}): Promise<RunResult> {
+  const { s3Settings, ...runOpts } = opts;
+  return run('aws', ['--endpoint-url', s.endpoint, ...args], { env: await awsEnv(s, { s3Settings }), ...runOpts });
 }
 
 /** Runs a python3 snippet with boto3; `s3` is a client for the server, `bucket` helpers in scope. */
