@@ -24,6 +24,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     blockSize: config.blockSize,
     inlineThreshold: config.inlineThreshold,
     scannerBytesPerSecond: config.scannerBytesPerSecond,
+    multipartExpirySeconds: config.multipartExpirySeconds,
     log: (msg) => log('info', msg),
   });
   const creds = config.credentials;
@@ -98,6 +99,9 @@ export async function runServer(argv: string[]): Promise<void> {
     await s.stop();
     process.exit(0);
   };
+  // The server must never die on one request's mistake: log, keep serving.
+  process.on('unhandledRejection', (e) => s.log('error', 'unhandled rejection', { error: String((e as Error)?.stack ?? e) }));
+  process.on('uncaughtException', (e) => s.log('error', 'uncaught exception', { error: String(e?.stack ?? e) }));
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }

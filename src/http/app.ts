@@ -65,6 +65,14 @@ export function createApp(o: AppOptions): Koa<S3State> {
     await next();
   });
 
+  // A body stream that fails after the headers went out (a disk lost mid-GET beyond what
+  // parity covers) cannot become an error reply: cut the connection so the client sees a
+  // truncated response instead of waiting for bytes that will never come.
+  app.on('error', (err: unknown, ctx?: Koa.Context) => {
+    if (ctx?.res.headersSent) ctx.res.destroy();
+    if (!isS3Error(err)) log('error', 'response failed', { error: String(err) });
+  });
+
   const router = new Router<S3State>();
   router.all('/', async (ctx) => serviceHandler(ctx.method)(deps, ctx as S3Ctx));
   router.all('/:bucket', async (ctx) => bucketHandler(ctx as S3Ctx, ctx.method)(deps, ctx as S3Ctx));

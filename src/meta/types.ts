@@ -43,7 +43,8 @@ export interface PartLayout {
   partNumber: number;
   size: number;
   etag: string; // hex md5 of the part, no quotes
-  checksum?: string; // base64 of the part's checksum when the upload chose an algorithm
+  checksum?: string; // base64 of the part's checksum, when the client sent or asked for one
+  checksumAlgorithm?: ChecksumAlgorithm;
   data: ShardLayout | InlineLayout;
 }
 
@@ -72,6 +73,8 @@ export interface ObjectVersion {
   checksum?: StoredChecksum;
   tags?: Record<string, string>;
   storageClass?: string;
+  /** Set on objects made by CompleteMultipartUpload, so a retried Complete finds its result. */
+  uploadId?: string;
   data?: DataLayout;   // absent for delete markers
 }
 

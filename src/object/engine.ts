@@ -15,6 +15,7 @@ export interface EngineOptions {
   inlineThreshold?: number;
   scannerBytesPerSecond?: number;
   diskCheckIntervalMs?: number;
+  multipartExpirySeconds?: number;
   log?: (msg: string) => void;
   now?: () => number;
 }
@@ -54,10 +55,11 @@ export async function openEngine(o: EngineOptions): Promise<Engine> {
     deploymentId: set.deploymentId,
     scannerBytesPerSecond: o.scannerBytesPerSecond ?? 0,
     diskCheckIntervalMs: o.diskCheckIntervalMs,
+    multipartExpirySeconds: o.multipartExpirySeconds,
     log: o.log,
   });
   upkeep.start();
-  if (set.replaced.length > 0) void upkeep.healAll();
+  if (set.replaced.length > 0) upkeep.healAll().catch((e: Error) => o.log?.(`healing failed: ${e.message}`));
   return {
     store,
     upkeep,

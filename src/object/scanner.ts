@@ -11,6 +11,8 @@ export interface UpkeepOptions {
   /** Bytes per second the scanner may read; 0 turns it off. */
   scannerBytesPerSecond: number;
   diskCheckIntervalMs?: number;
+  /** Multipart uploads older than this are aborted and their space reclaimed; 0 keeps them. */
+  multipartExpirySeconds?: number;
   log?: (msg: string) => void;
 }
 
@@ -40,10 +42,21 @@ export class Upkeep {
           replaced = true;
         }
       }
-      if (replaced) this.healAll();
+      if (replaced) this.healAll().catch((e: Error) => log(`healing failed: ${e.message}`));
     };
     this.timers.push(setInterval(() => void check().catch(() => undefined), every).unref());
     if (this.o.scannerBytesPerSecond > 0) this.scanLoop();
+    const expiry = this.o.multipartExpirySeconds ?? 0;
+    if (expiry > 0) {
+      const sweep = () => void this.expireUploads(expiry * 1000).then((n) => n && log(`aborted ${n} expired multipart upload(s)`), () => undefined);
+      this.timers.push(setTimeout(sweep, 10_000).unref());
+      this.timers.push(setInterval(sweep, Math.min(3_600_000, expiry * 1000)).unref());
+    }
+  }
+
+  /** Aborts multipart uploads older than maxAgeMs; returns how many. */
+  expireUploads(maxAgeMs: number): Promise<number> {
+    return this.store.multipart.expire(maxAgeMs);
   }
 
   /** Heals everything now (after a disk replacement). */

@@ -13,6 +13,7 @@ import { ingest, type Ingested } from './ingest.js';
 import { KeyLock } from './key-lock.js';
 import { openDataStream } from './read.js';
 import { HealQueue } from './heal-queue.js';
+import { Multipart } from './multipart.js';
 
 export const MAX_OBJECT_SIZE = 5 * 1024 ** 3;
 
@@ -74,6 +75,7 @@ export class ObjectStore {
   readonly locks = new KeyLock();
   readonly garbage: GarbageCollector;
   readonly heals: HealQueue;
+  readonly multipart: Multipart;
   private readonly log: (msg: string) => void;
   private readonly background = new Set<Promise<unknown>>();
 
@@ -89,6 +91,7 @@ export class ObjectStore {
     this.log = o.log ?? (() => undefined);
     this.garbage = new GarbageCollector(this.disks, this.meta, this.log);
     this.heals = new HealQueue(this, this.log);
+    this.multipart = new Multipart(this);
   }
 
   /** Runs a task after the reply without losing track of it (close() waits for these). */
@@ -256,6 +259,7 @@ export class ObjectStore {
       if (v.checksum === undefined) delete v.checksum;
       if (v.tags === undefined) delete v.tags;
       if (v.storageClass === undefined) delete v.storageClass;
+      if (v.uploadId === undefined) delete v.uploadId;
       const ops: MetaOp[] = [...extraOps, { type: 'putVersion', version: v }, { type: 'setCurrent', bucket, key, version: v }];
       if (versionId === 'null') ops.push(...(await this.replaceNullOps(bucket, key)));
       await this.meta.batch(ops);
@@ -385,6 +389,7 @@ export interface Draft {
   checksum?: StoredChecksum;
   tags?: Record<string, string>;
   storageClass?: string;
+  uploadId?: string;
   data: DataLayout;
 }
 

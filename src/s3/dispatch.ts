@@ -7,6 +7,7 @@ import type { S3Ctx, S3Deps } from './context.js';
 import { deleteObjects } from './delete-objects.js';
 import { listObjectVersions, listObjectsV1, listObjectsV2 } from './listing.js';
 import * as objects from './objects.js';
+import * as multipart from './multipart.js';
 
 export type Handler = (deps: S3Deps, ctx: S3Ctx) => Promise<void>;
 
@@ -42,6 +43,7 @@ export function bucketHandler(ctx: S3Ctx, method: string): Handler {
       versioning: buckets.getBucketVersioning,
       tagging: buckets.getBucketTagging,
       versions: listObjectVersions,
+      uploads: multipart.listMultipartUploads,
     },
     HEAD: { '': buckets.headBucket },
     PUT: { '': buckets.createBucket, versioning: buckets.putBucketVersioning, tagging: buckets.putBucketTagging },
@@ -56,11 +58,11 @@ export function bucketHandler(ctx: S3Ctx, method: string): Handler {
 export function objectHandler(ctx: S3Ctx, method: string): Handler {
   const sub = subresource(ctx, OBJECT_SUBRESOURCES);
   const table: Record<string, Record<string, Handler | undefined>> = {
-    GET: { '': (d, c) => objects.getOrHeadObject(d, c, false), tagging: objects.getObjectTagging },
+    GET: { '': (d, c) => objects.getOrHeadObject(d, c, false), tagging: objects.getObjectTagging, uploadId: multipart.listParts },
     HEAD: { '': (d, c) => objects.getOrHeadObject(d, c, true) },
-    PUT: { '': objects.putObject, tagging: objects.putObjectTagging },
-    DELETE: { '': objects.deleteObject, tagging: objects.deleteObjectTagging },
-    POST: {},
+    PUT: { '': objects.putObject, tagging: objects.putObjectTagging, uploadId: multipart.uploadPart },
+    DELETE: { '': objects.deleteObject, tagging: objects.deleteObjectTagging, uploadId: multipart.abortMultipartUpload },
+    POST: { uploads: multipart.createMultipartUpload, uploadId: multipart.completeMultipartUpload },
   };
   const byMethod = table[method];
   if (!byMethod) throw new S3Error('MethodNotAllowed', undefined, { Method: method, ResourceType: 'OBJECT' });

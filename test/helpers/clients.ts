@@ -4,7 +4,7 @@
 
 import { S3Client } from '@aws-sdk/client-s3';
 import { spawn } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestServer } from './server.js';
@@ -68,11 +68,26 @@ export async function awsEnv(s: TestServer, o: AwsEnvOptions = {}): Promise<Node
 /** Runs `aws --endpoint-url … <args>` (aws-cli as installed on the machine). */
 export async function aws(s: TestServer, args: string[], opts: { input?: string | Buffer; cwd?: string } & AwsEnvOptions = {}): Promise<RunResult> {
   const { s3Settings, ...runOpts } = opts;
-  return run('aws', ['--endpoint-url', s.endpoint, ...args], { env: await awsEnv(s, { s3Settings }), ...runOpts });
+  const env = await awsEnv(s, { s3Settings });
+  try {
+    return await run('aws', ['--endpoint-url', s.endpoint, ...args], { env, ...runOpts });
+  } finally {
+    await removeAwsConfig(env);
+  }
+}
+
+/** Removes the temporary config directory that awsEnv made. */
+export async function removeAwsConfig(env: NodeJS.ProcessEnv): Promise<void> {
+  if (env.AWS_CONFIG_FILE) await rm(path.dirname(env.AWS_CONFIG_FILE), { recursive: true, force: true });
 }
 
 /** Runs a python3 snippet with boto3; `s3` is a client for the server, `bucket` helpers in scope. */
 export async function boto3(s: TestServer, code: string, opts: { cwd?: string } = {}): Promise<RunResult> {
   const prelude = `import boto3, botocore, json, sys, os, io\ns3 = boto3.client('s3', endpoint_url=${JSON.stringify(s.endpoint)})\n`;
-  return run('python3', ['-c', prelude + code], { env: await awsEnv(s), ...opts });
+  const env = await awsEnv(s);
+  try {
+    return await run('python3', ['-c', prelude + code], { env, ...opts });
+  } finally {
+    await removeAwsConfig(env);
+  }
 }
