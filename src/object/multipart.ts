@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream';
 import { S3Error } from '../errors.js';
 import type { ChecksumAlgorithm, MetaOp, MultipartUpload, ObjectVersion, PartLayout, StoredChecksum, UploadPart } from '../meta/types.js';
 import { createChecksummer } from '../util/checksums.js';
+import { canCombine, combineCrc } from '../util/crc-combine.js';
 import type { Conditions, ObjectStore, PutObjectOptions } from './store.js';
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -113,7 +114,11 @@ export class Multipart {
     }
   }
 
-  async complete(bucket: string, key: string, uploadId: string, requested: CompletePartRequest[], c: Conditions = {}): Promise<ObjectVersion> {
+  /**
+   * `declared` is the whole-object checksum a client may send with Complete
+   * (x-amz-checksum-<alg>); it must match what the parts add up to.
+   */
+  async complete(bucket: string, key: string, uploadId: string, requested: CompletePartRequest[], c: Conditions = {}, declared?: { algorithm: ChecksumAlgorithm; value: string }): Promise<ObjectVersion> {
     await this.store.getBucket(bucket);
     return this.store.locks.run(`upload\0${uploadId}`, async () => {
       const upload = await this.store.meta.getUpload(bucket, key, uploadId);
@@ -143,6 +148,10 @@ export class Multipart {
           throw new S3Error('EntityTooSmall', undefined, { ProposedSize: String(chosen[i].size), MinSizeAllowed: String(MIN_PART_SIZE), PartNumber: String(chosen[i].partNumber), ETag: chosen[i].etag });
         }
       }
+      const checksum = objectChecksum(upload, chosen);
+      if (declared && checksum && declared.algorithm === checksum.algorithm && declared.value !== checksum.value) {
+        throw new S3Error('BadDigest', `The ${declared.algorithm} you specified did not match the calculated checksum.`);
+      }
       const md5s = Buffer.concat(chosen.map((p) => Buffer.from(p.etag, 'hex')));
       const etag = `${createHash('md5').update(md5s).digest('hex')}-${chosen.length}`;
       const size = chosen.reduce((a, p) => a + p.size, 0);
@@ -161,7 +170,7 @@ export class Multipart {
           etag,
           headers: upload.headers,
           userMeta: upload.userMeta,
-          checksum: objectChecksum(upload, chosen),
+          checksum,
           tags: upload.tags,
           storageClass: upload.storageClass,
           uploadId,
@@ -221,14 +230,20 @@ function invalidPart(n: number): S3Error {
 }
 
 /**
- * The whole object's checksum when the upload chose an algorithm: COMPOSITE is the checksum
- * of the parts' checksums followed by "-N", as S3 computes it. A FULL_OBJECT CRC would need
- * the CRCs combined; until that exists the object carries no checksum rather than a wrong one.
+ * The whole object's checksum when the upload chose an algorithm, as S3 computes it:
+ * COMPOSITE is the checksum of the parts' checksums followed by "-N"; FULL_OBJECT (CRCs only)
+ * is the CRC of all the bytes, combined from the parts' CRCs without reading the data again.
  */
 function objectChecksum(upload: MultipartUpload, parts: UploadPart[]): StoredChecksum | undefined {
   const alg = upload.checksumAlgorithm;
-  if (!alg || upload.checksumType !== 'COMPOSITE') return undefined;
+  if (!alg) return undefined;
   if (!parts.every((p) => p.checksumAlgorithm === alg && p.checksum)) return undefined;
+  if (upload.checksumType === 'FULL_OBJECT') {
+    if (!canCombine(alg)) return undefined;
+    let acc: Buffer = Buffer.from(parts[0].checksum!, 'base64');
+    for (const p of parts.slice(1)) acc = combineCrc(alg, acc, Buffer.from(p.checksum!, 'base64'), p.size);
+    return { algorithm: alg, value: acc.toString('base64'), type: 'FULL_OBJECT' };
+  }
   const c = createChecksummer(alg);
   for (const p of parts) c.update(Buffer.from(p.checksum!, 'base64'));
   return { algorithm: alg, value: `${c.digest().toString('base64')}-${parts.length}`, type: 'COMPOSITE' };

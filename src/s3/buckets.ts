@@ -2,7 +2,7 @@
 // GetBucketLocation, bucket versioning and bucket tagging.
 
 import { S3Error } from '../errors.js';
-import { type S3Ctx, type S3Deps, bucketOf, q, readSmallBody, sendXml } from './context.js';
+import { type S3Ctx, type S3Deps, bucketOf, parseIntParam, q, readSmallBody, sendXml } from './context.js';
 import { validateBucketName } from './names.js';
 import { MAX_XML_BODY, listBucketsXml, locationXml, parseCreateBucketConfiguration, parseTagging, parseVersioningConfiguration, taggingXml, versioningXml } from './xml.js';
 
@@ -10,7 +10,23 @@ export async function listBuckets(deps: S3Deps, ctx: S3Ctx): Promise<void> {
   let buckets = await deps.store.listBuckets();
   const prefix = q(ctx, 'prefix');
   if (prefix) buckets = buckets.filter((b) => b.name.startsWith(prefix));
-  sendXml(ctx, listBucketsXml(buckets, deps.owner, { prefix }));
+  // Pagination (max-buckets, continuation-token). The token is opaque to clients; ours is the
+  // last bucket name returned, base64url-encoded. Buckets come in name order.
+  const token = q(ctx, 'continuation-token');
+  if (token !== undefined) {
+    const after = Buffer.from(token, 'base64url').toString('utf8');
+    if (token === '' || Buffer.from(after, 'utf8').toString('base64url') !== token) {
+      throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { ArgumentName: 'continuation-token' });
+    }
+    buckets = buckets.filter((b) => b.name > after);
+  }
+  const max = parseIntParam('max-buckets', q(ctx, 'max-buckets'), 10000, 1, 10000);
+  let next: string | undefined;
+  if (buckets.length > max) {
+    buckets = buckets.slice(0, max);
+    next = Buffer.from(buckets[buckets.length - 1].name, 'utf8').toString('base64url');
+  }
+  sendXml(ctx, listBucketsXml(buckets, deps.owner, { prefix, continuationToken: next }));
 }
 
 export async function createBucket(deps: S3Deps, ctx: S3Ctx): Promise<void> {

@@ -3,7 +3,8 @@
 
 import { makeBodyVerifier } from '../auth/payload.js';
 import { S3Error } from '../errors.js';
-import { checksumHeaderName, parseChecksumAlgorithm } from '../util/checksums.js';
+import { CHECKSUM_ALGORITHMS, checksumHeaderName, parseChecksumAlgorithm } from '../util/checksums.js';
+import type { ChecksumAlgorithm } from '../meta/types.js';
 import { pipeline, type Readable } from 'node:stream';
 import { MAX_PARTS } from '../object/multipart.js';
 import { type S3Ctx, type S3Deps, bucketOf, keyOf, parseIntParam, q, sendXml } from './context.js';
@@ -136,10 +137,16 @@ export async function completeMultipartUpload(deps: S3Deps, ctx: S3Ctx): Promise
     chunks.push(c);
   }
   const req = await parseCompleteMultipartUpload(Buffer.concat(chunks));
+  // The whole object's checksum, if the client sent it (a COMPOSITE value ends in "-N").
+  let declared: { algorithm: ChecksumAlgorithm; value: string } | undefined;
+  for (const alg of CHECKSUM_ALGORITHMS) {
+    const value = header(ctx, checksumHeaderName(alg));
+    if (value !== undefined) declared = { algorithm: alg, value: value.trim() };
+  }
   const v = await deps.store.multipart.complete(bucket, key, uploadId, req.parts, {
     ifNoneMatch: header(ctx, 'if-none-match'),
     ifMatch: header(ctx, 'if-match'),
-  });
+  }, declared);
   const b = await deps.store.getBucket(bucket);
   if (b.versioning !== 'Unversioned') ctx.set('x-amz-version-id', v.versionId);
   const host = ctx.req.headers.host ?? 'localhost';

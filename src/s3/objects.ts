@@ -113,6 +113,9 @@ export async function getOrHeadObject(deps: S3Deps, ctx: S3Ctx, isHead: boolean)
       partial = true;
     } else if (n !== 1) {
       throw new S3Error('InvalidPartNumber', 'The requested partnumber is not satisfiable', { PartNumberRequested: partParam, ActualPartCount: '1' });
+    } else if (v.size > 0) {
+      // Part 1 of a single-part object is all of it, answered as a range (206 + Content-Range) as S3 does.
+      partial = true;
     }
   }
 

@@ -63,6 +63,9 @@ function parseRoot(body: XmlBody, rootName: string): XNode | undefined {
   // sax does not expand entities declared in a DTD (and never fetches external ones), but no S3
   // request carries a DTD, so refusing them outright removes the question entirely.
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw malformed();
+  // Characters outside XML 1.0's Char production (raw control characters such as \x01) make a
+  // document not well-formed; sax lets them through, S3 answers MalformedXML.
+  if (/[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/.test(text)) throw malformed();
 
   const parser = new xml2js.Parser({
     strict: true,
