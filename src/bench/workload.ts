@@ -6,6 +6,7 @@
 // (page cache filling, the disk getting busier) is shared by both and not blamed on one.
 
 import { randomBytes, randomFillSync } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { describeFailure, S3BenchClient, type BodySource, type Reply } from './client.js';
 import { mbPerSec, Samples, type LatencySummary } from './stats.js';
@@ -185,12 +186,40 @@ export class Workload {
 
   /**
    * One timed round of `seconds`: every worker loops until the deadline (requests already
-   * sent then are allowed to finish), so the loop always ends by itself.
+   * sent then are allowed to finish), so the loop always ends by itself. The round is added
+   * to the totals and returned on its own.
    */
   async run(seconds: number = this.o.durationSec): Promise<WorkloadResult> {
-    const round = { ops: 0, errors: 0, bytes: 0, byOp: { put: 0, get: 0, list: 0 } };
-    const samples = new Samples();
+    const round = await this.loop(seconds);
+    this.total.durationSec += seconds;
+    this.total.elapsedSec += round.elapsedSec;
+    this.total.ops += round.ops;
+    this.total.errors += round.errors;
+    this.total.bytes += round.bytes;
+    for (const k of ['put', 'get', 'list'] as const) this.total.byOp[k] += round.byOp[k];
+    this.latencies.append(round.samples);
+    for (const m of round.messages) if (this.errorMessages.size < 5) this.errorMessages.add(m);
+    return this.result(round, round.samples, round.messages);
+  }
+
+  /**
+   * Runs the loop without counting it: the first seconds against a freshly started server
+   * measure its JIT compiler and cold caches, not its steady state.
+   */
+  async warmUp(seconds: number): Promise<WorkloadResult> {
+    const round = await this.loop(seconds);
+    return this.result(round, round.samples, round.messages);
+  }
+
+  private async loop(seconds: number) {
+    const round = { durationSec: seconds, elapsedSec: 0, ops: 0, errors: 0, bytes: 0, byOp: { put: 0, get: 0, list: 0 }, samples: new Samples(), messages: new Set<string>() };
+    const fail = (msg: string) => {
+      round.errors++;
+      if (round.messages.size < 5) round.messages.add(msg);
+    };
     const abort = new AbortController();
+    // Every request in flight listens on the signal; more than 10 is normal here, not a leak.
+    setMaxListeners(this.o.concurrency + 10, abort.signal);
     const start = performance.now();
     const deadline = start + seconds * 1000;
     const killer = setTimeout(() => abort.abort(), seconds * 1000 + GRACE_MS);
@@ -210,7 +239,7 @@ export class Workload {
           r = await this.client.request({ method: 'GET', bucket: this.bucket, key, signal: abort.signal });
           bytes = r.bytesIn;
           if (r.status === 200 && r.bytesIn !== this.o.size) {
-            this.fail(round, `GET ${key}: ${r.bytesIn} bytes received, expected ${this.o.size}`);
+            fail(`GET ${key}: ${r.bytesIn} bytes received, expected ${this.o.size}`);
             return;
           }
         } else {
@@ -218,17 +247,17 @@ export class Workload {
           bytes = r.bytesIn;
         }
       } catch (e) {
-        this.fail(round, `${op}: ${(e as Error).message}`);
+        fail(`${op}: ${(e as Error).message}`);
         return;
       }
       if (r.status !== 200) {
-        this.fail(round, `${op}: ${describeFailure(r)}`);
+        fail(`${op}: ${describeFailure(r)}`);
         return;
       }
       round.ops++;
       round.byOp[op]++;
       round.bytes += bytes;
-      samples.push(r.latencyMs);
+      round.samples.push(r.latencyMs);
     };
 
     const worker = async (): Promise<void> => {
@@ -239,29 +268,20 @@ export class Workload {
     } finally {
       clearTimeout(killer);
     }
-    const elapsedSec = (performance.now() - start) / 1000;
-
-    this.total.durationSec += seconds;
-    this.total.elapsedSec += elapsedSec;
-    this.total.ops += round.ops;
-    this.total.errors += round.errors;
-    this.total.bytes += round.bytes;
-    for (const k of ['put', 'get', 'list'] as const) this.total.byOp[k] += round.byOp[k];
-    this.latencies.append(samples);
-    return this.result({ durationSec: seconds, elapsedSec, ...round }, samples);
-  }
-
-  private fail(round: { errors: number }, msg: string): void {
-    round.errors++;
-    if (this.errorMessages.size < 5) this.errorMessages.add(msg);
+    round.elapsedSec = (performance.now() - start) / 1000;
+    return round;
   }
 
   /** Everything run so far, rounds merged (latency percentiles over all samples). */
   totals(): WorkloadResult {
-    return this.result(this.total, this.latencies);
+    return this.result(this.total, this.latencies, this.errorMessages);
   }
 
-  private result(t: { durationSec: number; elapsedSec: number; ops: number; errors: number; bytes: number; byOp: Record<'put' | 'get' | 'list', number> }, s: Samples): WorkloadResult {
+  private result(
+    t: { durationSec: number; elapsedSec: number; ops: number; errors: number; bytes: number; byOp: Record<'put' | 'get' | 'list', number> },
+    s: Samples,
+    messages: Set<string>,
+  ): WorkloadResult {
     return {
       endpoint: this.o.endpoint,
       bucket: this.bucket,
@@ -278,7 +298,7 @@ export class Workload {
       mbPerSec: mbPerSec(t.bytes, t.elapsedSec),
       latencyMs: s.summary(),
       byOp: { ...t.byOp },
-      errorMessages: [...this.errorMessages],
+      errorMessages: [...messages],
     };
   }
 

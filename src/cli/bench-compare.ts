@@ -13,7 +13,8 @@
 //
 // Both servers run as child processes, so neither shares an event loop with the other or
 // with the load generator (this process). Rounds are interleaved, Tessera, s3rver, Tessera,
-// s3rver, half the duration each, so slow drift during the run affects both alike.
+// s3rver, half the duration each, so slow drift during the run affects both alike; each
+// workload starts with an uncounted warm-up of each server (JIT, caches, connections).
 // Everything lives in one temp directory that is removed at the end, on error and on Ctrl-C.
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -117,6 +118,8 @@ interface Child {
 }
 
 const children = new Set<ChildProcess>();
+/** Set on Ctrl-C: requests cut off by the clean-up then fail, which is expected, not news. */
+let interrupted = false;
 
 /** Resolves with the first regexp match in the child's stdout; rejects if it exits first. */
 function waitForLine(proc: ChildProcess, name: string, re: RegExp, timeoutMs = 60_000): Promise<RegExpExecArray> {
@@ -249,6 +252,9 @@ async function compareWorkload(spec: WorkloadSpec, servers: [Child, Child], a: C
         }),
       );
     }
+    // Uncounted warm-up of each server first, then the counted rounds.
+    const warm = Math.min(1, a.durationSec / 4);
+    for (let i = 0; i < servers.length; i++) await prepared[i]!.warmUp(warm);
     const rounds = 2;
     for (let r = 0; r < rounds; r++) {
       for (let i = 0; i < servers.length; i++) {
@@ -297,6 +303,8 @@ function table(rows: Row[]): string {
 
 async function main(argv: string[]): Promise<void> {
   const a = parseArgs(argv);
+  // Shown with the results: on a shared machine, other work skews every figure.
+  const loadAtStart = os.loadavg()[0]!.toFixed(1);
   const root = await mkdtemp(path.join(os.tmpdir(), 'tessera-compare-'));
   let cleaned = false;
   const cleanup = async () => {
@@ -313,6 +321,7 @@ async function main(argv: string[]): Promise<void> {
   });
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
+      interrupted = true;
       process.stderr.write(`\nbench-compare: ${sig}, cleaning up\n`);
       void cleanup().finally(() => process.exit(130));
     });
@@ -338,8 +347,8 @@ async function main(argv: string[]): Promise<void> {
     }
 
     const head = [
-      `Tessera (4 disks, ${K}+${N - K}) vs s3rver 3.7.1 — ${a.durationSec} s per workload per server (2 interleaved rounds), ` +
-        `${os.cpus().length} CPU(s), Node ${process.version}`,
+      `Tessera (4 disks, ${K}+${N - K}) vs s3rver 3.7.1 — ${a.durationSec} s per workload per server (after a warm-up; 2 interleaved rounds), ` +
+        `${os.cpus().length} CPU(s), Node ${process.version}, load average at start ${loadAtStart}`,
       `MD5 (one core): ${fmt(md5MBps)} MB/s   raw disk write (${disk.bytes / MiB} MiB, 1 MiB writes + fsync): ${fmt(disk.writeMBps)} MB/s` +
         `   disk × k/N: ${fmt((disk.writeMBps * K) / N)} MB/s   64MiB PUT target 0.8 × min = ${fmt(putTargetMBps)} MB/s`,
       '',
@@ -358,6 +367,7 @@ async function main(argv: string[]): Promise<void> {
         date: new Date().toISOString(),
         node: process.version,
         cpus: os.cpus().length,
+        loadAverageAtStart: Number(loadAtStart),
         durationSec: a.durationSec,
         layout: { disks: N, dataShards: K, parityShards: N - K },
         probes: { md5MBps, diskWriteMBps: disk.writeMBps, diskReadMBps: disk.readMBps, diskBytes: disk.bytes, putTargetMBps },
@@ -373,6 +383,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {
+  if (interrupted) return;
   process.stderr.write(`bench-compare: ${(e as Error).stack ?? String(e)}\n`);
   process.exitCode = 1;
 });

@@ -83,7 +83,10 @@ export function createApp(o: AppOptions): Koa<S3State> {
 
 function sendError(ctx: S3Ctx, err: unknown, log: S3Deps['log']): void {
   let e: S3Error;
-  if (isS3Error(err)) {
+  if (isS3Error(err) && err.code.startsWith('Insufficient')) {
+    // Lost quorum is ours, not an S3 code: clients know 503 ServiceUnavailable and retry it.
+    e = new S3Error('ServiceUnavailable', err.message);
+  } else if (isS3Error(err)) {
     e = err;
   } else {
     log('error', 'internal error', { requestId: ctx.state.requestId, error: err instanceof Error ? err.stack ?? err.message : String(err) });

@@ -3,6 +3,7 @@
 
 import { S3Error } from '../errors.js';
 import type { ObjectVersion } from '../meta/types.js';
+import { isWellFormedVersionId } from '../object/ids.js';
 import { type S3Ctx, type S3Deps, bucketOf, has, parseIntParam, q, sendXml } from './context.js';
 import { listObjectsV1Xml, listObjectsV2Xml, listVersionsXml, type VersionEntry } from './xml.js';
 
@@ -91,6 +92,10 @@ export async function listObjectVersions(deps: S3Deps, ctx: S3Ctx): Promise<void
   const versionIdMarker = q(ctx, 'version-id-marker') || undefined;
   if (versionIdMarker !== undefined && keyMarker === undefined) {
     throw new S3Error('InvalidArgument', 'A version-id marker cannot be specified without a key marker.', { ArgumentName: 'version-id-marker', ArgumentValue: versionIdMarker });
+  }
+  // As for ?versionId: a marker that cannot be a version id is refused, not silently ignored.
+  if (versionIdMarker !== undefined && !isWellFormedVersionId(versionIdMarker)) {
+    throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'version-id-marker', ArgumentValue: versionIdMarker });
   }
   const r = await deps.store.listVersions(bucket, { prefix, delimiter, keyMarker, versionIdMarker, maxKeys: mk });
   // The newest version of each key is the latest; a page that starts inside a key's versions

@@ -145,7 +145,12 @@ export async function getOrHeadObject(deps: S3Deps, ctx: S3Ctx, isHead: boolean)
   if (!isHead) {
     for (const [param, name] of Object.entries(RESPONSE_OVERRIDES)) {
       const val = q(ctx, param);
-      if (val !== undefined) ctx.set(name, val);
+      if (val === undefined) continue;
+      // A header carries ISO-8859-1 only (and no control characters); S3 refuses anything else.
+      if (/[^\t\x20-\x7e\x80-\xff]/.test(val)) {
+        throw new S3Error('InvalidArgument', 'Header value cannot be represented using ISO-8859-1.', { ArgumentName: param, ArgumentValue: val });
+      }
+      ctx.set(name, val);
     }
   }
   const length = Math.max(0, end - start + 1);
