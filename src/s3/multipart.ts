@@ -109,7 +109,8 @@ export async function uploadPartCopy(deps: S3Deps, ctx: S3Ctx): Promise<void> {
     start = Number(m[1]);
     end = Number(m[2]);
     if (end < start || end >= v.size) {
-      throw new S3Error('InvalidRange', undefined, { ActualObjectSize: String(v.size), RangeRequested: rangeHeader }, { 'Content-Range': `bytes */${v.size}` });
+      // Unlike a GET Range, AWS answers a copy-source range outside the source with 400.
+      throw new S3Error('InvalidArgument', `Range specified is not valid for source object of size: ${v.size}`, { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: rangeHeader });
     }
   }
   if (end - start + 1 > MAX_PART_SIZE) throw new S3Error('InvalidRequest', 'The specified copy source is larger than the maximum allowable size for a copy source: 5368709120');
