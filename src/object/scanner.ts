@@ -20,6 +20,9 @@ export class Upkeep {
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
   private healing: Promise<HealProgress> | undefined;
+  /** Work started by timers; stop() waits for it so nothing touches the disks afterwards. */
+  private readonly running = new Set<Promise<unknown>>();
+  private readonly stopSignal = new AbortController();
   lastScan: HealProgress | undefined;
 
   constructor(private readonly store: ObjectStore, private readonly o: UpkeepOptions) {}
@@ -44,14 +47,36 @@ export class Upkeep {
       }
       if (replaced) this.healAll().catch((e: Error) => log(`healing failed: ${e.message}`));
     };
-    this.timers.push(setInterval(() => void check().catch(() => undefined), every).unref());
+    let checking = false;
+    this.timers.push(setInterval(() => {
+      if (checking || this.stopped) return;
+      checking = true;
+      this.run(check().finally(() => (checking = false)));
+    }, every).unref());
     if (this.o.scannerBytesPerSecond > 0) this.scanLoop();
     const expiry = this.o.multipartExpirySeconds ?? 0;
     if (expiry > 0) {
-      const sweep = () => void this.expireUploads(expiry * 1000).then((n) => n && log(`aborted ${n} expired multipart upload(s)`), () => undefined);
+      const sweep = () => {
+        if (!this.stopped) this.run(this.expireUploads(expiry * 1000).then((n) => n && log(`aborted ${n} expired multipart upload(s)`)));
+      };
       this.timers.push(setTimeout(sweep, 10_000).unref());
       this.timers.push(setInterval(sweep, Math.min(3_600_000, expiry * 1000)).unref());
     }
+  }
+
+  /** A pause that ends early when upkeep stops. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, ms);
+      t.unref();
+      this.stopSignal.signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+    });
+  }
+
+  private run(p: Promise<unknown>): void {
+    const q = p.catch(() => undefined);
+    this.running.add(q);
+    void q.finally(() => this.running.delete(q));
   }
 
   /** Aborts multipart uploads older than maxAgeMs; returns how many. */
@@ -69,21 +94,23 @@ export class Upkeep {
     const rate = this.o.scannerBytesPerSecond;
     const pace = async (bytes: number) => {
       const ms = (bytes / rate) * 1000;
-      if (ms > 0) await new Promise((r) => setTimeout(r, ms).unref());
+      if (ms > 0) await this.sleep(ms);
     };
     const run = async () => {
       while (!this.stopped) {
         this.lastScan = await heal(this.store, { pace, shouldStop: () => this.stopped });
-        await new Promise((r) => setTimeout(r, 60_000).unref());
+        await this.sleep(60_000);
       }
     };
     // Give start-up a head start before reading in the background.
-    this.timers.push(setTimeout(() => void run().catch(() => undefined), 30_000).unref());
+    this.timers.push(setTimeout(() => this.run(run()), 30_000).unref());
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopSignal.abort();
     for (const t of this.timers) clearInterval(t);
     await this.healing?.catch(() => undefined);
+    while (this.running.size) await Promise.all([...this.running]);
   }
 }

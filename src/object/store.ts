@@ -78,6 +78,13 @@ export class ObjectStore {
   readonly multipart: Multipart;
   private readonly log: (msg: string) => void;
   private readonly background = new Set<Promise<unknown>>();
+  /**
+   * Bucket records, read on every request. This process is the only writer of the metadata
+   * store and every bucket change goes through the methods below, which keep this in step.
+   */
+  private readonly bucketCache = new Map<string, BucketRecord>();
+  /** Bumped around every bucket write, so a read that raced a write never caches the old record. */
+  private bucketEpoch = 0;
 
   constructor(o: ObjectStoreOptions) {
     this.disks = o.disks;
@@ -113,15 +120,29 @@ export class ObjectStore {
     return this.locks.run(`bucket\0${name}`, async () => {
       if (await this.meta.getBucket(name)) throw new S3Error('BucketAlreadyOwnedByYou', undefined, { BucketName: name });
       const rec: BucketRecord = { name, created: this.now(), region, versioning: 'Unversioned' };
-      await this.meta.batch([{ type: 'putBucket', bucket: rec }]);
+      await this.writeBucket(rec);
       return rec;
     });
   }
 
   async getBucket(name: string): Promise<BucketRecord> {
+    const cached = this.bucketCache.get(name);
+    if (cached) return cached;
+    const epoch = this.bucketEpoch;
     const b = await this.meta.getBucket(name);
     if (!b) throw new S3Error('NoSuchBucket', undefined, { BucketName: name });
+    if (epoch === this.bucketEpoch) this.bucketCache.set(name, b);
     return b;
+  }
+
+  private async writeBucket(b: BucketRecord | { name: string; deleted: true }): Promise<void> {
+    this.bucketEpoch++;
+    this.bucketCache.delete(b.name);
+    try {
+      await this.meta.batch(['deleted' in b ? { type: 'delBucket', name: b.name } : { type: 'putBucket', bucket: b }]);
+    } finally {
+      this.bucketEpoch++;
+    }
   }
 
   listBuckets(): Promise<BucketRecord[]> {
@@ -132,14 +153,14 @@ export class ObjectStore {
     await this.locks.run(`bucket\0${name}`, async () => {
       await this.getBucket(name);
       if (await this.meta.bucketHasContent(name)) throw new S3Error('BucketNotEmpty', undefined, { BucketName: name });
-      await this.meta.batch([{ type: 'delBucket', name }]);
+      await this.writeBucket({ name, deleted: true });
     });
   }
 
   async setVersioning(name: string, status: Exclude<Versioning, 'Unversioned'>): Promise<void> {
     await this.locks.run(`bucket\0${name}`, async () => {
       const b = await this.getBucket(name);
-      await this.meta.batch([{ type: 'putBucket', bucket: { ...b, versioning: status } }]);
+      await this.writeBucket({ ...b, versioning: status });
     });
   }
 
@@ -149,7 +170,7 @@ export class ObjectStore {
       const next = { ...b };
       if (tags) next.tags = tags;
       else delete next.tags;
-      await this.meta.batch([{ type: 'putBucket', bucket: next }]);
+      await this.writeBucket(next);
     });
   }
 
