@@ -20,8 +20,19 @@ export interface EngineOptions {
   now?: () => number;
 }
 
+export interface DiskUsage {
+  index: number;
+  root: string;
+  online: boolean;
+  totalBytes?: number;
+  freeBytes?: number;
+  usedBytes?: number;
+}
+
 export interface Engine {
   store: ObjectStore;
+  /** Per-disk health and space, for metrics and the admin CLI. */
+  usage(): Promise<DiskUsage[]>;
   upkeep: Upkeep;
   deploymentId: string;
   recovery: RecoveryReport;
@@ -67,6 +78,19 @@ export async function openEngine(o: EngineOptions): Promise<Engine> {
     recovery,
     replacedDisks: set.replaced,
     offlineDisks: set.offline,
+    async usage() {
+      return Promise.all(
+        set.disks.map(async (d): Promise<DiskUsage> => {
+          const base = { index: d.index, root: d.root, online: d.online };
+          if (!d.online) return base;
+          try {
+            return { ...base, ...(await d.usage()) };
+          } catch {
+            return { ...base, online: false };
+          }
+        }),
+      );
+    },
     async close() {
       await upkeep.stop();
       await store.settle();
