@@ -4,9 +4,16 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 
-/** xorshift-based bytes: the same (seed, size) always gives the same content. */
-export function fillPseudoRandom(buf: Buffer, seed: number, offset: number): void {
-  // Content at absolute position p depends only on (seed, p div 4), so any chunking agrees.
+export function md5hex(b: Buffer | string): string {
+  return createHash('md5').update(b).digest('hex');
+}
+
+export function md5b64(b: Buffer | string): string {
+  return createHash('md5').update(b).digest('base64');
+}
+
+/** Deterministic bytes: position p holds a value that depends only on (seed, p). */
+export function fillPattern(buf: Buffer, seed: number, offset: number): void {
   for (let i = 0; i < buf.length; i++) {
     const p = offset + i;
     let x = (Math.imul((p >>> 2) + 1, 2654435761) ^ seed) >>> 0;
@@ -19,22 +26,33 @@ export function fillPseudoRandom(buf: Buffer, seed: number, offset: number): voi
 
 export function patternBuffer(size: number, seed = 1): Buffer {
   const b = Buffer.allocUnsafe(size);
-  fillPseudoRandom(b, seed, 0);
+  fillPattern(b, seed, 0);
   return b;
 }
 
-/** A stream of `size` bytes, produced chunk by chunk (fast path: a repeated 1 MiB block). */
+/**
+ * A stream of `size` bytes generated on the fly, chunk by chunk; every chunk differs (a 1 MiB
+ * base block with the chunk index and seed stamped into it), so swapped or repeated stripes show.
+ */
 export function patternStream(size: number, seed = 1, chunk = 1024 * 1024): Readable {
   const block = patternBuffer(chunk, seed);
   let sent = 0;
+  let index = 0;
   return new Readable({
+    highWaterMark: chunk,
     read() {
-      if (sent >= size) return void this.push(null);
+      if (sent >= size) {
+        this.push(null);
+        return;
+      }
       const n = Math.min(chunk, size - sent);
-      // Vary each chunk a little so stripes differ (catches swapped stripes).
       const out = Buffer.from(block.subarray(0, n));
-      if (n >= 4) out.writeUInt32BE((sent / chunk) >>> 0, 0);
+      for (let off = 0; off + 8 <= n; off += 65536) {
+        out.writeUInt32BE(index >>> 0, off);
+        out.writeUInt32BE(seed >>> 0, off + 4);
+      }
       sent += n;
+      index++;
       this.push(out);
     },
   });
