@@ -80,7 +80,7 @@ test('kill -9 during uploads, then two wiped disks: acknowledged objects survive
     }
 
     // A disk wiped while the server runs is noticed, reformatted and healed too.
-    await rm(path.join(root, 'disk3'), { recursive: true, force: true });
+    await rm(path.join(root, 'disk3'), { recursive: true, force: true, maxRetries: 10 });
     await s3.send(new PutObjectCommand({ Bucket: 'durable', Key: 'after-wipe', Body: patternBuffer(400_000, 7) }));
     const r = await s3.send(new GetObjectCommand({ Bucket: 'durable', Key: 'after-wipe' }));
     assert.equal(md5(await r.Body!.transformToByteArray()), md5(patternBuffer(400_000, 7)));

@@ -96,7 +96,7 @@ describe('storage engine, 4 disks, 2 data + 2 parity', () => {
 
   test('two wiped disks: every object still reads back exactly; heal rebuilds the shards on them', async () => {
     for (const i of [0, 2]) {
-      await rm(e.store.disks[i].root, { recursive: true, force: true });
+      await rm(e.store.disks[i].root, { recursive: true, force: true, maxRetries: 10 });
     }
     for (const [key, data] of objects) assert.ok((await get(e, 'bkt', key)).equals(data), `degraded read of ${key}`);
     // Repairs queued by the degraded reads cannot write to the vanished disks.

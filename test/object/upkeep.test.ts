@@ -35,7 +35,7 @@ async function withEngine(opts: { scanner?: number; diskCheckMs?: number }, fn: 
     await fn(e, root);
   } finally {
     await e.close();
-    await rm(root, { recursive: true, force: true });
+    await rm(root, { recursive: true, force: true, maxRetries: 10 });
   }
 }
 
@@ -75,7 +75,7 @@ test('a disk wiped while running is reformatted and healed by the disk monitor',
       layouts.push(v.data as ShardLayout);
     }
     const disk2 = path.join(root, 'disk2');
-    await rm(disk2, { recursive: true, force: true });
+    await rm(disk2, { recursive: true, force: true, maxRetries: 10 });
     await waitFor('disk2 healed', async () => {
       for (const l of layouts) {
         try {
