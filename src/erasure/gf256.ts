@@ -239,6 +239,154 @@ export function mulSlice(c: number, src: Uint8Array, dst: Uint8Array): void {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Whole-matrix products: out[j] = Σ_i coeffs[j][i] · in[i] for every output at once.
+//
+// Encoding with the slice routines above costs one pass per (output, input) pair, each doing
+// four table lookups per word. A product computed for all outputs in one pass over the inputs
+// is much cheaper, using "xtime" instead of tables: doubling all four bytes of a 32-bit word is
+//   ((x & 0x7f7f7f7f) << 1) ^ (((x >>> 7) & 0x01010101) · 0x1d)
+// (shift each byte left; where a byte's top bit fell out, reduce by the polynomial's low byte).
+// c·x is then the XOR of x·2^b over the set bits b of c. Per input word the doublings are
+// shared by every output, so a word costs a few ALU operations per set coefficient bit and no
+// memory access besides one load per input and one store per output.
+//
+// V8 only makes this fast when the coefficients are constants of the loop, so the loop is
+// generated for each coefficient matrix (only integers from the matrix go into the source)
+// and cached. Measured on Node 20 (MB/s of data): 2+2 ~750 → ~2300, 4+2 ~790 → ~1200,
+// 8+4 ~380 → ~720, 6+6 ~260 → ~520. Where code generation is not allowed, or the matrix is too
+// large for one function, or the blocks are not 4-byte aligned, the slice routines do the work.
+// ---------------------------------------------------------------------------------------------
+
+type WordKernel = (inputs: Int32Array[], outputs: Int32Array[], words: number) => void;
+
+/** Generated loop bodies longer than this many XOR/doubling steps fall back to the slice path. */
+const KERNEL_MAX_STEPS = 4096;
+/** Bodies up to this many steps are unrolled four times. */
+const KERNEL_UNROLL_MAX_STEPS = 128;
+/** How many compiled kernels to keep (one per distinct coefficient matrix; LRU by Map order). */
+const KERNEL_CACHE_SIZE = 128;
+const kernels = new Map<string, WordKernel | null>();
+let codegenAllowed = true;
+
+function doubleWordSource(v: string): string {
+  return `(((${v} & 0x7f7f7f7f) << 1) ^ Math.imul((${v} >>> 7) & 0x01010101, 0x1d))`;
+}
+
+/** The word loop for one coefficient matrix (rows = outputs, columns = inputs), or null. */
+function compileKernel(coeffs: readonly Uint8Array[], inputs: number): WordKernel | null {
+  const rows = coeffs.length;
+  // The loop body for the word at index expression `at`, with accumulators suffixed `u`.
+  const wordBody = (at: string, u: number): string[] => {
+    const lines = coeffs.map((_, j) => `let s${j}_${u} = 0;`);
+    for (let i = 0; i < inputs; i++) {
+      let top = -1;
+      for (let j = 0; j < rows; j++) top = Math.max(top, 31 - Math.clz32(coeffs[j]![i]!));
+      if (top < 0) continue; // a column of zeros
+      lines.push(`x = in${i}[${at}];`);
+      for (let b = 0; b <= top; b++) {
+        for (let j = 0; j < rows; j++) if ((coeffs[j]![i]! >> b) & 1) lines.push(`s${j}_${u} ^= x;`);
+        if (b < top) lines.push(`x = ${doubleWordSource('x')};`);
+      }
+    }
+    coeffs.forEach((_, j) => lines.push(`out${j}[${at}] = s${j}_${u};`));
+    return lines;
+  };
+  const steps = wordBody('w', 0).length;
+  if (steps > KERNEL_MAX_STEPS) return null;
+  // Four words per iteration where the body is short (~35% faster for 2+2 under V8).
+  const unroll = steps <= KERNEL_UNROLL_MAX_STEPS ? 4 : 1;
+  const unrolled: string[] = [];
+  for (let u = 0; u < unroll; u++) unrolled.push(...wordBody(u === 0 ? 'w' : `w + ${u}`, u));
+  const source = [
+    '"use strict";',
+    'return function gfKernel(I, O, n) {',
+    ...Array.from({ length: inputs }, (_, i) => `const in${i} = I[${i}];`),
+    ...coeffs.map((_, j) => `const out${j} = O[${j}];`),
+    'let x = 0;',
+    'let w = 0;',
+    `for (; w + ${unroll - 1} < n; w += ${unroll}) {`,
+    ...unrolled,
+    '}',
+    'for (; w < n; w++) {',
+    ...wordBody('w', 0),
+    '}',
+    '};',
+  ].join('\n');
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    return (new Function(source) as () => WordKernel)();
+  } catch {
+    // Code generation from strings is disabled (--disallow-code-generation-from-strings).
+    codegenAllowed = false;
+    return null;
+  }
+}
+
+function kernelFor(coeffs: readonly Uint8Array[], inputs: number): WordKernel | null {
+  if (!codegenAllowed) return null;
+  let key = `${inputs}:`;
+  for (const row of coeffs) key += row.join(',') + ';';
+  let kern = kernels.get(key);
+  if (kern !== undefined) {
+    kernels.delete(key);
+    kernels.set(key, kern);
+    return kern;
+  }
+  kern = compileKernel(coeffs, inputs);
+  if (kernels.size >= KERNEL_CACHE_SIZE) {
+    const oldest = kernels.keys().next().value;
+    if (oldest !== undefined) kernels.delete(oldest);
+  }
+  kernels.set(key, kern);
+  return kern;
+}
+
+function int32View(b: Uint8Array, words: number): Int32Array {
+  return new Int32Array(b.buffer, b.byteOffset, words);
+}
+
+/**
+ * outputs[j] = Σ_i coeffs[j][i] · inputs[i], bytewise, for every j (outputs are overwritten).
+ * Every block must have the same length; outputs must not overlap inputs or each other.
+ * `coeffs` has one row per output and one column per input.
+ */
+export function mulMatrix(coeffs: readonly Uint8Array[], inputs: readonly Uint8Array[], outputs: readonly Uint8Array[]): void {
+  if (coeffs.length !== outputs.length) throw new Error(`gf256: ${coeffs.length} coefficient rows for ${outputs.length} outputs`);
+  for (const row of coeffs) {
+    if (row.length !== inputs.length) throw new Error(`gf256: coefficient row of ${row.length} for ${inputs.length} inputs`);
+  }
+  if (outputs.length === 0) return;
+  const len = outputs[0]!.length;
+  for (const b of [...inputs, ...outputs]) checkSlices(b, outputs[0]!);
+  let aligned = len >= WORD_PATH_MIN;
+  for (let i = 0; aligned && i < inputs.length; i++) aligned = (inputs[i]!.byteOffset & 3) === 0;
+  for (let j = 0; aligned && j < outputs.length; j++) aligned = (outputs[j]!.byteOffset & 3) === 0;
+  const kern = aligned && inputs.length > 0 ? kernelFor(coeffs, inputs.length) : null;
+  let done = 0;
+  if (kern) {
+    const words = len >>> 2;
+    kern(
+      inputs.map((b) => int32View(b, words)),
+      outputs.map((b) => int32View(b, words)),
+      words,
+    );
+    done = words << 2;
+  }
+  if (done === len) return;
+  // Whatever the word loop did not cover (all of it, or a tail of up to 3 bytes).
+  for (let j = 0; j < outputs.length; j++) {
+    const row = coeffs[j]!;
+    const out = outputs[j]!.subarray(done);
+    if (inputs.length === 0) {
+      out.fill(0);
+      continue;
+    }
+    mulSlice(row[0]!, inputs[0]!.subarray(done), out);
+    for (let i = 1; i < inputs.length; i++) mulSliceXor(row[i]!, inputs[i]!.subarray(done), out);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Matrices: arrays of rows, each row a Uint8Array. Only small matrices (at most 256x256) are
 // ever built, and only when a codec is created or a new loss pattern is seen, so clarity wins
 // over speed here.

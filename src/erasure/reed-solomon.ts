@@ -16,7 +16,7 @@
 // pins the parity of a fixed input to a golden value so an accidental change is noticed.
 
 import type { ErasureCodec } from './codec.js';
-import { matInvert, matMul, matSub, matSubRows, mulSlice, mulSliceXor, gfPow, type Matrix } from './gf256.js';
+import { matInvert, matMul, matSub, matSubRows, mulMatrix, gfPow, type Matrix } from './gf256.js';
 
 /** Largest k + m: one distinct evaluation point per field element. */
 export const MAX_SHARDS = 256;
@@ -76,6 +76,8 @@ export class ReedSolomon implements ErasureCodec {
   readonly m: number;
   /** (k+m)×k; rows 0..k-1 are the identity, rows k.. are the parity coefficients. */
   private readonly matrix: Matrix;
+  /** Rows k.. of `matrix`: one row of coefficients per parity block. */
+  private readonly parityRows: Matrix;
   /** Keyed by the chosen surviving row indices; value: the inverse of those rows of `matrix`. */
   private readonly decodeCache = new Map<string, Matrix>();
 
@@ -86,6 +88,7 @@ export class ReedSolomon implements ErasureCodec {
     this.k = k;
     this.m = m;
     this.matrix = buildEncodingMatrix(k, m);
+    this.parityRows = this.matrix.slice(k);
   }
 
   /** A copy of the encoding matrix (for tests and diagnostics). */
@@ -106,7 +109,8 @@ export class ReedSolomon implements ErasureCodec {
     checkBlocks(parity, 'parity', len);
     // m = 0 (no redundancy) is legal: there is simply nothing to compute.
     checkNoAliasing(data, parity, 'data and parity');
-    for (let j = 0; j < m; j++) this.encodeRow(k + j, data, parity[j]!);
+    // All parity rows in one pass over the data (see mulMatrix in gf256.ts).
+    mulMatrix(this.parityRows, data, parity);
   }
 
   reconstruct(shards: Uint8Array[], present: boolean[]): void {
@@ -146,27 +150,22 @@ export class ReedSolomon implements ErasureCodec {
     checkNoAliasing(inputs, outputs, 'present and missing');
 
     if (missingData.length > 0) {
+      // d[i] = Σ_j decode[i][j] · shard[used[j]], for every missing i in one pass.
       const decode = this.decodeMatrix(used);
-      for (const i of missingData) {
-        // d[i] = Σ_j decode[i][j] · shard[used[j]]
-        const row = decode[i]!;
-        const out = shards[i]!;
-        mulSlice(row[0]!, inputs[0]!, out);
-        for (let j = 1; j < k; j++) mulSliceXor(row[j]!, inputs[j]!, out);
-      }
+      mulMatrix(
+        missingData.map((i) => decode[i]!),
+        inputs,
+        missingData.map((i) => shards[i]!),
+      );
     }
     // With every data block back, missing parity is ordinary encoding.
     if (missingParity.length > 0) {
-      const data = shards.slice(0, k);
-      for (const p of missingParity) this.encodeRow(p, data, shards[p]!);
+      mulMatrix(
+        missingParity.map((p) => this.matrix[p]!),
+        shards.slice(0, k),
+        missingParity.map((p) => shards[p]!),
+      );
     }
-  }
-
-  /** out = Σ_i matrix[row][i] · data[i]. The first term overwrites, so out needs no zeroing. */
-  private encodeRow(row: number, data: readonly Uint8Array[], out: Uint8Array): void {
-    const coeffs = this.matrix[row]!;
-    mulSlice(coeffs[0]!, data[0]!, out);
-    for (let i = 1; i < this.k; i++) mulSliceXor(coeffs[i]!, data[i]!, out);
   }
 
   /** The inverse of the rows `used` of the encoding matrix, cached per set of rows. */

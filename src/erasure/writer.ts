@@ -1,8 +1,15 @@
 // Writes one erasure-coded object: stripes in, k + m temporary shard files out. Nothing is
 // visible until the object layer commits the metadata; then `publish` moves files into place.
+//
+// Encoding and disk writes overlap: `writeStripe` encodes a stripe and queues its writes, and
+// up to `ShardWriter.DEPTH` stripes may have writes in flight at once (each with its own set
+// of parity buffers), so stripe n+1 is encoded, checksummed and queued while stripe n is still
+// being written, and the thread pool never runs dry between two stripes. Each shard's CRC32C
+// and block go down in one positioned writev on a raw file descriptor. A shard whose write
+// fails is dropped (its file closed once nothing is in flight on it, and removed); when fewer
+// than the write quorum remain, the stripe fails with InsufficientWriteQuorum.
 
-import { promises as fsp } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Disk, fsyncDir } from '../disk/disk.js';
 import { S3Error } from '../errors.js';
@@ -23,41 +30,133 @@ export interface ShardWriterOptions {
   describe: Omit<ShardTrailer, 'size' | 'shardIndex' | 'dataId' | 'k' | 'm' | 'blockSize'>;
 }
 
-export class ShardWriter {
-  private readonly codec: ErasureCodec;
-  private readonly files: (FileHandle | undefined)[];
-  private readonly positions: number[];
-  private size = 0;
-  private closed = false;
-  private readonly parity: Buffer[];
+/** One temporary shard file. */
+interface Shard {
+  fd: number;
+  /** Operations (writes, flushes) queued or running on fd; it is only closed when this is 0. */
+  busy: number;
+  /** A write failed: the shard no longer counts, and fd closes when `busy` drops to 0. */
+  dropped: boolean;
+  /** Set once the fd is closed (or closing). */
+  closed?: Promise<void>;
+  /** Bytes written since the last early flush started. */
+  unsynced: number;
+  /** An early flush (fdatasync) in flight. */
+  sync?: Promise<void>;
+}
 
-  private constructor(private readonly o: ShardWriterOptions, files: (FileHandle | undefined)[]) {
+/**
+ * Early flushing. Nothing else makes the kernel write a fresh shard file out before the final
+ * fsync (background writeback waits for ~10% of memory to be dirty, or 30 s), so that fsync
+ * would find the whole object still in memory and wait for all of it. Instead, a shard that
+ * has this many new bytes gets an fdatasync in the background, so the device works while the
+ * rest arrives, and the fsync before the commit finds little left to do. Few run at once
+ * (process-wide): each holds a thread of the pool that the writes need too.
+ */
+const EARLY_SYNC_BYTES = 4 * 1024 * 1024;
+const MAX_EARLY_SYNCS = 1;
+let earlySyncs = 0;
+
+/** Per in-flight stripe: parity blocks and the CRC heads of every shard block. */
+interface StripeSlot {
+  parity: Buffer[];
+  heads: Buffer;
+  /** Zero-padded copy of a short last stripe (blocks at 4-byte aligned offsets). */
+  pad?: Buffer;
+}
+
+/**
+ * Parity buffer sets kept between writers, up to this many bytes: fresh memory costs a page
+ * fault per 4 KiB on first touch, which is measurable at these sizes.
+ */
+const SLOT_POOL_MAX_BYTES = 16 * 1024 * 1024;
+const slotPool = new Map<string, StripeSlot[]>();
+let slotPoolBytes = 0;
+
+function slotBytes(m: number, blockSize: number): number {
+  return m * blockSize;
+}
+
+function takeSlot(k: number, m: number, blockSize: number): StripeSlot {
+  const pooled = slotPool.get(`${k}+${m}/${blockSize}`)?.pop();
+  if (pooled) {
+    slotPoolBytes -= slotBytes(m, blockSize);
+    return pooled;
+  }
+  return {
+    parity: Array.from({ length: m }, () => Buffer.allocUnsafe(blockSize)),
+    heads: Buffer.allocUnsafe(CRC_BYTES * (k + m)),
+  };
+}
+
+function returnSlots(k: number, m: number, blockSize: number, slots: StripeSlot[]): void {
+  const key = `${k}+${m}/${blockSize}`;
+  for (const slot of slots) {
+    if (slotPoolBytes + slotBytes(m, blockSize) > SLOT_POOL_MAX_BYTES) return;
+    slot.pad = undefined;
+    let list = slotPool.get(key);
+    if (!list) slotPool.set(key, (list = []));
+    list.push(slot);
+    slotPoolBytes += slotBytes(m, blockSize);
+  }
+}
+
+export class ShardWriter {
+  /** How many stripes may have writes in flight at once (one parity buffer set each). */
+  static readonly DEPTH = 2;
+
+  private readonly codec: ErasureCodec;
+  private readonly shards: (Shard | undefined)[];
+  private readonly freeSlots: StripeSlot[] = [];
+  /** Completion of every stripe whose writes were queued and have not settled yet. */
+  private readonly inflight = new Set<Promise<void>>();
+  /** Next stripe's index; stripe s starts at s × (CRC_BYTES + blockSize) in every shard file. */
+  private stripes = 0;
+  /** End of the block area (where the trailer goes). */
+  private end = 0;
+  private size = 0;
+  private shortStripeSeen = false;
+  private closed = false;
+  private readonly written: boolean[] = [];
+
+  private constructor(private readonly o: ShardWriterOptions, fds: (number | undefined)[]) {
     this.codec = createCodec(o.k, o.m);
-    this.files = files;
-    this.positions = files.map(() => 0);
-    this.parity = Array.from({ length: o.m }, () => Buffer.allocUnsafe(o.blockSize));
+    this.shards = fds.map((fd) => (fd === undefined ? undefined : { fd, busy: 0, dropped: false, unsynced: 0 }));
+    for (let s = 0; s < ShardWriter.DEPTH; s++) this.freeSlots.push(takeSlot(o.k, o.m, o.blockSize));
+  }
+
+  /** Hands the parity buffers to the next writer; only once no write can use them any more. */
+  private recycleSlots(): void {
+    returnSlots(this.o.k, this.o.m, this.o.blockSize, this.freeSlots.splice(0));
   }
 
   static async open(o: ShardWriterOptions): Promise<ShardWriter> {
     const n = o.k + o.m;
-    const files = await Promise.all(
+    const fds = await Promise.all(
       Array.from({ length: n }, async (_, i) => {
-        const disk = o.disks[o.distribution[i]];
+        const disk = o.disks[o.distribution[i]!]!;
         if (!disk.online) return undefined;
         try {
-          return await fsp.open(disk.tmpPath(o.dataId), 'w');
+          return await openFd(disk.tmpPath(o.dataId));
         } catch {
           return undefined;
         }
       }),
     );
-    const w = new ShardWriter(o, files);
-    w.checkQuorum();
+    const w = new ShardWriter(o, fds);
+    try {
+      w.checkQuorum();
+    } catch (e) {
+      await w.abort();
+      throw e;
+    }
     return w;
   }
 
   get healthyShards(): number {
-    return this.files.filter((f) => f !== undefined).length;
+    let n = 0;
+    for (const s of this.shards) if (s && !s.dropped) n++;
+    return n;
   }
 
   private checkQuorum(): void {
@@ -67,79 +166,178 @@ export class ShardWriter {
   }
 
   /**
-   * Encodes and writes one stripe. `data` holds at most k × blockSize bytes; every stripe but
-   * the last must be full. The buffer may be reused by the caller once the promise resolves.
+   * Encodes one stripe and queues its writes; resolves when they are done (rejects with
+   * InsufficientWriteQuorum when too few shards remain). `data` holds at most k × blockSize
+   * bytes; every stripe but the last must be full. The caller must not touch `data` until the
+   * promise settles, and may have at most DEPTH stripes unsettled.
+   * Encoding happens before this returns, so stripes are encoded in call order.
    */
-  async writeStripe(data: Buffer): Promise<void> {
+  writeStripe(data: Buffer): Promise<void> {
     const { k, m, blockSize } = this.o;
-    if (data.length === 0) return;
-    if (data.length > k * blockSize) throw new Error('stripe larger than k × blockSize');
+    if (this.closed) return Promise.reject(new Error('ShardWriter: writeStripe after finish or abort'));
+    if (data.length === 0) return Promise.resolve();
+    if (data.length > k * blockSize) return Promise.reject(new Error('ShardWriter: stripe larger than k × blockSize'));
+    if (this.shortStripeSeen) return Promise.reject(new Error('ShardWriter: only the last stripe may be short'));
+    const slot = this.freeSlots.pop();
+    if (!slot) return Promise.reject(new Error(`ShardWriter: more than ${ShardWriter.DEPTH} stripes in flight`));
+
+    if (data.length < k * blockSize) this.shortStripeSeen = true;
     const len = Math.ceil(data.length / k);
     let blocks: Buffer[];
-    if (len * k === data.length) {
+    if (len * k === data.length && (len & 3) === 0) {
       blocks = Array.from({ length: k }, (_, i) => data.subarray(i * len, (i + 1) * len));
     } else {
-      // Short last stripe: pad to k equal blocks with zeros (the padding is never returned).
-      const padded = Buffer.alloc(len * k);
-      data.copy(padded);
-      blocks = Array.from({ length: k }, (_, i) => padded.subarray(i * len, (i + 1) * len));
+      // Short last stripe: k equal blocks, zero-padded (the padding is never returned), each
+      // placed at a 4-byte aligned offset so the encoder's word loop applies.
+      const stride = (len + 3) & ~3;
+      const pad = Buffer.alloc(stride * k);
+      for (let i = 0; i < k && i * len < data.length; i++) data.copy(pad, i * stride, i * len, Math.min((i + 1) * len, data.length));
+      slot.pad = pad;
+      blocks = Array.from({ length: k }, (_, i) => pad.subarray(i * stride, i * stride + len));
     }
-    const parity = this.parity.map((p) => p.subarray(0, len));
+    const parity = slot.parity.map((p) => p.subarray(0, len));
     if (m > 0) this.codec.encode(blocks, parity);
-    const all = [...blocks, ...parity];
+    const all = blocks.concat(parity);
+    const position = this.stripes * (CRC_BYTES + blockSize);
+    this.stripes++;
     this.size += data.length;
-    await Promise.all(
-      all.map(async (block, i) => {
-        const fh = this.files[i];
-        if (!fh) return;
-        const head = Buffer.allocUnsafe(CRC_BYTES);
-        head.writeUInt32BE(crc32c(block), 0);
-        try {
-          await writeAll(fh, [head, block], this.positions[i]);
-          this.positions[i] += CRC_BYTES + block.length;
-        } catch {
-          this.dropShard(i);
-        }
-      }),
+    this.end = position + CRC_BYTES + len;
+
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < all.length; i++) {
+      const shard = this.shards[i];
+      if (!shard || shard.dropped) continue;
+      const block = all[i]!;
+      const head = slot.heads.subarray(i * CRC_BYTES, (i + 1) * CRC_BYTES);
+      head.writeUInt32BE(crc32c(block), 0);
+      writes.push(this.shardWrite(i, shard, [head, block], position));
+    }
+    const done = Promise.all(writes).then(() => {
+      slot.pad = undefined;
+      this.freeSlots.push(slot);
+      this.checkQuorum();
+    });
+    this.inflight.add(done);
+    const forget = () => this.inflight.delete(done);
+    done.then(forget, forget);
+    return done;
+  }
+
+  /** Writes `bufs` at `position` of shard i; a failure drops the shard (never rejects). */
+  private shardWrite(i: number, shard: Shard, bufs: Buffer[], position: number): Promise<void> {
+    shard.busy++;
+    return writevAll(shard.fd, bufs, position).then(
+      () => {
+        for (const b of bufs) shard.unsynced += b.length;
+        this.release(shard);
+        if (shard.unsynced >= EARLY_SYNC_BYTES) this.earlySync(i, shard);
+      },
+      () => {
+        this.release(shard);
+        this.dropShard(i);
+      },
     );
-    this.checkQuorum();
+  }
+
+  /**
+   * Starts an fdatasync of shard i in the background (see EARLY_SYNC_BYTES). A failure drops
+   * the shard: Linux reports a writeback error to one fsync only, so the final fsync might
+   * not see it again.
+   */
+  private earlySync(i: number, shard: Shard): void {
+    if (shard.sync || shard.dropped || this.closed || earlySyncs >= MAX_EARLY_SYNCS) return;
+    earlySyncs++;
+    shard.busy++;
+    shard.unsynced = 0;
+    shard.sync = fdatasyncFd(shard.fd).then(
+      () => {
+        earlySyncs--;
+        shard.sync = undefined;
+        this.release(shard);
+      },
+      () => {
+        earlySyncs--;
+        shard.sync = undefined;
+        this.release(shard);
+        this.dropShard(i);
+      },
+    );
+  }
+
+  /** Every early flush in flight (they never reject). */
+  private syncsSettled(): Promise<unknown> {
+    return Promise.all(this.shards.map((s) => s?.sync));
+  }
+
+  private release(shard: Shard): void {
+    shard.busy--;
+    if (shard.dropped && shard.busy === 0) void this.closeShard(shard);
   }
 
   private dropShard(i: number): void {
-    const fh = this.files[i];
-    this.files[i] = undefined;
-    fh?.close().catch(() => undefined);
+    const shard = this.shards[i];
+    if (!shard || shard.dropped) return;
+    shard.dropped = true;
+    if (shard.busy === 0) void this.closeShard(shard);
+  }
+
+  private closeShard(shard: Shard): Promise<void> {
+    shard.closed ??= closeFd(shard.fd).catch(() => undefined);
+    return shard.closed;
+  }
+
+  /** Waits until no stripe has writes in flight; rethrows the first stripe failure. */
+  private async drain(): Promise<void> {
+    const results = await Promise.allSettled([...this.inflight]);
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
   }
 
   /** Appends trailers and fsyncs every shard file and the tmp directories. Returns the shard count written. */
   async finish(): Promise<number> {
     const o = this.o;
+    await this.drain();
+    this.closed = true;
+    this.recycleSlots();
+    await this.syncsSettled();
     await Promise.all(
-      this.files.map(async (fh, i) => {
-        if (!fh) return;
+      this.shards.map(async (shard, i) => {
+        if (!shard || shard.dropped) return;
         const trailer = encodeTrailer({ ...o.describe, dataId: o.dataId, size: this.size, k: o.k, m: o.m, blockSize: o.blockSize, shardIndex: i });
+        shard.busy++;
         try {
-          await writeAll(fh, [trailer], this.positions[i]);
-          await fh.sync();
-          await fh.close();
-          this.files[i] = undefined;
-          await fsyncDir(path.dirname(o.disks[o.distribution[i]].tmpPath(o.dataId)));
+          await writevAll(shard.fd, [trailer], this.end);
+          await fsyncFd(shard.fd);
+        } catch {
+          this.release(shard);
+          this.dropShard(i);
+          return;
+        }
+        this.release(shard);
+        try {
+          await closeFd(shard.fd);
+          shard.closed = Promise.resolve();
+          this.shards[i] = undefined;
+          // The directory entry of the new file must be durable too before the commit.
+          await fsyncDir(path.dirname(o.disks[o.distribution[i]!]!.tmpPath(o.dataId)));
           this.written[i] = true;
         } catch {
-          this.dropShard(i);
+          this.shards[i] = undefined;
         }
       }),
     );
-    this.closed = true;
     const n = this.written.filter(Boolean).length;
     if (n < writeQuorum(o.k, o.m)) {
       await this.abort();
       throw new S3Error('InsufficientWriteQuorum');
     }
+    // A shard dropped on the way holds a partial file: remove it (best effort, the disk may be gone).
+    await Promise.all(
+      o.distribution.slice(0, o.k + o.m).map(async (d, i) => {
+        if (!this.written[i]) await fsp.unlink(o.disks[d]!.tmpPath(o.dataId)).catch(() => undefined);
+      }),
+    );
     return n;
   }
-
-  private readonly written: boolean[] = [];
 
   get bytesWritten(): number {
     return this.size;
@@ -153,14 +351,21 @@ export class ShardWriter {
   /** Closes and deletes every temporary file (the write failed or was refused). */
   async abort(): Promise<void> {
     const o = this.o;
+    this.closed = true;
+    // Let queued writes finish first: a descriptor must not be closed (and its number reused)
+    // while the thread pool may still write through it.
+    await Promise.allSettled([...this.inflight]);
+    this.recycleSlots();
+    await this.syncsSettled();
     await Promise.all(
-      this.files.map(async (fh) => {
-        await fh?.close().catch(() => undefined);
+      this.shards.map(async (shard, i) => {
+        if (!shard) return;
+        shard.dropped = true;
+        this.shards[i] = undefined;
+        await this.closeShard(shard);
       }),
     );
-    this.files.fill(undefined);
-    this.closed = true;
-    await Promise.all(o.distribution.map((d) => fsp.unlink(o.disks[d].tmpPath(o.dataId)).catch(() => undefined)));
+    await Promise.all(o.distribution.map((d) => fsp.unlink(o.disks[d]!.tmpPath(o.dataId)).catch(() => undefined)));
   }
 }
 
@@ -168,7 +373,7 @@ export class ShardWriter {
 export async function publishShards(disks: Disk[], dataId: string, distribution: number[]): Promise<void> {
   await Promise.all(
     distribution.map(async (d) => {
-      const disk = disks[d];
+      const disk = disks[d]!;
       try {
         await disk.ensureShardDir(dataId);
         await fsp.rename(disk.tmpPath(dataId), disk.shardPath(dataId));
@@ -181,14 +386,48 @@ export async function publishShards(disks: Disk[], dataId: string, distribution:
   );
 }
 
-async function writeAll(fh: FileHandle, bufs: Buffer[], position: number): Promise<void> {
-  let pos = position;
-  for (const b of bufs) {
-    let off = 0;
-    while (off < b.length) {
-      const { bytesWritten } = await fh.write(b, off, b.length - off, pos);
-      off += bytesWritten;
-      pos += bytesWritten;
-    }
-  }
+// Raw descriptors and callback fs calls: a FileHandle costs a promise, a handle object and
+// its bookkeeping per call, and the write path makes (k + m) calls per stripe.
+
+function openFd(file: string): Promise<number> {
+  return new Promise((resolve, reject) => fs.open(file, 'w', (e, fd) => (e ? reject(e) : resolve(fd))));
+}
+
+function closeFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.close(fd, (e) => (e ? reject(e) : resolve())));
+}
+
+function fdatasyncFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.fdatasync(fd, (e) => (e ? reject(e) : resolve())));
+}
+
+function fsyncFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.fsync(fd, (e) => (e ? reject(e) : resolve())));
+}
+
+/** Writes all of `bufs` at `position`, continuing after short writes. */
+function writevAll(fd: number, bufs: Buffer[], position: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const step = (list: Buffer[], pos: number) => {
+      fs.writev(fd, list, pos, (e, written) => {
+        if (e) return reject(e);
+        let total = 0;
+        for (const b of list) total += b.length;
+        if (written >= total) return resolve();
+        if (written <= 0) return reject(new Error('writev wrote nothing'));
+        // Short write: skip what went down and go on with the rest.
+        let skip = written;
+        const rest: Buffer[] = [];
+        for (const b of list) {
+          if (skip >= b.length) skip -= b.length;
+          else {
+            rest.push(skip > 0 ? b.subarray(skip) : b);
+            skip = 0;
+          }
+        }
+        step(rest, pos + written);
+      });
+    };
+    step(bufs, position);
+  });
 }

@@ -1,6 +1,11 @@
 // One pass over an incoming body: hash it (MD5 for the ETag, plus the requested checksum),
 // and either keep it inline (small) or stream it, stripe by stripe, into shard files.
-// At most two stripe buffers are alive per upload, whatever the object size.
+//
+// The work on a stripe overlaps with the next one: when a stripe buffer is full, the writer
+// encodes it and queues its disk writes, and (for a large body) a worker thread hashes it,
+// while the main thread goes on filling another buffer. A buffer is refilled only once its
+// writes are done and the worker has read it. At most ShardWriter.DEPTH + 1 stripe buffers
+// are alive per upload, whatever the object size.
 
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -11,6 +16,45 @@ import { distribute, type ShardTrailer } from '../erasure/layout.js';
 import { ShardWriter } from '../erasure/writer.js';
 import type { ChecksumAlgorithm, InlineLayout, ShardLayout } from '../meta/types.js';
 import { createChecksummer } from '../util/checksums.js';
+import { allocShared, HASH_OFFLOAD_USEFUL, HashSession, type Digests } from './hash-offload.js';
+
+/**
+ * Bodies declared at least this large are hashed on a worker thread (see hash-offload.ts), on
+ * a machine with more than one core. Below it the hand-over costs more than it saves; a body
+ * of unknown size is hashed here.
+ */
+export const HASH_OFFLOAD_MIN_SIZE = 4 * 1024 * 1024;
+
+/**
+ * Full stripe buffers kept between uploads, up to this many bytes in all: fresh memory costs a
+ * page fault per 4 KiB on first touch (and zeroing, for shared memory), a few percent of the
+ * CPU time of a large PUT. A buffer comes back only once nothing can touch it any more.
+ */
+const POOL_MAX_BYTES = 32 * 1024 * 1024;
+const pools = { plain: [] as Buffer[], shared: [] as Buffer[] };
+let pooledBytes = 0;
+
+function takeStripeBuffer(size: number, shared: boolean): Buffer {
+  const pool = shared ? pools.shared : pools.plain;
+  for (let i = pool.length - 1; i >= 0; i--) {
+    const b = pool[i]!;
+    if (b.length === size) {
+      pool.splice(i, 1);
+      pooledBytes -= size;
+      return b;
+    }
+  }
+  return shared ? allocShared(size) : Buffer.allocUnsafe(size);
+}
+
+function returnStripeBuffers(bufs: Buffer[], shared: boolean): void {
+  const pool = shared ? pools.shared : pools.plain;
+  for (const b of bufs) {
+    if (pooledBytes + b.length > POOL_MAX_BYTES) break;
+    pool.push(b);
+    pooledBytes += b.length;
+  }
+}
 
 export interface IngestOptions {
   disks: Disk[];
@@ -25,6 +69,8 @@ export interface IngestOptions {
   /** Largest body accepted (5 GiB for a PutObject / UploadPart). */
   maxSize: number;
   checksumAlgorithms: ChecksumAlgorithm[];
+  /** Declared sizes from which hashing moves to a worker thread; default HASH_OFFLOAD_MIN_SIZE. */
+  hashOffloadMinSize?: number;
 }
 
 export interface Ingested {
@@ -39,53 +85,73 @@ export interface Ingested {
 }
 
 export async function ingest(body: Readable, o: IngestOptions): Promise<Ingested> {
-  const md5 = createHash('md5');
-  const sums = o.checksumAlgorithms.map((a) => [a, createChecksummer(a)] as const);
   const stripeSize = o.k * o.blockSize;
-  let buf: Buffer = Buffer.allocUnsafe(o.expectedSize !== undefined ? Math.min(stripeSize, Math.max(o.expectedSize, 1)) : stripeSize);
-  let spare: Buffer | undefined;
+  const offload = o.expectedSize !== undefined && o.expectedSize >= (o.hashOffloadMinSize ?? (HASH_OFFLOAD_USEFUL ? HASH_OFFLOAD_MIN_SIZE : Infinity));
+  // Either a worker hashes whole stripes (`remote`, opened just before the try below, which
+  // closes it on failure), or this thread hashes each chunk as it arrives.
+  const md5 = offload ? undefined : createHash('md5');
+  const sums = offload ? [] : o.checksumAlgorithms.map((a) => [a, createChecksummer(a)] as const);
+  const shared = offload;
+  const alloc = (n: number) => (n === stripeSize ? takeStripeBuffer(n, shared) : shared ? allocShared(n) : Buffer.allocUnsafe(n));
+
+  let buf: Buffer = alloc(o.expectedSize !== undefined ? Math.min(stripeSize, Math.max(o.expectedSize, 1)) : stripeSize);
+  /** Stripe buffers whose writes (and hashing) are done, ready to be filled again. */
+  const spare: Buffer[] = [];
+  /** Stripes handed over, oldest first, with the promise of their writes and hashing. */
+  const inflight: { buf: Buffer; done: Promise<unknown> }[] = [];
   let fill = 0;
   let size = 0;
   let writer: ShardWriter | undefined;
-  let pending: Promise<void> | undefined;
   const distribution = distribute(o.dataId, o.disks.length).slice(0, o.k + o.m);
 
   const openWriter = async () => {
     writer = await ShardWriter.open({ disks: o.disks, dataId: o.dataId, k: o.k, m: o.m, blockSize: o.blockSize, distribution, describe: o.describe });
   };
+  /** Waits for the oldest stripe's writes (and hashing) and recycles its buffer. */
+  const retireOldest = async () => {
+    const oldest = inflight.shift()!;
+    await oldest.done;
+    if (oldest.buf.length === stripeSize) spare.push(oldest.buf);
+  };
+  /**
+   * Hands the filled buffer over: the writer encodes it at once and queues its writes, the
+   * worker (if any) hashes it, and this thread goes on filling another buffer meanwhile.
+   */
   const flush = async (final: boolean) => {
     if (!writer) await openWriter();
-    if (pending) await pending;
-    pending = undefined;
-    if (fill === 0) return;
-    const stripe = buf.subarray(0, fill);
-    // Double buffering: the next stripe fills while this one is encoded and written.
-    const other = spare ?? Buffer.allocUnsafe(stripeSize);
-    spare = buf;
-    buf = other;
-    fill = 0;
-    const p = writer!.writeStripe(stripe);
-    if (final) {
-      await p;
-    } else {
-      // Mark handled now; the rejection surfaces when `pending` is awaited before the next stripe.
-      p.catch(() => undefined);
-      pending = p;
+    if (fill > 0) {
+      const stripe = buf.subarray(0, fill);
+      // Hashing first: the worker starts on it while this thread encodes.
+      const hashed = remote?.update(buf, fill);
+      const written = writer!.writeStripe(stripe);
+      const done = hashed ? Promise.all([written, hashed]) : written;
+      // Marked handled now; a rejection surfaces when this stripe is retired.
+      done.catch(() => undefined);
+      inflight.push({ buf, done });
+      fill = 0;
+      // Leave fewer than DEPTH stripes in flight, so the writer has room to encode the next
+      // stripe as soon as it is full, while this one is still being written.
+      while (inflight.length >= ShardWriter.DEPTH) await retireOldest();
+      buf = final ? Buffer.alloc(0) : (spare.pop() ?? alloc(stripeSize));
     }
+    if (final) while (inflight.length > 0) await retireOldest();
   };
 
+  const remote = offload ? new HashSession(o.checksumAlgorithms) : undefined;
   try {
     if (o.expectedSize !== undefined && o.expectedSize > o.inlineThreshold) await openWriter();
     for await (const chunk of body as AsyncIterable<Buffer>) {
       size += chunk.length;
       if (size > o.maxSize) throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(size), MaxSizeAllowed: String(o.maxSize) });
-      md5.update(chunk);
-      for (const [, s] of sums) s.update(chunk);
+      if (md5) {
+        md5.update(chunk);
+        for (const [, s] of sums) s.update(chunk);
+      }
       let off = 0;
       while (off < chunk.length) {
         if (buf.length < stripeSize && fill + (chunk.length - off) > buf.length) {
           // The declared size was wrong (or absent): grow to a full stripe buffer.
-          const bigger = Buffer.allocUnsafe(stripeSize);
+          const bigger = alloc(stripeSize);
           buf.copy(bigger, 0, 0, fill);
           buf = bigger;
         }
@@ -96,26 +162,44 @@ export async function ingest(body: Readable, o: IngestOptions): Promise<Ingested
         if (fill === stripeSize) await flush(false);
       }
     }
-    if (pending) await pending;
-    const checksums: Partial<Record<ChecksumAlgorithm, Buffer>> = {};
-    for (const [a, s] of sums) checksums[a] = s.digest();
 
     if (!writer && size <= o.inlineThreshold) {
       const data = Buffer.from(buf.subarray(0, fill));
-      return { size, md5: md5.digest(), checksums, inline: data, layout: { kind: 'inline', dataId: o.dataId, size, crc32c: crc32c(data) } };
+      if (remote) await remote.update(buf, fill);
+      const { md5: etag, checksums } = await digests(md5, sums, remote);
+      return { size, md5: etag, checksums, inline: data, layout: { kind: 'inline', dataId: o.dataId, size, crc32c: crc32c(data) } };
     }
     await flush(true);
-    await writer!.finish();
+    // Every stripe is written and hashed: the buffers can serve the next upload.
+    if (buf.length === stripeSize) spare.push(buf);
+    returnStripeBuffers(spare.splice(0), shared);
+    // Both settle before going on: abort() must not race finish() for the files.
+    const [dig, fin] = await Promise.allSettled([digests(md5, sums, remote), writer!.finish()]);
+    if (fin.status === 'rejected') throw fin.reason;
+    if (dig.status === 'rejected') throw dig.reason;
+    const { md5: etag, checksums } = dig.value;
     return {
       size,
-      md5: md5.digest(),
+      md5: etag,
       checksums,
       writer,
       layout: { kind: 'shards', dataId: o.dataId, size, k: o.k, m: o.m, blockSize: o.blockSize, distribution },
     };
   } catch (e) {
-    if (pending) await pending.catch(() => undefined);
+    remote?.close();
+    // abort() lets every queued write settle before it closes and removes the files.
     if (writer) await writer.abort();
     throw e;
   }
+}
+
+async function digests(
+  md5: ReturnType<typeof createHash> | undefined,
+  sums: readonly (readonly [ChecksumAlgorithm, ReturnType<typeof createChecksummer>])[],
+  remote: HashSession | undefined,
+): Promise<Digests> {
+  if (remote) return remote.digest();
+  const checksums: Partial<Record<ChecksumAlgorithm, Buffer>> = {};
+  for (const [a, s] of sums) checksums[a] = s.digest();
+  return { md5: md5!.digest(), checksums };
 }
