@@ -73,10 +73,16 @@ const STREAMING_SIGNED = 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD';
 const STREAMING_SIGNED_TRAILER = 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER';
 const STREAMING_UNSIGNED_TRAILER = 'STREAMING-UNSIGNED-PAYLOAD-TRAILER';
 
+const MAY_HOLD_AUTH_PARAM = /X-Amz-|AWSAccessKeyId|Signature/;
+
 export function verifyRequest(req: AuthRequest, creds: Credentials, opts: VerifyOptions): AuthResult {
   const authorization = headerValue(req.headers, 'authorization');
   const query = new Map<string, string>();
-  for (const [name, value] of parseQuery(req.rawQuery)) if (!query.has(name)) query.set(name, value);
+  // Only the auth parameters matter here; a query that cannot hold one (no escapes, none of
+  // their names) need not be decoded.
+  if (req.rawQuery.includes('%') || MAY_HOLD_AUTH_PARAM.test(req.rawQuery)) {
+    for (const [name, value] of parseQuery(req.rawQuery)) if (!query.has(name)) query.set(name, value);
+  }
 
   const hasV4Query = query.has('X-Amz-Algorithm') || query.has('X-Amz-Credential') || query.has('X-Amz-Signature');
   const hasV2Query = query.has('AWSAccessKeyId') || (query.has('Signature') && query.has('Expires'));

@@ -1,6 +1,7 @@
 // The Koa application: request ids, S3 error replies, routing (path and virtual-host style),
-// SigV4 authentication, then the operation. @koa/router dispatches on a normalised path
-// (/bucket/key with the key as one encoded segment) so that keys reach handlers exactly.
+// SigV4 authentication, then the operation. The bucket and key are parsed from the raw
+// request line (http/routing.ts), so keys reach handlers exactly as sent; @koa/router then
+// dispatches on a normalised path (/bucket/key, each one encoded segment) by level.
 
 import Koa from 'koa';
 import Router from '@koa/router';
@@ -32,7 +33,7 @@ export function createApp(o: AppOptions): Koa<S3State> {
   const deps: S3Deps = { store: o.store, region: o.region, owner: o.owner, openBody, log };
   const now = o.now ?? Date.now;
 
-  // Request id and S3 error replies, for everything below.
+  // Request id, S3 error replies, where the request goes and who sent it.
   app.use(async (ctx, next) => {
     const { requestId, hostId } = newRequestId();
     ctx.state.requestId = requestId;
@@ -41,43 +42,43 @@ export function createApp(o: AppOptions): Koa<S3State> {
     ctx.set('x-amz-id-2', hostId);
     ctx.set('Server', 'Tessera');
     try {
+      const url = ctx.req.url ?? '/';
+      const target = resolveTarget(url, ctx.req.headers.host, o.domains);
+      ctx.state.target = target;
+      ctx.state.auth = verifyRequest(
+        { method: ctx.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers: ctx.req.headers },
+        o.credentials,
+        { region: o.region, now },
+      );
+      ctx.path = target.bucket === undefined
+        ? '/'
+        : target.key === undefined
+          ? `/${encodeURIComponent(target.bucket)}`
+          : `/${encodeURIComponent(target.bucket)}/${encodeURIComponent(target.key)}`;
       await next();
     } catch (err) {
       sendError(ctx as S3Ctx, err, log);
     }
   });
 
-  // Where the request goes, and who sent it.
-  app.use(async (ctx, next) => {
-    const url = ctx.req.url ?? '/';
-    const target = resolveTarget(url, ctx.req.headers.host, o.domains);
-    ctx.state.target = target;
-    ctx.state.auth = verifyRequest(
-      { method: ctx.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers: ctx.req.headers },
-      o.credentials,
-      { region: o.region, now },
-    );
-    ctx.path = target.bucket === undefined
-      ? '/'
-      : target.key === undefined
-        ? `/${encodeURIComponent(target.bucket)}`
-        : `/${encodeURIComponent(target.bucket)}/${encodeURIComponent(target.key)}`;
-    await next();
-  });
+  // Service, bucket or object level; the operation within a level is picked from the method
+  // and sub-resource by the tables in s3/dispatch.ts.
+  const router = new Router<S3State>();
+  router.all('/', (ctx) => serviceHandler(ctx.method)(deps, ctx as S3Ctx));
+  router.all('/:bucket', (ctx) => bucketHandler(ctx as S3Ctx, ctx.method)(deps, ctx as S3Ctx));
+  router.all('/:bucket/:key', (ctx) => objectHandler(ctx as S3Ctx, ctx.method)(deps, ctx as S3Ctx));
+  app.use(router.routes());
 
   // A body stream that fails after the headers went out (a disk lost mid-GET beyond what
   // parity covers) cannot become an error reply: cut the connection so the client sees a
   // truncated response instead of waiting for bytes that will never come.
   app.on('error', (err: unknown, ctx?: Koa.Context) => {
     if (ctx?.res.headersSent) ctx.res.destroy();
-    if (!isS3Error(err)) log('error', 'response failed', { error: String(err) });
+    // A client that hangs up mid-response is routine, not a server error.
+    const code = (err as NodeJS.ErrnoException | undefined)?.code;
+    const hangUp = code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED';
+    if (!isS3Error(err)) log(hangUp ? 'debug' : 'error', hangUp ? 'client closed the connection' : 'response failed', { error: String(err) });
   });
-
-  const router = new Router<S3State>();
-  router.all('/', async (ctx) => serviceHandler(ctx.method)(deps, ctx as S3Ctx));
-  router.all('/:bucket', async (ctx) => bucketHandler(ctx as S3Ctx, ctx.method)(deps, ctx as S3Ctx));
-  router.all('/:bucket/:key', async (ctx) => objectHandler(ctx as S3Ctx, ctx.method)(deps, ctx as S3Ctx));
-  app.use(router.routes());
   return app;
 }
 

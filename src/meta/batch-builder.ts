@@ -4,16 +4,18 @@
 // index to find (and remove) the record a version id currently points at, and upload ops
 // look up the upload to maintain the age index. Those reads see the database plus every
 // write built so far for the same LevelDB batch (the "overlay"), so a group of merged
-// callers behaves exactly as if each caller's batch had been applied in turn.
+// callers behaves exactly as if each caller's batch had been applied in turn. Reads are
+// synchronous (point reads of a few small records), so building a group never yields.
 
 import type { MetaOp, MultipartUpload } from './types.js';
 import {
   bucketKey, currentKey, garbageKey, inlineKey, partKey, uploadAgeKey, uploadKey,
   versionIdKey, versionKey,
 } from './keys.js';
+import { encodeCurrent } from './records.js';
 
 export type RawOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
-export type Reader = (key: Buffer) => Promise<Buffer | undefined>;
+export type Reader = (key: Buffer) => Buffer | undefined;
 
 /** Writes pending for one LevelDB batch, by key (latin1 keeps bytes 1:1); null = deleted. */
 type Overlay = Map<string, Buffer | null>;
@@ -25,10 +27,10 @@ export class BatchBuilder {
   constructor(private readonly read: Reader) {}
 
   /** Adds one caller's ops, all or nothing: if any op is invalid, none of them is kept. */
-  async add(ops: MetaOp[]): Promise<void> {
+  add(ops: MetaOp[]): void {
     const txn = new Txn(this.read, this.overlay);
-    for (const op of ops) await translate(op, txn);
-    this.ops.push(...txn.ops);
+    for (const op of ops) translate(op, txn);
+    for (const op of txn.ops) this.ops.push(op);
     for (const [k, v] of txn.writes) this.overlay.set(k, v);
   }
 }
@@ -39,7 +41,7 @@ class Txn {
 
   constructor(private readonly read: Reader, private readonly base: Overlay) {}
 
-  async get(key: Buffer): Promise<Buffer | undefined> {
+  get(key: Buffer): Buffer | undefined {
     const id = key.toString('latin1');
     const pending = this.writes.has(id) ? this.writes.get(id) : this.base.get(id);
     if (pending !== undefined) return pending ?? undefined;
@@ -59,7 +61,7 @@ class Txn {
 
 const json = (v: unknown) => Buffer.from(JSON.stringify(v), 'utf8');
 
-async function translate(op: MetaOp, t: Txn): Promise<void> {
+function translate(op: MetaOp, t: Txn): void {
   switch (op.type) {
     case 'putBucket':
       t.put(bucketKey(op.bucket.name), json(op.bucket));
@@ -72,7 +74,7 @@ async function translate(op: MetaOp, t: Txn): Promise<void> {
       const idKey = versionIdKey(v.bucket, v.key, v.versionId);
       const recordKey = versionKey(v.bucket, v.key, v.sortKey);
       // Re-putting a version id (the 'null' version above all) replaces its old record.
-      const old = (await t.get(idKey))?.toString('utf8');
+      const old = t.get(idKey)?.toString('utf8');
       if (old !== undefined && old !== v.sortKey) t.del(versionKey(v.bucket, v.key, old));
       t.put(recordKey, json(v));
       t.put(idKey, Buffer.from(v.sortKey, 'utf8'));
@@ -80,7 +82,7 @@ async function translate(op: MetaOp, t: Txn): Promise<void> {
     }
     case 'delVersion': {
       const idKey = versionIdKey(op.bucket, op.key, op.versionId);
-      const sortKey = (await t.get(idKey))?.toString('utf8');
+      const sortKey = t.get(idKey)?.toString('utf8');
       if (sortKey === undefined) return; // already gone: deleting is idempotent
       t.del(versionKey(op.bucket, op.key, sortKey));
       t.del(idKey);
@@ -92,7 +94,7 @@ async function translate(op: MetaOp, t: Txn): Promise<void> {
       if (op.version.bucket !== op.bucket || op.version.key !== op.key) {
         throw new Error(`meta: setCurrent for ${op.bucket}/${op.key} got a version of ${op.version.bucket}/${op.version.key}`);
       }
-      t.put(k, json(op.version));
+      t.put(k, encodeCurrent(op.version));
       return;
     }
     case 'putInline':
@@ -106,7 +108,7 @@ async function translate(op: MetaOp, t: Txn): Promise<void> {
       const u = op.upload;
       const k = uploadKey(u.bucket, u.key, u.uploadId);
       const ageKey = uploadAgeKey(u.initiated, u.uploadId);
-      const old = await readUpload(t, k);
+      const old = readUpload(t, k);
       if (old && old.initiated !== u.initiated) t.del(uploadAgeKey(old.initiated, u.uploadId));
       t.put(k, json(u));
       t.put(ageKey, k);
@@ -114,7 +116,7 @@ async function translate(op: MetaOp, t: Txn): Promise<void> {
     }
     case 'delUpload': {
       const k = uploadKey(op.bucket, op.key, op.uploadId);
-      const old = await readUpload(t, k);
+      const old = readUpload(t, k);
       if (!old) return;
       t.del(uploadAgeKey(old.initiated, op.uploadId));
       t.del(k);
@@ -139,7 +141,7 @@ async function translate(op: MetaOp, t: Txn): Promise<void> {
   }
 }
 
-async function readUpload(t: Txn, k: Buffer): Promise<MultipartUpload | undefined> {
-  const raw = await t.get(k);
+function readUpload(t: Txn, k: Buffer): MultipartUpload | undefined {
+  const raw = t.get(k);
   return raw && (JSON.parse(raw.toString('utf8')) as MultipartUpload);
 }

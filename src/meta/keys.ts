@@ -28,17 +28,24 @@ export function assertPart(what: string, s: unknown): asserts s is string {
   if (typeof s !== 'string' || s.length === 0) throw new Error(`meta: ${what} must be a non-empty string`);
   if (s.includes('\0')) throw new Error(`meta: ${what} must not contain \\0: ${JSON.stringify(s)}`);
   // A lone surrogate would encode as U+FFFD, so two different keys would share one record.
-  if (/\p{Cs}/u.test(s)) throw new Error(`meta: ${what} is not well-formed Unicode: ${JSON.stringify(s)}`);
+  if (!isWellFormed(s)) throw new Error(`meta: ${what} is not well-formed Unicode: ${JSON.stringify(s)}`);
 }
+
+const LONE_SURROGATE = /\p{Cs}/u;
+const nativeWellFormed = (String.prototype as { isWellFormed?: () => boolean }).isWellFormed;
+const isWellFormed = (s: string): boolean => (nativeWellFormed ? nativeWellFormed.call(s) : !LONE_SURROGATE.test(s));
 
 /** `tag \0 p1 \0 p2 …` — each part validated. */
 export function key(tag: Tag, ...parts: string[]): Buffer {
-  const bufs: Buffer[] = [Buffer.from(tag, 'latin1')];
-  for (const [i, p] of parts.entries()) {
+  // One string, encoded once: the parts are well-formed (asserted), so the UTF-8 of the
+  // whole is the concatenation of the parts' UTF-8, \0 separators included.
+  let s: string = tag;
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i];
     assertPart(`${tag} key part ${i}`, p);
-    bufs.push(Buffer.of(SEP), Buffer.from(p, 'utf8'));
+    s += '\0' + p;
   }
-  return Buffer.concat(bufs);
+  return Buffer.from(s, 'utf8');
 }
 
 /** Namespace under which every record of `parts` lives: `tag \0 p1 \0 … \0`. */

@@ -4,11 +4,12 @@ import { Level } from 'level';
 import type {
   BucketRecord, GarbageEntry, ListCurrentOptions, ListCurrentResult, ListUploadsOptions,
   ListUploadsResult, ListVersionsOptions, ListVersionsResult, MetaOp, MetaStore,
-  MultipartUpload, ObjectVersion, UploadPart,
+  ListedObject, MultipartUpload, ObjectVersion, UploadPart,
 } from './types.js';
 import * as K from './keys.js';
-import { BatchBuilder } from './batch-builder.js';
+import { BatchBuilder, type RawOp } from './batch-builder.js';
 import { walk, type Db, type Stats, type WalkItem } from './listing.js';
+import { decodeCurrent, decodeListed } from './records.js';
 
 interface Waiter {
   ops: MetaOp[];
@@ -20,6 +21,18 @@ interface Waiter {
 const GROUP_MAX_OPS = 10_000;
 /** Largest instant the upload-age index can hold (16 decimal digits of ms). */
 const MAX_TIME = 9_999_999_999_999_999;
+
+/**
+ * LevelDB's memtable size. Inline objects (up to the inline threshold, 128 KiB by default) make
+ * values large, and with LevelDB's 4 MiB default a burst of small PUTs flushed and compacted
+ * the memtable every second or so; those flushes (and their fsyncs) compete with the commit
+ * fsyncs on the same disk and made the commit latency spiky. Costs up to twice this in memory
+ * and at most this much log to replay at start-up.
+ */
+const WRITE_BUFFER_BYTES = 32 * 1024 * 1024;
+
+/** Bytes a scan or listing may hold per iterator read (LevelDB's default would split a 1000-key page into dozens). */
+export const SCAN_BYTES = 4 * 1024 * 1024;
 
 const parse = <T>(raw: Buffer): T => JSON.parse(raw.toString('utf8')) as T;
 const text = (b: Buffer) => b.toString('utf8');
@@ -34,7 +47,7 @@ export class LevelMetaStore implements MetaStore {
   private closing = false;
 
   constructor(dir: string) {
-    this.db = new Level<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    this.db = new Level<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer', writeBufferSize: WRITE_BUFFER_BYTES });
   }
 
   async open(): Promise<void> {
@@ -88,11 +101,11 @@ export class LevelMetaStore implements MetaStore {
 
   private async commitGroup(group: Waiter[]): Promise<void> {
     // Nothing else writes while this runs, so the builder's reads plus its overlay are exact.
-    const builder = new BatchBuilder((k) => this.get(k));
+    const builder = new BatchBuilder((k) => this.getRaw(k));
     const accepted: Waiter[] = [];
     for (const w of group) {
       try {
-        await builder.add(w.ops);
+        builder.add(w.ops);
         accepted.push(w);
       } catch (err) {
         w.reject(err);
@@ -100,7 +113,7 @@ export class LevelMetaStore implements MetaStore {
     }
     try {
       if (builder.ops.length > 0) {
-        await this.db.batch(builder.ops, { sync: true });
+        await this.write(builder.ops);
         this.stats.batchesWritten++;
       }
     } catch (err) {
@@ -110,23 +123,59 @@ export class LevelMetaStore implements MetaStore {
     for (const w of accepted) w.resolve();
   }
 
+  /**
+   * One synced LevelDB write. A chained batch, not db.batch(array): the array form clones and
+   * re-validates every op in JavaScript, which cost more than the native write call itself.
+   */
+  private async write(ops: RawOp[]): Promise<void> {
+    const batch = this.db.batch();
+    try {
+      for (const op of ops) {
+        if (op.type === 'put') batch.put(op.key, op.value);
+        else batch.del(op.key);
+      }
+    } catch (err) {
+      await batch.close();
+      throw err;
+    }
+    await batch.write({ sync: true });
+  }
+
   // ---- point reads -----------------------------------------------------------------------
 
+  // Point reads are synchronous: a LevelDB lookup of a small, usually cached record takes a
+  // microsecond or two on this thread, while an asynchronous get costs a round trip through
+  // the thread pool (tens of microseconds, milliseconds on a busy machine) on every request.
+
+  private getRaw(key: Buffer): Buffer | undefined {
+    return (this.db.getSync(key) as Buffer | undefined) ?? undefined;
+  }
+
   private async get(key: Buffer): Promise<Buffer | undefined> {
-    return ((await this.db.get(key)) as Buffer | undefined) ?? undefined;
+    return this.getRaw(key);
   }
 
   private async getJson<T>(key: Buffer): Promise<T | undefined> {
-    const raw = await this.get(key);
+    const raw = this.getRaw(key);
     return raw && parse<T>(raw);
   }
 
   /** Entries in [gte, lt), at most `limit`. */
   private async scan(gte: Buffer, lt: Buffer, limit: number): Promise<Array<[Buffer, Buffer]>> {
     if (!(limit > 0)) return [];
-    const entries = await this.db.iterator({ gte, lt, limit }).all();
-    this.stats.iteratorSteps += entries.length;
-    return entries;
+    const it = this.db.iterator({ gte, lt, limit, highWaterMarkBytes: SCAN_BYTES });
+    try {
+      const entries: Array<[Buffer, Buffer]> = [];
+      while (entries.length < limit) {
+        const chunk = await it.nextv(Math.min(limit - entries.length, 1000));
+        if (chunk.length === 0) break;
+        for (const e of chunk) entries.push(e);
+      }
+      this.stats.iteratorSteps += entries.length;
+      return entries;
+    } finally {
+      await it.close();
+    }
   }
 
   private async scanJson<T>(ns: Buffer, limit: number): Promise<T[]> {
@@ -148,21 +197,23 @@ export class LevelMetaStore implements MetaStore {
     return false;
   }
 
-  getCurrent(bucket: string, key: string): Promise<ObjectVersion | undefined> {
-    return this.getJson(K.currentKey(bucket, key));
+  async getCurrent(bucket: string, key: string): Promise<ObjectVersion | undefined> {
+    const raw = this.getRaw(K.currentKey(bucket, key));
+    return raw && decodeCurrent(raw);
   }
 
   async getVersion(bucket: string, key: string, versionId: string): Promise<ObjectVersion | undefined> {
-    // Two reads from one snapshot: a concurrent replace of the version cannot fall between them.
-    const snapshot = this.db.snapshot();
-    try {
-      const sortKey = (await this.db.get(K.versionIdKey(bucket, key, versionId), { snapshot })) as Buffer | undefined;
+    // Two reads, and a synced write may land between them (writes run on another thread). A
+    // write that replaces the version moves the index to a new record and deletes the old one
+    // atomically, so a record missing under an index entry means exactly that: read again.
+    const idKey = K.versionIdKey(bucket, key, versionId);
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const sortKey = this.getRaw(idKey);
       if (!sortKey) return undefined;
-      const raw = (await this.db.get(K.versionKey(bucket, key, text(sortKey)), { snapshot })) as Buffer | undefined;
-      return raw && parse<ObjectVersion>(raw);
-    } finally {
-      await snapshot.close();
+      const raw = this.getRaw(K.versionKey(bucket, key, text(sortKey)));
+      if (raw) return parse<ObjectVersion>(raw);
     }
+    return undefined;
   }
 
   async getLatestVersion(bucket: string, key: string): Promise<ObjectVersion | undefined> {
@@ -173,8 +224,8 @@ export class LevelMetaStore implements MetaStore {
     return this.scanJson(K.ns('V', bucket, key), limit);
   }
 
-  getInline(dataId: string): Promise<Buffer | undefined> {
-    return this.get(K.inlineKey(dataId));
+  async getInline(dataId: string): Promise<Buffer | undefined> {
+    return this.getRaw(K.inlineKey(dataId));
   }
 
   getUpload(bucket: string, key: string, uploadId: string): Promise<MultipartUpload | undefined> {
@@ -219,9 +270,11 @@ export class LevelMetaStore implements MetaStore {
       max: opts.maxKeys,
       suffixed: false,
     });
-    const result: ListCurrentResult = { objects: entries(items), commonPrefixes: prefixes(items), isTruncated: truncated };
+    const objects: ListedObject[] = [];
+    for (const i of items) if (i.kind === 'entry') objects.push(decodeListed(i.key, i.value));
+    const result: ListCurrentResult = { objects, commonPrefixes: prefixes(items), isTruncated: truncated };
     const last = items.at(-1);
-    if (last) result.lastReturned = text(last.kind === 'entry' ? last.key : last.prefix);
+    if (last) result.lastReturned = last.kind === 'entry' ? last.key : last.prefix;
     return result;
   }
 
@@ -254,7 +307,7 @@ export class LevelMetaStore implements MetaStore {
     const result: ListVersionsResult = { versions, commonPrefixes: prefixes(items), isTruncated: truncated };
     const last = items.at(-1);
     if (truncated && last) {
-      if (last.kind === 'prefix') result.nextKeyMarker = text(last.prefix);
+      if (last.kind === 'prefix') result.nextKeyMarker = last.prefix;
       else {
         result.nextKeyMarker = versions.at(-1)!.key;
         result.nextVersionIdMarker = versions.at(-1)!.versionId;
@@ -289,7 +342,7 @@ export class LevelMetaStore implements MetaStore {
     const result: ListUploadsResult = { uploads, commonPrefixes: prefixes(items), isTruncated: truncated };
     const last = items.at(-1);
     if (truncated && last) {
-      if (last.kind === 'prefix') result.nextKeyMarker = text(last.prefix);
+      if (last.kind === 'prefix') result.nextKeyMarker = last.prefix;
       else {
         result.nextKeyMarker = uploads.at(-1)!.key;
         result.nextUploadIdMarker = uploads.at(-1)!.uploadId;
@@ -300,9 +353,13 @@ export class LevelMetaStore implements MetaStore {
 }
 
 function entries<T>(items: WalkItem[]): T[] {
-  return items.flatMap((i) => (i.kind === 'entry' ? [parse<T>(i.value)] : []));
+  const out: T[] = [];
+  for (const i of items) if (i.kind === 'entry') out.push(JSON.parse(i.value) as T);
+  return out;
 }
 
 function prefixes(items: WalkItem[]): string[] {
-  return items.flatMap((i) => (i.kind === 'prefix' ? [text(i.prefix)] : []));
+  const out: string[] = [];
+  for (const i of items) if (i.kind === 'prefix') out.push(i.prefix);
+  return out;
 }

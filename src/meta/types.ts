@@ -128,8 +128,21 @@ export interface ListCurrentOptions {
   maxKeys: number; // 0..1000; entries + common prefixes count together, as S3 counts them
 }
 
+/**
+ * What ListObjects shows of a current version. The store keeps these fields in a small header
+ * of the current record, so a listing page never parses the full records it walks.
+ */
+export interface ListedObject {
+  key: string;
+  lastModified: number;
+  size: number;
+  etag: string;
+  storageClass?: string;
+  checksum?: Pick<StoredChecksum, 'algorithm' | 'type'>;
+}
+
 export interface ListCurrentResult {
-  objects: ObjectVersion[];
+  objects: ListedObject[];
   commonPrefixes: string[];
   isTruncated: boolean;
   /** The last key or common prefix returned (what NextMarker / a continuation token resumes after). */

@@ -3,10 +3,12 @@
 // metadata batch makes the new version visible (the commit point), then the shard files are
 // moved into place and data that became unreachable is removed through the garbage queue.
 
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Disk } from '../disk/disk.js';
 import { S3Error } from '../errors.js';
 import type { BucketRecord, ChecksumAlgorithm, DataLayout, ListCurrentOptions, ListCurrentResult, ListVersionsOptions, ListVersionsResult, MetaOp, MetaStore, ObjectVersion, StoredChecksum, Versioning } from '../meta/types.js';
+import { crc32c } from '../erasure/bitrot.js';
 import { GarbageCollector, layoutsOf } from './garbage.js';
 import { IdGenerator, isWellFormedVersionId } from './ids.js';
 import { ingest, type Ingested } from './ingest.js';
@@ -94,7 +96,7 @@ export class ObjectStore {
     this.blockSize = o.blockSize;
     this.inlineThreshold = o.inlineThreshold;
     this.now = o.now ?? Date.now;
-    this.ids = o.ids ?? new IdGenerator(this.now);
+    this.ids = o.ids ?? new IdGenerator(this.now, pooledRandomBytes);
     this.log = o.log ?? (() => undefined);
     this.garbage = new GarbageCollector(this.disks, this.meta, this.log);
     this.heals = new HealQueue(this, this.log);
@@ -284,7 +286,7 @@ export class ObjectStore {
       const ops: MetaOp[] = [...extraOps, { type: 'putVersion', version: v }, { type: 'setCurrent', bucket, key, version: v }];
       if (versionId === 'null') ops.push(...(await this.replaceNullOps(bucket, key)));
       await this.meta.batch(ops);
-      this.garbage.kick();
+      this.kickGarbage(ops);
       return v;
     });
   }
@@ -336,9 +338,22 @@ export class ObjectStore {
         result = { versionId: marker.versionId, deleteMarker: true };
       }
       await this.meta.batch(ops);
-      this.garbage.kick();
+      this.kickGarbage(ops);
       return result;
     });
+  }
+
+  /**
+   * Starts removing what a commit queued. A commit that queued nothing skips it: a drain
+   * begins with a scan of the queue, which most writes (new keys) would pay for nothing.
+   */
+  private kickGarbage(ops: MetaOp[]): void {
+    for (const op of ops) {
+      if (op.type === 'putGarbage') {
+        this.garbage.kick();
+        return;
+      }
+    }
   }
 
   private garbageOp(layouts: DataLayout[]): MetaOp {
@@ -382,6 +397,20 @@ export class ObjectStore {
     throw new S3Error('NoSuchKey', undefined, { Key: key });
   }
 
+  /**
+   * The whole data of a version kept inline (small objects), integrity-checked; undefined for
+   * any other layout. Lets GET answer a small object from one buffer instead of a stream.
+   */
+  async inlineData(v: ObjectVersion): Promise<Buffer | undefined> {
+    const l = v.data;
+    if (l?.kind !== 'inline') return undefined;
+    const buf = await this.meta.getInline(l.dataId);
+    if (!buf || buf.length !== l.size || crc32c(buf) !== l.crc32c) {
+      throw new S3Error('InternalError', `The data of ${v.key} failed its integrity check.`);
+    }
+    return buf;
+  }
+
   /** Bytes [start, end] of a version's data as a stream (bounded memory). */
   openData(v: ObjectVersion, start = 0, end = v.size - 1): Readable {
     return openDataStream(this, v, start, end);
@@ -413,6 +442,26 @@ export interface Draft {
   uploadId?: string;
   data: DataLayout;
 }
+
+/**
+ * randomBytes(n), drawn from a pool that is refilled 4 KiB at a time: every write takes a
+ * few ids, and one call into the system's random source per id cost more than the rest of
+ * the id generation.
+ */
+function pooledRandomBytes(n: number): Buffer {
+  if (n > RANDOM_POOL_BYTES) return randomBytes(n);
+  if (randomOffset + n > randomPool.length) {
+    randomPool = randomBytes(RANDOM_POOL_BYTES);
+    randomOffset = 0;
+  }
+  const out = Buffer.from(randomPool.subarray(randomOffset, randomOffset + n));
+  randomOffset += n;
+  return out;
+}
+
+const RANDOM_POOL_BYTES = 4096;
+let randomPool = Buffer.alloc(0);
+let randomOffset = 0;
 
 export function stripQuotes(s: string): string {
   const t = s.trim().replace(/^W\//, '');

@@ -39,12 +39,15 @@ export interface S3Deps {
 }
 
 export function q(ctx: S3Ctx, name: string): string | undefined {
+  // Most object requests carry no query: skip Koa's parse and lookup.
+  if (ctx.state.target?.rawQuery === '') return undefined;
   const v = ctx.query[name];
   if (v === undefined) return undefined;
   return Array.isArray(v) ? v[0] : v;
 }
 
 export function has(ctx: S3Ctx, name: string): boolean {
+  if (ctx.state.target?.rawQuery === '') return false;
   return Object.prototype.hasOwnProperty.call(ctx.query, name);
 }
 
@@ -63,7 +66,8 @@ export function keyOf(ctx: S3Ctx): string {
 export function sendXml(ctx: S3Ctx, xml: string, status = 200): void {
   ctx.status = status;
   ctx.type = 'application/xml';
-  ctx.body = xml;
+  // As a Buffer the text is encoded once; as a string it is measured, then encoded.
+  ctx.body = Buffer.from(xml, 'utf8');
 }
 
 /** Reads a small request body (XML configuration, Delete lists) through its verifier, bounded. */

@@ -21,7 +21,10 @@ const BUCKET_SUBRESOURCES = [
 const OBJECT_SUBRESOURCES = ['acl', 'attributes', 'legal-hold', 'restore', 'retention', 'select', 'tagging', 'torrent', 'uploadId', 'uploads', 'renameObject'];
 
 function subresource(ctx: S3Ctx, known: string[]): string | undefined {
-  for (const name of known) if (Object.prototype.hasOwnProperty.call(ctx.query, name)) return name;
+  // Most requests carry no query at all (GET/PUT/HEAD of an object).
+  if (ctx.state.target.rawQuery === '') return undefined;
+  const query = ctx.query;
+  for (const name of known) if (Object.prototype.hasOwnProperty.call(query, name)) return name;
   return undefined;
 }
 
@@ -34,37 +37,45 @@ export function serviceHandler(method: string): Handler {
   throw new S3Error('MethodNotAllowed', undefined, { Method: method, ResourceType: 'SERVICE' });
 }
 
+type Table = Record<string, Record<string, Handler | undefined> | undefined>;
+
+const listObjects: Handler = (d, c) => (c.query['list-type'] === '2' ? listObjectsV2 : listObjectsV1)(d, c);
+
+const BUCKET_TABLE: Table = {
+  GET: {
+    '': listObjects,
+    location: buckets.getBucketLocation,
+    versioning: buckets.getBucketVersioning,
+    tagging: buckets.getBucketTagging,
+    versions: listObjectVersions,
+    uploads: multipart.listMultipartUploads,
+  },
+  HEAD: { '': buckets.headBucket },
+  PUT: { '': buckets.createBucket, versioning: buckets.putBucketVersioning, tagging: buckets.putBucketTagging },
+  DELETE: { '': buckets.deleteBucket, tagging: buckets.deleteBucketTagging },
+  POST: { delete: deleteObjects },
+};
+
+const OBJECT_TABLE: Table = {
+  GET: { '': (d, c) => objects.getOrHeadObject(d, c, false), tagging: objects.getObjectTagging, uploadId: multipart.listParts },
+  HEAD: { '': (d, c) => objects.getOrHeadObject(d, c, true) },
+  PUT: { '': objects.putObject, tagging: objects.putObjectTagging, uploadId: multipart.uploadPart },
+  DELETE: { '': objects.deleteObject, tagging: objects.deleteObjectTagging, uploadId: multipart.abortMultipartUpload },
+  POST: { uploads: multipart.createMultipartUpload, uploadId: multipart.completeMultipartUpload },
+};
+
+function pick(table: Table, ctx: S3Ctx, method: string, known: string[], level: 'BUCKET' | 'OBJECT'): Handler {
+  const byMethod = Object.prototype.hasOwnProperty.call(table, method) ? table[method] : undefined;
+  if (!byMethod) throw new S3Error('MethodNotAllowed', undefined, { Method: method, ResourceType: level });
+  const sub = subresource(ctx, known);
+  const what = level === 'BUCKET' ? 'bucket' : 'object';
+  return byMethod[sub ?? ''] ?? notImplemented(sub ? `The ${method} ?${sub} ${what} operation` : `${method} on ${level === 'BUCKET' ? 'a bucket' : 'an object'}`);
+}
+
 export function bucketHandler(ctx: S3Ctx, method: string): Handler {
-  const sub = subresource(ctx, BUCKET_SUBRESOURCES);
-  const table: Record<string, Record<string, Handler | undefined>> = {
-    GET: {
-      '': ctx.query['list-type'] === '2' ? listObjectsV2 : listObjectsV1,
-      location: buckets.getBucketLocation,
-      versioning: buckets.getBucketVersioning,
-      tagging: buckets.getBucketTagging,
-      versions: listObjectVersions,
-      uploads: multipart.listMultipartUploads,
-    },
-    HEAD: { '': buckets.headBucket },
-    PUT: { '': buckets.createBucket, versioning: buckets.putBucketVersioning, tagging: buckets.putBucketTagging },
-    DELETE: { '': buckets.deleteBucket, tagging: buckets.deleteBucketTagging },
-    POST: { delete: deleteObjects },
-  };
-  const byMethod = table[method];
-  if (!byMethod) throw new S3Error('MethodNotAllowed', undefined, { Method: method, ResourceType: 'BUCKET' });
-  return byMethod[sub ?? ''] ?? notImplemented(sub ? `The ${method} ?${sub} bucket operation` : `${method} on a bucket`);
+  return pick(BUCKET_TABLE, ctx, method, BUCKET_SUBRESOURCES, 'BUCKET');
 }
 
 export function objectHandler(ctx: S3Ctx, method: string): Handler {
-  const sub = subresource(ctx, OBJECT_SUBRESOURCES);
-  const table: Record<string, Record<string, Handler | undefined>> = {
-    GET: { '': (d, c) => objects.getOrHeadObject(d, c, false), tagging: objects.getObjectTagging, uploadId: multipart.listParts },
-    HEAD: { '': (d, c) => objects.getOrHeadObject(d, c, true) },
-    PUT: { '': objects.putObject, tagging: objects.putObjectTagging, uploadId: multipart.uploadPart },
-    DELETE: { '': objects.deleteObject, tagging: objects.deleteObjectTagging, uploadId: multipart.abortMultipartUpload },
-    POST: { uploads: multipart.createMultipartUpload, uploadId: multipart.completeMultipartUpload },
-  };
-  const byMethod = table[method];
-  if (!byMethod) throw new S3Error('MethodNotAllowed', undefined, { Method: method, ResourceType: 'OBJECT' });
-  return byMethod[sub ?? ''] ?? notImplemented(sub ? `The ${method} ?${sub} object operation` : `${method} on an object`);
+  return pick(OBJECT_TABLE, ctx, method, OBJECT_SUBRESOURCES, 'OBJECT');
 }

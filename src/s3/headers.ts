@@ -48,8 +48,20 @@ export function userMetadata(ctx: Koa.Context): Record<string, string> {
 }
 
 export function httpDate(ms: number): string {
-  return new Date(ms).toUTCString();
+  // HTTP dates have second precision, and the same objects are described over and over:
+  // remember recent conversions by second.
+  const second = Math.floor(ms / 1000);
+  const slot = second & (HTTP_DATE_CACHE - 1);
+  if (httpDateSeconds[slot] === second) return httpDateStrings[slot]!;
+  const s = new Date(ms).toUTCString();
+  httpDateSeconds[slot] = second;
+  httpDateStrings[slot] = s;
+  return s;
 }
+
+const HTTP_DATE_CACHE = 64;
+const httpDateSeconds = new Float64Array(HTTP_DATE_CACHE).fill(NaN);
+const httpDateStrings: string[] = new Array<string>(HTTP_DATE_CACHE).fill('');
 
 export interface DescribeOptions {
   /** The bucket has (or had) versioning: S3 then always names the version, 'null' included. */

@@ -161,7 +161,9 @@ export async function getOrHeadObject(deps: S3Deps, ctx: S3Ctx, isHead: boolean)
     if (!isHead) ctx.body = Buffer.alloc(0);
     return;
   }
-  ctx.body = deps.store.openData(v, start, end);
+  // A small object lives in one metadata record: send it as one buffer, not as a stream.
+  const inline = await deps.store.inlineData(v);
+  ctx.body = inline ? inline.subarray(start, end + 1) : deps.store.openData(v, start, end);
   ctx.length = length;
 }
 

@@ -12,6 +12,7 @@ import type { S3Error } from '../errors.js';
 import type {
   BucketRecord,
   ChecksumAlgorithm,
+  ListedObject,
   MultipartUpload,
   ObjectVersion,
   StoredChecksum,
@@ -60,10 +61,21 @@ function escapeChar(c: string): string {
 
 /** Escapes text for use in element content or an attribute value. */
 export function escapeXml(s: string): string {
-  // Most keys need nothing; skip the replace (and its allocation) for them.
-  if (!NEEDS_ESCAPE.test(s)) return s;
-  return s.replace(ESCAPE_ALL, escapeChar);
+  // Most keys need nothing; skip the replace (and its allocation) for them. A plain loop over
+  // the code units decides that faster than NEEDS_ESCAPE (whose surrogate look-arounds are
+  // slow); anything it flags goes through the exact rules.
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 ? c !== 0x09 && c !== 0x0a : c >= 0xd800 ? c <= 0xdfff || c >= 0xfffe : SPECIAL[c] === 1) {
+      return NEEDS_ESCAPE.test(s) ? s.replace(ESCAPE_ALL, escapeChar) : s;
+    }
+  }
+  return s;
 }
+
+/** & < > " ' among the code units 0x20..0xD7FF. */
+const SPECIAL = new Uint8Array(0xd800);
+for (const c of '&<>"\'') SPECIAL[c.charCodeAt(0)] = 1;
 
 // ---------------------------------------------------------------------------------------------
 // URL encoding for encoding-type=url
@@ -117,7 +129,25 @@ function doc(root: string, body: string): string {
  */
 export function isoTime(t: Time): string {
   const ms = typeof t === 'number' ? t : t.getTime();
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString();
+  const second = Math.floor(ms / 1000);
+  // Objects listed together were often written in the same few seconds: remember the last
+  // few conversions (a listing of 1000 keys otherwise formats 1000 dates).
+  const slot = second & (ISO_CACHE_SIZE - 1);
+  if (isoSeconds[slot] === second) return isoStrings[slot]!;
+  const iso = new Date(second * 1000).toISOString();
+  isoSeconds[slot] = second;
+  isoStrings[slot] = iso;
+  return iso;
+}
+
+const ISO_CACHE_SIZE = 64;
+const isoSeconds = new Float64Array(ISO_CACHE_SIZE).fill(NaN);
+const isoStrings: string[] = new Array<string>(ISO_CACHE_SIZE).fill('');
+
+/** escapeXml(quoteEtag(etag)) without running the escape over the quotes it adds. */
+function etagXml(etag: string): string {
+  if (etag.length >= 2 && etag.startsWith('"') && etag.endsWith('"')) return escapeXml(etag);
+  return `&quot;${escapeXml(etag)}&quot;`;
 }
 
 /** ETags are stored without quotes; S3 sends them quoted (escaped as &quot; inside XML). */
@@ -215,13 +245,14 @@ export function taggingXml(tags: Record<string, string>): string {
 // ---------------------------------------------------------------------------------------------
 // Listing objects
 
-function contentsEl(v: ObjectVersion, enc: Encode, o: Owner | undefined): string {
-  let s = el('Key', enc(v.key)) + el('LastModified', isoTime(v.lastModified)) + el('ETag', quoteEtag(v.etag));
-  if (v.checksum) s += el('ChecksumAlgorithm', v.checksum.algorithm) + el('ChecksumType', v.checksum.type);
-  s += el('Size', v.size);
-  if (o) s += owner('Owner', o);
-  s += el('StorageClass', v.storageClass ?? 'STANDARD');
-  return `<Contents>${s}</Contents>`;
+// One <Contents> per listed object, up to 1000 per page: built in one template, not from el().
+function contentsEl(v: ListedObject, enc: Encode, ownerXml: string): string {
+  const cs = v.checksum
+    ? `<ChecksumAlgorithm>${escapeXml(v.checksum.algorithm)}</ChecksumAlgorithm><ChecksumType>${escapeXml(v.checksum.type)}</ChecksumType>`
+    : '';
+  return `<Contents><Key>${escapeXml(enc(v.key))}</Key><LastModified>${isoTime(v.lastModified)}</LastModified>` +
+    `<ETag>${etagXml(v.etag)}</ETag>${cs}<Size>${v.size}</Size>${ownerXml}` +
+    `<StorageClass>${v.storageClass === undefined ? 'STANDARD' : escapeXml(v.storageClass)}</StorageClass></Contents>`;
 }
 
 export interface ListObjectsV1Params {
@@ -235,7 +266,7 @@ export interface ListObjectsV1Params {
   nextMarker?: string;
   isTruncated: boolean;
   encodingType?: 'url';
-  contents: ObjectVersion[];
+  contents: ListedObject[];
   commonPrefixes: string[];
   /** ListObjects (v1) always shows each object's owner. */
   owner: Owner;
@@ -252,7 +283,8 @@ export function listObjectsV1Xml(p: ListObjectsV1Params): string {
     delimiterEl(p.delimiter, enc) +
     optEl('EncodingType', p.encodingType) +
     el('IsTruncated', p.isTruncated);
-  for (const v of p.contents) body += contentsEl(v, enc, p.owner);
+  const ownerXml = owner('Owner', p.owner);
+  for (const v of p.contents) body += contentsEl(v, enc, ownerXml);
   body += commonPrefixes(p.commonPrefixes, enc);
   return doc('ListBucketResult', body);
 }
@@ -271,7 +303,7 @@ export interface ListObjectsV2Params {
   keyCount?: number;
   isTruncated: boolean;
   encodingType?: 'url';
-  contents: ObjectVersion[];
+  contents: ListedObject[];
   commonPrefixes: string[];
   /** Owner is shown only when the request had fetch-owner=true. */
   fetchOwner?: boolean;
@@ -292,8 +324,8 @@ export function listObjectsV2Xml(p: ListObjectsV2Params): string {
     delimiterEl(p.delimiter, enc) +
     optEl('EncodingType', p.encodingType) +
     el('IsTruncated', p.isTruncated);
-  const o = p.fetchOwner ? p.owner : undefined;
-  for (const v of p.contents) body += contentsEl(v, enc, o);
+  const ownerXml = p.fetchOwner && p.owner ? owner('Owner', p.owner) : '';
+  for (const v of p.contents) body += contentsEl(v, enc, ownerXml);
   body += commonPrefixes(p.commonPrefixes, enc);
   return doc('ListBucketResult', body);
 }

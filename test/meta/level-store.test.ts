@@ -75,14 +75,24 @@ describe('LevelMetaStore', () => {
   }));
 
   it('a failed write rejects every caller merged into it and writes none of them', () => withLevel(async (s) => {
-    // Reach the private LevelDB handle to make exactly the second write fail.
-    const db = (s as unknown as { db: { batch: (...args: unknown[]) => Promise<void> } }).db;
+    // Reach the private LevelDB handle to make exactly the second write fail (the store writes
+    // through chained batches).
+    type Chained = { write: (...args: unknown[]) => Promise<void>; close: () => Promise<void> };
+    const db = (s as unknown as { db: { batch: () => Chained } }).db;
     const real = db.batch.bind(db);
     let calls = 0;
-    db.batch = async (...args: unknown[]) => {
-      calls++;
-      if (calls === 2) throw new Error('disk on fire');
-      return real(...args);
+    db.batch = () => {
+      const batch = real();
+      const write = batch.write.bind(batch);
+      batch.write = async (...args: unknown[]) => {
+        calls++;
+        if (calls === 2) {
+          await batch.close();
+          throw new Error('disk on fire');
+        }
+        return write(...args);
+      };
+      return batch;
     };
     const first = s.batch(putObjectOps('b', 'first')); // in flight while the next three queue
     const merged = ['x', 'y', 'z'].map((k) => s.batch(putObjectOps('b', k)));
