@@ -7,9 +7,11 @@
 // dir), writes one generated object of --size with putObject, reads it back with openData
 // while checking every byte, and measures in the same run: raw disk write (1 MiB writes +
 // fsync) and read of a file as large as the object, MD5 on one core, Reed-Solomon encoding
-// (2+2, 1 MiB blocks) and CRC32C. A PUT runs MD5, RS encode and CRC32C over the data on one
-// thread and writes N/k bytes per object byte, so min(MD5, RS encode, disk × k/N) is what the
-// write path could reach if nothing else cost anything; the report says which one that is.
+// (2+2, 1 MiB blocks) and CRC32C. A PUT hashes (MD5, on a worker thread for large bodies),
+// encodes and CRCs every byte and writes N/k bytes per object byte, so min(MD5, RS encode,
+// disk × k/N) is what the write path could reach if nothing else cost anything; the report
+// says which one that is. The "in series" line is the rate of one thread doing all the CPU
+// work alone: on a machine with cores to spare the worker lets a PUT beat it.
 
 import { randomFillSync } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
