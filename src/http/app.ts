@@ -114,7 +114,9 @@ function sendError(ctx: S3Ctx, err: unknown, log: S3Deps['log']): void {
   ctx.body = errorXml(e, decodeSafe(resource), ctx.state.requestId, ctx.state.hostId);
   // A refused request may still be sending its body; close the connection after the reply
   // rather than read a large upload we will not use.
-  if (!ctx.req.complete && ctx.req.headers['content-length'] !== '0') ctx.set('Connection', 'close');
+  const cl = ctx.req.headers['content-length'];
+  const hasBody = (cl !== undefined && cl !== '0') || ctx.req.headers['transfer-encoding'] !== undefined;
+  if (hasBody && !ctx.req.complete) ctx.set('Connection', 'close');
 }
 
 function decodeSafe(s: string): string {
