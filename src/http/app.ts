@@ -11,6 +11,7 @@ import type { ObjectStore } from '../object/store.js';
 import type { S3Ctx, S3Deps, S3State } from '../s3/context.js';
 import { bucketHandler, objectHandler, serviceHandler } from '../s3/dispatch.js';
 import { errorXml } from '../s3/xml.js';
+import { validateKey } from '../s3/names.js';
 import { openBody } from './body.js';
 import { newRequestId } from './request-id.js';
 import { resolveTarget } from './routing.js';
@@ -50,6 +51,9 @@ export function createApp(o: AppOptions): Koa<S3State> {
         o.credentials,
         { region: o.region, now },
       );
+      // Every operation on a key, reads included, refuses a key S3 could not hold (too long,
+      // NUL) with S3's error before it reaches the store.
+      if (target.key !== undefined) validateKey(target.key);
       ctx.path = target.bucket === undefined
         ? '/'
         : target.key === undefined

@@ -6,9 +6,9 @@ import type { ObjectVersion } from '../meta/types.js';
 import { evaluateConditions } from './conditions.js';
 import { type S3Ctx, type S3Deps, bucketOf, keyOf, sendXml } from './context.js';
 import { header, storedHeaders, userMetadata } from './headers.js';
-import { validateKey } from './names.js';
 import { declaredChecksum, refuseUnsupported, storageClass, taggingHeader } from './object-input.js';
 import { copyObjectResultXml } from './xml.js';
+import { validateKey } from './names.js';
 
 export interface CopySource {
   bucket: string;
@@ -37,7 +37,9 @@ export function parseCopySource(raw: string): CopySource {
   if (slash <= 0 || slash === decoded.length - 1) {
     throw new S3Error('InvalidArgument', 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey', { ArgumentName: 'x-amz-copy-source', ArgumentValue: raw });
   }
-  return { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1), versionId };
+  const key = decoded.slice(slash + 1);
+  validateKey(key);
+  return { bucket: decoded.slice(0, slash), key, versionId };
 }
 
 /** Resolves the source version and checks the x-amz-copy-source-if-* conditions. */
@@ -66,7 +68,6 @@ export async function resolveCopySource(deps: S3Deps, ctx: S3Ctx): Promise<{ src
 export async function copyObject(deps: S3Deps, ctx: S3Ctx): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
-  validateKey(key);
   refuseUnsupported(ctx);
   await deps.store.getBucket(bucket);
   const metaDirective = (header(ctx, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase();

@@ -10,7 +10,6 @@ import { MAX_PARTS } from '../object/multipart.js';
 import { type S3Ctx, type S3Deps, bucketOf, keyOf, parseIntParam, q, sendXml } from './context.js';
 import { resolveCopySource } from './copy.js';
 import { header, storedHeaders, userMetadata } from './headers.js';
-import { validateKey } from './names.js';
 import { contentMd5, declaredChecksum, refuseUnsupported, storageClass, taggingHeader } from './object-input.js';
 import {
   MAX_XML_BODY,
@@ -42,7 +41,6 @@ function partNumberOf(ctx: S3Ctx): number {
 export async function createMultipartUpload(deps: S3Deps, ctx: S3Ctx): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
-  validateKey(key);
   refuseUnsupported(ctx);
   const algHeader = header(ctx, 'x-amz-checksum-algorithm');
   const algorithm = algHeader !== undefined ? parseChecksumAlgorithm(algHeader) : undefined;

@@ -7,7 +7,6 @@ import type { ObjectStore } from '../object/store.js';
 import { evaluateConditions } from './conditions.js';
 import { type S3Ctx, type S3Deps, bucketOf, keyOf, q, readSmallBody, sendXml } from './context.js';
 import { header, setObjectHeaders, storedHeaders, userMetadata } from './headers.js';
-import { validateKey } from './names.js';
 import { contentMd5, declaredChecksum, refuseUnsupported, storageClass, taggingHeader } from './object-input.js';
 import { parseRange } from './range.js';
 import { MAX_XML_BODY, parseTagging, taggingXml } from './xml.js';
@@ -24,7 +23,6 @@ export async function putObject(deps: S3Deps, ctx: S3Ctx): Promise<void> {
   if (header(ctx, 'x-amz-copy-source') !== undefined) return copyObject(deps, ctx);
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
-  validateKey(key);
   refuseUnsupported(ctx);
   const md5 = contentMd5(ctx);
   const sum = declaredChecksum(ctx);

@@ -17,21 +17,16 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { sdkClient } from '../helpers/clients.js';
+import type { TestServer } from '../helpers/server.js';
+import { sdkClient, useSuiteServer } from '../helpers/clients.js';
 import { expectS3Error, md5hex, rawRequest, uniqueBucket } from './sdk-helpers.js';
 
 let server: TestServer;
 let s3: S3Client;
 
-before(async () => {
-  server = await startTestServer();
-  s3 = sdkClient(server);
-});
-
-after(async () => {
-  s3?.destroy();
-  await server?.destroy();
+useSuiteServer((srv, client) => {
+  server = srv;
+  s3 = client;
 });
 
 const AWKWARD: Array<[string, string]> = [
@@ -173,6 +168,15 @@ describe('key length', () => {
     }
     const l = await s3.send(new ListObjectsV2Command({ Bucket: b, Prefix: 'k'.repeat(1025) }));
     assert.equal(l.KeyCount, 0);
+  });
+
+  test('a key S3 cannot hold is a 400 on reads and deletes too, never a 500', async () => {
+    for (const key of ['a\u0000b', 'k'.repeat(1025)]) {
+      const code = key.length > 1024 ? 'KeyTooLongError' : 'InvalidArgument';
+      await expectS3Error(s3.send(new GetObjectCommand({ Bucket: b, Key: key })), code, 400);
+      await expectS3Error(s3.send(new DeleteObjectCommand({ Bucket: b, Key: key })), code, 400);
+      await expectS3Error(s3.send(new CopyObjectCommand({ Bucket: b, Key: 'dst', CopySource: `${b}/${encodeURIComponent(key)}` })), code, 400);
+    }
   });
 });
 
