@@ -14,14 +14,8 @@ import type { Conditions, ObjectStore, PutObjectOptions } from './store.js';
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_PARTS = 10_000;
 
-export interface CreateUploadOptions {
-  headers: Record<string, string>;
-  userMeta: Record<string, string>;
-  checksumAlgorithm?: ChecksumAlgorithm;
-  checksumType?: 'FULL_OBJECT' | 'COMPOSITE';
-  tags?: Record<string, string>;
-  storageClass?: string;
-}
+/** What CreateMultipartUpload records for the object-to-be. */
+export type CreateUploadOptions = Pick<MultipartUpload, 'headers' | 'userMeta' | 'checksumAlgorithm' | 'checksumType' | 'tags' | 'storageClass'>;
 
 export interface CompletePartRequest {
   partNumber: number;

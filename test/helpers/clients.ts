@@ -7,7 +7,8 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { TestServer } from './server.js';
+import { before, after } from 'node:test';
+import { startTestServer, type TestServer, type TestServerOptions } from './server.js';
 
 export function sdkClient(s: TestServer, extra: Record<string, unknown> = {}): S3Client {
   return new S3Client({
@@ -90,4 +91,22 @@ export async function boto3(s: TestServer, code: string, opts: { cwd?: string } 
   } finally {
     await removeAwsConfig(env);
   }
+}
+
+/**
+ * One real server and one SDK client for a whole test file: started before its first test,
+ * stopped and deleted after its last. `bind` hands them to the file's own variables.
+ */
+export function useSuiteServer(bind: (server: TestServer, s3: S3Client) => void, o?: TestServerOptions): void {
+  let server: TestServer | undefined;
+  let s3: S3Client | undefined;
+  before(async () => {
+    server = await startTestServer(o);
+    s3 = sdkClient(server);
+    bind(server, s3);
+  });
+  after(async () => {
+    s3?.destroy();
+    await server?.destroy();
+  });
 }

@@ -29,9 +29,9 @@ import {
   UploadPartCopyCommand,
   type CompletedPart,
 } from '@aws-sdk/client-s3';
-import { sdkClient } from '../helpers/clients.js';
+import { sdkClient, useSuiteServer } from '../helpers/clients.js';
 import { patternBuffer } from '../helpers/data.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import type { TestServer } from '../helpers/server.js';
 import { bodyBytes, expectS3Error, sleep, uniqueBucket } from './sdk-helpers.js';
 
 const MiB = 1024 * 1024;
@@ -40,14 +40,9 @@ const PART = 5 * MiB;
 let server: TestServer;
 let s3: S3Client;
 
-before(async () => {
-  server = await startTestServer();
-  s3 = sdkClient(server);
-});
-
-after(async () => {
-  s3?.destroy();
-  await server?.destroy();
+useSuiteServer((srv, client) => {
+  server = srv;
+  s3 = client;
 });
 
 async function newBucket(tag: string): Promise<string> {

@@ -2,7 +2,7 @@
 // real server; plus 501 for operations we do not have and the shape of error replies.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
   CreateBucketCommand,
   DeleteBucketCommand,
@@ -20,21 +20,16 @@ import {
   paginateListBuckets,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { sdkClient } from '../helpers/clients.js';
+import type { TestServer } from '../helpers/server.js';
+import { sdkClient, useSuiteServer } from '../helpers/clients.js';
 import { assertXmlError, expectS3Error, rawRequest, signedRawRequest, uniqueBucket, xmlField } from './sdk-helpers.js';
 
 let server: TestServer;
 let s3: S3Client;
 
-before(async () => {
-  server = await startTestServer();
-  s3 = sdkClient(server);
-});
-
-after(async () => {
-  s3?.destroy();
-  await server?.destroy();
+useSuiteServer((srv, client) => {
+  server = srv;
+  s3 = client;
 });
 
 describe('CreateBucket', () => {

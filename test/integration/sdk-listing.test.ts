@@ -12,21 +12,16 @@ import {
   S3Client,
   paginateListObjectsV2,
 } from '@aws-sdk/client-s3';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { sdkClient } from '../helpers/clients.js';
+import type { TestServer } from '../helpers/server.js';
+import { sdkClient, useSuiteServer } from '../helpers/clients.js';
 import { expectS3Error, md5hex, uniqueBucket } from './sdk-helpers.js';
 
 let server: TestServer;
 let s3: S3Client;
 
-before(async () => {
-  server = await startTestServer();
-  s3 = sdkClient(server);
-});
-
-after(async () => {
-  s3?.destroy();
-  await server?.destroy();
+useSuiteServer((srv, client) => {
+  server = srv;
+  s3 = client;
 });
 
 const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));

@@ -26,21 +26,16 @@ import {
   UploadPartCommand,
   type Tag,
 } from '@aws-sdk/client-s3';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { sdkClient } from '../helpers/clients.js';
+import type { TestServer } from '../helpers/server.js';
+import { sdkClient, useSuiteServer } from '../helpers/clients.js';
 import { bodyBytes, expectS3Error, expectStatusError, signedRawRequest, uniqueBucket } from './sdk-helpers.js';
 
 let server: TestServer;
 let s3: S3Client;
 
-before(async () => {
-  server = await startTestServer();
-  s3 = sdkClient(server);
-});
-
-after(async () => {
-  s3?.destroy();
-  await server?.destroy();
+useSuiteServer((srv, client) => {
+  server = srv;
+  s3 = client;
 });
 
 async function newBucket(tag: string, versioned = false): Promise<string> {

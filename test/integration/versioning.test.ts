@@ -27,20 +27,15 @@ import {
   type ListObjectVersionsCommandInput,
 } from '@aws-sdk/client-s3';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { aws, sdkClient, type RunResult } from '../helpers/clients.js';
+import { aws, sdkClient, type RunResult, useSuiteServer } from '../helpers/clients.js';
 import { bodyBytes, expectS3Error, expectStatusError, md5hex, patternBuffer, signedRawRequest, uniqueBucket, xmlField } from './sdk-helpers.js';
 
 let server: TestServer;
 let s3: S3Client;
 
-before(async () => {
-  server = await startTestServer();
-  s3 = sdkClient(server);
-});
-
-after(async () => {
-  s3?.destroy();
-  await server?.destroy();
+useSuiteServer((srv, client) => {
+  server = srv;
+  s3 = client;
 });
 
 // ------------------------------------------------------------------------------- helpers
