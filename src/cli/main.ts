@@ -3,6 +3,7 @@
 
 import { CONFIG_EXIT_CODE, ConfigError, formatConfigError } from '../config/config.js';
 import { DiskSetError } from '../disk/disk-set.js';
+import { MetaIndexError } from '../object/meta-index.js';
 import { runServer } from './server.js';
 
 const USAGE = `usage: tessera <command> [options]
@@ -10,6 +11,8 @@ const USAGE = `usage: tessera <command> [options]
 commands:
   server [--config PATH]   serve S3 (configuration: --config, TESSERA_CONFIG, TESSERA_* variables)
   bench  --endpoint URL --access-key K --secret-key S --op put|get|list [--size N] [--concurrency N] [--duration S]
+  admin meta verify|rebuild [--config PATH] [--json]
+                           check or rebuild the metadata index against the disks (server stopped)
 `;
 
 async function main(argv: string[]): Promise<void> {
@@ -17,6 +20,10 @@ async function main(argv: string[]): Promise<void> {
   switch (cmd) {
     case 'server':
       return runServer(rest);
+    case 'admin': {
+      const { runAdmin } = await import('./admin.js');
+      return runAdmin(rest);
+    }
     case 'bench': {
       const { runBench } = await import('./bench.js');
       return runBench(rest);
@@ -40,6 +47,10 @@ main(process.argv.slice(2)).catch((e: unknown) => {
   }
   if (e instanceof DiskSetError) {
     process.stderr.write(`tessera: disks: ${e.message}\n`);
+    process.exit(CONFIG_EXIT_CODE);
+  }
+  if (e instanceof MetaIndexError) {
+    process.stderr.write(`tessera: metadata: ${e.message}\n`);
     process.exit(CONFIG_EXIT_CODE);
   }
   const err = e as NodeJS.ErrnoException;

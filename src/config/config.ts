@@ -263,7 +263,8 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> 
   if (accessKey !== undefined && secretKey !== undefined) {
     credentials = { accessKeyId: accessKey, secretAccessKey: secretKey, generated: false };
   } else {
-    const stored = await loadOrCreateKeyPair(metaDir, opts.randomBytes ? { randomBytes: opts.randomBytes } : {});
+    const mirrors = disks.map((d) => path.join(d, 'meta'));
+    const stored = await loadOrCreateKeyPair(metaDir, opts.randomBytes ? { randomBytes: opts.randomBytes, mirrors } : { mirrors });
     credentials = { accessKeyId: stored.accessKeyId, secretAccessKey: stored.secretAccessKey, generated: stored.generated, storedAt: stored.file };
   }
 

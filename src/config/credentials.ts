@@ -53,13 +53,18 @@ export interface StoredKeyPair extends KeyPair {
  */
 export async function loadOrCreateKeyPair(
   metaDir: string,
-  opts: { randomBytes?: RandomBytes; now?: () => Date } = {},
+  opts: { randomBytes?: RandomBytes; now?: () => Date; mirrors?: string[] } = {},
 ): Promise<StoredKeyPair> {
   const file = path.join(metaDir, CREDENTIALS_FILE);
+  const mirrors = opts.mirrors ?? [];
   const existing = await readKeyPair(file);
-  if (existing) return { ...existing, generated: false, file };
-
-  const pair = generateKeyPair(opts.randomBytes);
+  if (existing) {
+    await mirrorKeyPair(existing, mirrors);
+    return { ...existing, generated: false, file };
+  }
+  // A lost metadata directory must not change the keys every client uses: the disks keep copies.
+  const restored = await readMirrors(mirrors);
+  const pair = restored ?? generateKeyPair(opts.randomBytes);
   const body = JSON.stringify({ ...pair, createdAt: (opts.now?.() ?? new Date()).toISOString() }, null, 2) + '\n';
   const tmp = `${file}.tmp-${process.pid}-${Buffer.from((opts.randomBytes ?? cryptoRandomBytes)(6)).toString('hex')}`;
   try {
@@ -97,7 +102,47 @@ export async function loadOrCreateKeyPair(
   } finally {
     await fs.rm(tmp, { force: true }).catch(() => undefined);
   }
-  return { ...pair, generated: true, file };
+  await mirrorKeyPair(pair, mirrors);
+  return { ...pair, generated: !restored, file };
+}
+
+async function readMirrors(dirs: string[]): Promise<KeyPair | undefined> {
+  for (const dir of dirs) {
+    const pair = await readKeyPair(path.join(dir, CREDENTIALS_FILE)).catch(() => undefined);
+    if (pair) return pair;
+  }
+  return undefined;
+}
+
+/**
+ * Keeps a copy of the generated pair (mode 0600) in each `dirs` entry (`<disk>/meta`), so the
+ * pair survives the loss of the metadata directory like the rest of the metadata. Best effort:
+ * a disk that cannot take a copy now gets it at a later start.
+ */
+async function mirrorKeyPair(pair: KeyPair, dirs: string[]): Promise<void> {
+  const body = JSON.stringify({ ...pair, copy: true }, null, 2) + '\n';
+  for (const dir of dirs) {
+    try {
+      const file = path.join(dir, CREDENTIALS_FILE);
+      const have = await readKeyPair(file).catch(() => undefined);
+      if (have && have.accessKeyId === pair.accessKeyId && have.secretAccessKey === pair.secretAccessKey) continue;
+      await fs.mkdir(dir, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EEXIST') throw e;
+      });
+      const tmp = `${file}.tmp-${process.pid}`;
+      const handle = await fs.open(tmp, 'w', 0o600);
+      try {
+        await handle.writeFile(body);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await fs.rename(tmp, file);
+      await syncDir(dir);
+    } catch {
+      // Best effort (see above).
+    }
+  }
 }
 
 /** Reads a stored pair; undefined when the file does not exist, ConfigError when it is bad. */

@@ -1,4 +1,10 @@
 // MetaStore on LevelDB (classic-level through `level`). Key layout: see keys.ts.
+//
+// With a journal (the engine always gives one), LevelDB is an index that can be rebuilt: every
+// group of writes is first appended to the journal on write-quorum disks (the commit point),
+// then written to LevelDB without a sync of its own. The state record (`Z`) in the same
+// LevelDB write names the last journal record applied and the digest of the whole index, so a
+// start-up knows which journal records to apply again and can check the index against them.
 
 import { Level } from 'level';
 import type {
@@ -10,12 +16,27 @@ import * as K from './keys.js';
 import { BatchBuilder, type RawOp } from './batch-builder.js';
 import { walk, type Db, type Stats, type WalkItem } from './listing.js';
 import { decodeCurrent, decodeListed } from './records.js';
+import { addEntry, emptyDigest, removeEntry, sameDigest, formatDigest, type Digest } from './digest.js';
+import { decodeWrites, encodeWrites, GENESIS, idText, Kind, type RawWrite, type RecordId } from './journal/record.js';
+import { S3Error } from '../errors.js';
 
-interface Waiter {
-  ops: MetaOp[];
-  resolve: () => void;
-  reject: (err: unknown) => void;
+type Waiter =
+  | { ops: MetaOp[]; task?: undefined; resolve: () => void; reject: (err: unknown) => void }
+  | { task: () => Promise<void>; ops?: undefined; resolve: () => void; reject: (err: unknown) => void };
+
+/** Where committed groups go before LevelDB: the quorum journal on the disks. */
+export interface Journal {
+  append(kind: Kind, payload: Buffer, digest: Digest): Promise<RecordId>;
 }
+
+/** What the state record says: the index holds exactly the history up to `applied`. */
+export interface IndexState {
+  deploymentId?: string;
+  applied: RecordId;
+  digest: Digest;
+}
+
+export class IndexMismatchError extends Error {}
 
 /** Callers merged into one LevelDB write stop being added at this many ops (a caller is never split). */
 const GROUP_MAX_OPS = 10_000;
@@ -45,19 +66,57 @@ export class LevelMetaStore implements MetaStore {
   /** The running commit loop; at most one, so at most one synced write is in flight. */
   private committer: Promise<void> | undefined;
   private closing = false;
+  private journal: Journal | undefined;
+  /** Set when LevelDB failed a write the journal had already committed: only a restart (replay) can mend that. */
+  private broken: Error | undefined;
+  /** Digest of every record but the state record, kept up to date by each write. */
+  digest: Digest = emptyDigest();
+  applied: RecordId = GENESIS;
+  deploymentId: string | undefined;
+  /** True when the store held records but no state record (written before the journal existed). */
+  legacy = false;
+  /**
+   * Writes committed to the journal whose LevelDB write is still running, by key (latin1), with
+   * the number of the group that wrote them. Point reads look here first, so the next group
+   * can be built and committed while LevelDB catches up with this one.
+   */
+  private readonly pending = new Map<string, { value: Buffer | null; group: number }>();
+  private groups = 0;
+  /** The LevelDB write of the latest committed group; each one starts after the one before. */
+  private levelTail: Promise<void> = Promise.resolve();
 
-  constructor(dir: string) {
+  constructor(readonly dir: string) {
     this.db = new Level<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer', writeBufferSize: WRITE_BUFFER_BYTES });
   }
 
   async open(): Promise<void> {
     this.closing = false;
     await this.db.open();
+    const raw = this.getRaw(K.stateKey);
+    if (raw) {
+      const st = parse<IndexState>(raw);
+      this.applied = st.applied;
+      this.digest = st.digest;
+      this.deploymentId = st.deploymentId;
+    } else {
+      this.legacy = (await this.scan(Buffer.alloc(0), K.end(Buffer.from('Y')), 1)).length > 0;
+    }
+  }
+
+  /** From now on every group is committed to the journal first. */
+  attachJournal(journal: Journal, deploymentId: string): void {
+    this.journal = journal;
+    this.deploymentId = deploymentId;
+  }
+
+  get state(): IndexState {
+    return { deploymentId: this.deploymentId, applied: this.applied, digest: { ...this.digest } };
   }
 
   async close(): Promise<void> {
     this.closing = true;
     await this.committer; // batches already accepted still commit
+    await this.levelTail;
     await this.db.close();
   }
 
@@ -73,15 +132,37 @@ export class LevelMetaStore implements MetaStore {
    */
   batch(ops: MetaOp[]): Promise<void> {
     if (this.closing) return Promise.reject(new Error('meta: store is closed'));
+    if (this.broken) return Promise.reject(brokenError(this.broken));
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ ops, resolve, reject });
       this.committer ??= this.commitLoop();
     });
   }
 
+  /**
+   * Runs `fn` between two groups, with no write in flight: what it reads (a snapshot, the
+   * digest, `applied`) is one consistent point of the history. Checkpoints start here.
+   */
+  exclusive(fn: () => Promise<void>): Promise<void> {
+    if (this.closing) return Promise.reject(new Error('meta: store is closed'));
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ task: fn, resolve, reject });
+      this.committer ??= this.commitLoop();
+    });
+  }
+
   private async commitLoop(): Promise<void> {
     try {
-      while (this.queue.length > 0) await this.commitGroup(this.takeGroup());
+      while (this.queue.length > 0) {
+        const first = this.queue[0]!;
+        if (first.task) {
+          this.queue.shift();
+          await this.levelTail; // a task sees LevelDB with every committed group in it
+          await first.task().then(first.resolve, first.reject);
+        } else {
+          await this.commitGroup(this.takeGroup());
+        }
+      }
     } finally {
       // Runs in the same tick as the final empty-queue check, so no caller can slip in between.
       this.committer = undefined;
@@ -90,10 +171,10 @@ export class LevelMetaStore implements MetaStore {
 
   private takeGroup(): Waiter[] {
     const group = [this.queue.shift()!];
-    let ops = group[0]!.ops.length;
-    while (this.queue.length > 0 && ops + this.queue[0]!.ops.length <= GROUP_MAX_OPS) {
+    let ops = group[0]!.ops!.length;
+    while (this.queue.length > 0 && !this.queue[0]!.task && ops + this.queue[0]!.ops!.length <= GROUP_MAX_OPS) {
       const next = this.queue.shift()!;
-      ops += next.ops.length;
+      ops += next.ops!.length;
       group.push(next);
     }
     return group;
@@ -105,40 +186,196 @@ export class LevelMetaStore implements MetaStore {
     const accepted: Waiter[] = [];
     for (const w of group) {
       try {
-        builder.add(w.ops);
+        builder.add(w.ops!);
         accepted.push(w);
       } catch (err) {
         w.reject(err);
       }
     }
+    let inLevel: Promise<void> = Promise.resolve();
     try {
       if (builder.ops.length > 0) {
-        await this.write(builder.ops);
+        ({ inLevel } = await this.commitWrites(coalesce(builder.ops)));
         this.stats.batchesWritten++;
       }
     } catch (err) {
       for (const w of accepted) w.reject(err);
       return;
     }
-    for (const w of accepted) w.resolve();
+    // Committed. Callers hear so once LevelDB has the writes too (listings read LevelDB); the
+    // loop goes on to the next group meanwhile.
+    inLevel.then(
+      () => {
+        for (const w of accepted) w.resolve();
+      },
+      (err) => {
+        for (const w of accepted) w.reject(err);
+      },
+    );
+  }
+
+  /** The digest after `writes`, from the values they replace. */
+  private digestAfter(writes: RawWrite[]): Digest {
+    const d = { ...this.digest };
+    for (const w of writes) {
+      const old = this.getRaw(w.key);
+      if (old) removeEntry(d, w.key, old);
+      if (w.type === 'put') addEntry(d, w.key, w.value);
+    }
+    return d;
   }
 
   /**
-   * One synced LevelDB write. A chained batch, not db.batch(array): the array form clones and
-   * re-validates every op in JavaScript, which cost more than the native write call itself.
+   * Journal first (the commit point), then LevelDB. Runs inside the commit loop only. Resolves
+   * once the group is committed, with a promise of its LevelDB write.
    */
-  private async write(ops: RawOp[]): Promise<void> {
+  private async commitWrites(writes: RawWrite[]): Promise<{ inLevel: Promise<void> }> {
+    if (this.broken) throw brokenError(this.broken);
+    const digest = this.digestAfter(writes);
+    if (!this.journal) {
+      await this.write(writes, undefined, true);
+      this.digest = digest;
+      return { inLevel: Promise.resolve() };
+    }
+    const id = await this.journal.append(Kind.Ops, encodeWrites(writes), digest);
+    this.applied = id;
+    this.digest = digest;
+    const group = ++this.groups;
+    for (const w of writes) this.pending.set(w.key.toString('latin1'), { value: w.type === 'put' ? w.value : null, group });
+    const state: IndexState = { deploymentId: this.deploymentId, applied: id, digest };
+    const inLevel = this.levelTail.then(async () => {
+      if (this.broken) throw brokenError(this.broken);
+      try {
+        await this.write(writes, state, false);
+      } catch (e) {
+        this.broken = e as Error;
+        throw brokenError(this.broken);
+      } finally {
+        for (const w of writes) {
+          const k = w.key.toString('latin1');
+          if (this.pending.get(k)?.group === group) this.pending.delete(k);
+        }
+      }
+    });
+    this.levelTail = inLevel.catch(() => undefined);
+    // A wrapper: returned bare, the promise would be awaited by the caller's await.
+    return { inLevel };
+  }
+
+  /** LevelDB catches up with a record the journal holds; a failure here needs a restart to mend. */
+  private async applyCommitted(writes: RawWrite[], id: RecordId, digest: Digest): Promise<void> {
+    const state: IndexState = { deploymentId: this.deploymentId, applied: id, digest };
+    try {
+      await this.write(writes, state, false);
+    } catch (e) {
+      this.broken = e as Error;
+      throw brokenError(this.broken);
+    }
+    this.applied = id;
+    this.digest = digest;
+  }
+
+  /**
+   * Appends a record that changes no index entry (a checkpoint's) and notes it as applied.
+   * Call from inside `exclusive`.
+   */
+  async appendMarker(kind: Kind, payload: Buffer): Promise<RecordId> {
+    if (!this.journal) throw new Error('meta: no journal attached');
+    const id = await this.journal.append(kind, payload, this.digest);
+    await this.applyCommitted([], id, this.digest);
+    return id;
+  }
+
+  /**
+   * Applies a committed journal record again (start-up catch-up or rebuild). The digest it
+   * carries must come out: otherwise the index is not the history it claims to be.
+   */
+  async replay(id: RecordId, kind: Kind, payload: Buffer, expected: Digest): Promise<void> {
+    const writes = kind === Kind.Ops ? decodeWrites(payload) : [];
+    const digest = this.digestAfter(writes);
+    if (!sameDigest(digest, expected)) {
+      throw new IndexMismatchError(`replaying journal record ${idText(id)} gives ${formatDigest(digest)}, the journal says ${formatDigest(expected)}`);
+    }
+    await this.write(writes, { deploymentId: this.deploymentId, applied: id, digest }, false);
+    this.applied = id;
+    this.digest = digest;
+  }
+
+  /** Loads entries into an empty index (a checkpoint), keeping the digest. */
+  async load(entries: Array<[Buffer, Buffer]>): Promise<void> {
+    const digest = { ...this.digest };
+    for (const [k, v] of entries) addEntry(digest, k, v);
+    await this.write(entries.map(([key, value]) => ({ type: 'put' as const, key, value })), undefined, false);
+    this.digest = digest;
+  }
+
+  /** Records the state reached by a load (the checkpoint's snapshot id), synced. */
+  async markApplied(id: RecordId, deploymentId: string): Promise<void> {
+    this.deploymentId = deploymentId;
+    await this.write([], { deploymentId, applied: id, digest: this.digest }, true);
+    this.applied = id;
+  }
+
+  /** Flushes LevelDB's log to disk (after a rebuild, before it is trusted). */
+  async sync(): Promise<void> {
+    await this.write([], this.state, true);
+  }
+
+  /**
+   * Reads every record once, as of one point in time: the digest recomputed from the bytes and
+   * the state record they were written with. LevelDB does not check its own block checksums
+   * on reads unless told to, so this is what finds a flipped byte in a table or log file.
+   */
+  async fullScan(): Promise<{ digest: Digest; state?: IndexState }> {
+    const digest = emptyDigest();
+    let state: IndexState | undefined;
+    for await (const [k, v] of this.entries(undefined, true)) {
+      if (k.equals(K.stateKey)) state = parse<IndexState>(v);
+      else addEntry(digest, k, v);
+    }
+    return { digest, state };
+  }
+
+  /** A point-in-time view for a checkpoint; take it inside `exclusive`, close it when done. */
+  snapshot(): { close(): Promise<void> } {
+    return this.db.snapshot() as unknown as { close(): Promise<void> };
+  }
+
+  /** Every record but the state record, in key order, from a snapshot (or now). */
+  async *entries(snapshot?: unknown, withState = false): AsyncGenerator<[Buffer, Buffer]> {
+    const it = this.db.iterator({ highWaterMarkBytes: SCAN_BYTES, ...(snapshot ? { snapshot: snapshot as never } : {}) });
+    try {
+      for (;;) {
+        const chunk = await it.nextv(1000);
+        if (chunk.length === 0) return;
+        for (const e of chunk) {
+          if (!withState && e[0].equals(K.stateKey)) continue;
+          yield e;
+        }
+      }
+    } finally {
+      await it.close();
+    }
+  }
+
+  /**
+   * One LevelDB write, with the state record when given. A chained batch, not db.batch(array):
+   * the array form clones and re-validates every op in JavaScript, which cost more than the
+   * native write call itself.
+   */
+  private async write(ops: RawOp[], state: IndexState | undefined, sync: boolean): Promise<void> {
     const batch = this.db.batch();
     try {
       for (const op of ops) {
         if (op.type === 'put') batch.put(op.key, op.value);
         else batch.del(op.key);
       }
+      if (state) batch.put(K.stateKey, Buffer.from(JSON.stringify(state), 'utf8'));
     } catch (err) {
       await batch.close();
       throw err;
     }
-    await batch.write({ sync: true });
+    await batch.write({ sync });
   }
 
   // ---- point reads -----------------------------------------------------------------------
@@ -148,6 +385,10 @@ export class LevelMetaStore implements MetaStore {
   // the thread pool (tens of microseconds, milliseconds on a busy machine) on every request.
 
   private getRaw(key: Buffer): Buffer | undefined {
+    if (this.pending.size > 0) {
+      const p = this.pending.get(key.toString('latin1'));
+      if (p) return p.value ?? undefined;
+    }
     return (this.db.getSync(key) as Buffer | undefined) ?? undefined;
   }
 
@@ -350,6 +591,21 @@ export class LevelMetaStore implements MetaStore {
     }
     return result;
   }
+}
+
+/** The last write of each key, in first-write order: what the batch leaves behind. */
+function coalesce(ops: RawOp[]): RawWrite[] {
+  const last = new Map<string, RawOp>();
+  for (const op of ops) {
+    const id = op.key.toString('latin1');
+    last.delete(id);
+    last.set(id, op);
+  }
+  return [...last.values()];
+}
+
+function brokenError(cause: Error): S3Error {
+  return new S3Error('ServiceUnavailable', `The metadata index failed a write (${cause.message}); restart the server to recover it from the journal.`);
 }
 
 function entries<T>(items: WalkItem[]): T[] {

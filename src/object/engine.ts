@@ -2,7 +2,9 @@
 // background upkeep. This is what the server (and tests, and tools) start from.
 
 import { openDiskSet } from '../disk/disk-set.js';
-import { LevelMetaStore } from '../meta/level-store.js';
+import { writeQuorum } from '../erasure/quorum.js';
+import { metaWriteQuorum } from '../meta/journal/quorum-journal.js';
+import { openMetaIndex, type MetaIndex } from './meta-index.js';
 import { recoverTemporaryFiles, type RecoveryReport } from './recovery.js';
 import { Upkeep } from './scanner.js';
 import { ObjectStore } from './store.js';
@@ -16,6 +18,10 @@ export interface EngineOptions {
   scannerBytesPerSecond?: number;
   diskCheckIntervalMs?: number;
   multipartExpirySeconds?: number;
+  /** Journal bytes after which a metadata checkpoint is written (default 64 MiB, or the last checkpoint's size). */
+  metaCheckpointBytes?: number;
+  /** Rebuild the metadata index from the disks even if it looks fine. */
+  rebuildMeta?: boolean;
   log?: (msg: string) => void;
   now?: () => number;
 }
@@ -31,6 +37,8 @@ export interface DiskUsage {
 
 export interface Engine {
   store: ObjectStore;
+  /** The metadata index with its journal and checkpoints on the disks. */
+  metaIndex: MetaIndex;
   /** Per-disk health and space, for metrics and the admin CLI. */
   usage(): Promise<DiskUsage[]>;
   upkeep: Upkeep;
@@ -49,20 +57,35 @@ export async function openEngine(o: EngineOptions): Promise<Engine> {
   if (n < 1 || n > 16) throw new Error(`between 1 and 16 disks are supported, got ${n}`);
   if (o.parity < 0 || o.parity >= n) throw new Error(`parity ${o.parity} needs at least ${o.parity + 1} disks, got ${n}`);
   const set = await openDiskSet(o.disks);
-  const meta = new LevelMetaStore(o.metaDir);
-  await meta.open();
+  const k = n - o.parity;
+  const blockSize = o.blockSize ?? DEFAULT_BLOCK_SIZE;
+  const metaIndex = await openMetaIndex({
+    disks: set.disks,
+    k,
+    m: o.parity,
+    blockSize,
+    dir: o.metaDir,
+    deploymentId: set.deploymentId,
+    quorum: metaWriteQuorum(n, writeQuorum(k, o.parity)),
+    checkpointBytes: o.metaCheckpointBytes,
+    forceRebuild: o.rebuildMeta,
+    log: o.log,
+  });
+  const meta = metaIndex.meta;
   const store = new ObjectStore({
     disks: set.disks,
     meta,
-    k: n - o.parity,
+    k,
     m: o.parity,
-    blockSize: o.blockSize ?? DEFAULT_BLOCK_SIZE,
+    blockSize,
     inlineThreshold: o.inlineThreshold ?? DEFAULT_INLINE_THRESHOLD,
     log: o.log,
     now: o.now,
   });
   const recovery = await recoverTemporaryFiles(store);
+  metaIndex.startCompaction();
   const upkeep = new Upkeep(store, {
+    metaIndex,
     deploymentId: set.deploymentId,
     scannerBytesPerSecond: o.scannerBytesPerSecond ?? 0,
     diskCheckIntervalMs: o.diskCheckIntervalMs,
@@ -70,9 +93,11 @@ export async function openEngine(o: EngineOptions): Promise<Engine> {
     log: o.log,
   });
   upkeep.start();
+  if (set.replaced.length > 0) metaIndex.needsCheckpoint = true;
   if (set.replaced.length > 0) upkeep.healAll().catch((e: Error) => o.log?.(`healing failed: ${e.message}`));
   return {
     store,
+    metaIndex,
     upkeep,
     deploymentId: set.deploymentId,
     recovery,
@@ -94,7 +119,7 @@ export async function openEngine(o: EngineOptions): Promise<Engine> {
     async close() {
       await upkeep.stop();
       await store.settle();
-      await meta.close();
+      await metaIndex.close();
     },
   };
 }

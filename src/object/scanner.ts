@@ -4,10 +4,13 @@
 
 import { recheckDisk } from '../disk/disk-set.js';
 import { heal, type HealProgress } from './healing.js';
+import type { MetaIndex } from './meta-index.js';
 import type { ObjectStore } from './store.js';
 
 export interface UpkeepOptions {
   deploymentId: string;
+  /** Checked by the scanner too; a disk that comes back or is replaced gets a fresh checkpoint. */
+  metaIndex?: MetaIndex;
   /** Bytes per second the scanner may read; 0 turns it off. */
   scannerBytesPerSecond: number;
   diskCheckIntervalMs?: number;
@@ -24,6 +27,7 @@ export class Upkeep {
   private readonly running = new Set<Promise<unknown>>();
   private readonly stopSignal = new AbortController();
   lastScan: HealProgress | undefined;
+  lastMetaCheck: Awaited<ReturnType<MetaIndex['verifyOnline']>> | undefined;
 
   constructor(private readonly store: ObjectStore, private readonly o: UpkeepOptions) {}
 
@@ -45,7 +49,11 @@ export class Upkeep {
           replaced = true;
         }
       }
-      if (replaced) this.healAll().catch((e: Error) => log(`healing failed: ${e.message}`));
+      if (replaced) {
+        // A blank or stale disk lacks journal records: a checkpoint puts the metadata back on it.
+        if (this.o.metaIndex) this.o.metaIndex.needsCheckpoint = true;
+        this.healAll().catch((e: Error) => log(`healing failed: ${e.message}`));
+      }
     };
     let checking = false;
     this.timers.push(setInterval(() => {
@@ -100,6 +108,7 @@ export class Upkeep {
   }
 
   private scanLoop(): void {
+    const log = this.o.log ?? (() => undefined);
     const rate = this.o.scannerBytesPerSecond;
     const pace = async (bytes: number) => {
       const ms = (bytes / rate) * 1000;
@@ -107,6 +116,7 @@ export class Upkeep {
     };
     const run = async () => {
       while (!this.stopped) {
+        if (this.o.metaIndex) this.lastMetaCheck = await this.o.metaIndex.verifyOnline().catch((e: Error) => (log(`metadata check failed: ${e.message}`), undefined));
         this.lastScan = await heal(this.store, { pace, shouldStop: () => this.stopped });
         await this.sleep(60_000);
       }

@@ -390,14 +390,33 @@ describe('root credentials', () => {
     const stored = JSON.parse(await fs.readFile(file, 'utf8'));
     assert.equal(stored.accessKeyId, first.credentials.accessKeyId);
     assert.equal(stored.secretAccessKey, first.credentials.secretAccessKey);
-    // No temporary file is left behind, and nothing lands on a disk.
+    // No temporary file is left behind; each disk keeps a copy (0600) in its meta/ directory,
+    // so losing the metadata directory does not change the keys.
     assert.deepEqual(await fs.readdir(path.join(cwd, 'data', 'meta')), ['credentials.json']);
-    for (const disk of first.disks) assert.deepEqual(await fs.readdir(disk), []);
+    for (const disk of first.disks) {
+      assert.deepEqual(await fs.readdir(disk), ['meta']);
+      const copy = path.join(disk, 'meta', 'credentials.json');
+      assert.equal((await fs.stat(copy)).mode & 0o777, 0o600);
+      const c = JSON.parse(await fs.readFile(copy, 'utf8'));
+      assert.equal(c.accessKeyId, first.credentials.accessKeyId);
+      assert.equal(c.secretAccessKey, first.credentials.secretAccessKey);
+    }
 
     const second = await load(cwd);
     assert.equal(second.credentials.generated, false);
     assert.equal(second.credentials.accessKeyId, first.credentials.accessKeyId);
     assert.equal(second.credentials.secretAccessKey, first.credentials.secretAccessKey);
+  });
+
+  test('a lost metadata directory gets the same pair back from the disks', async () => {
+    const cwd = await tempDir();
+    const first = await load(cwd);
+    await fs.rm(path.join(cwd, 'data', 'meta'), { recursive: true, force: true });
+    const second = await load(cwd);
+    assert.equal(second.credentials.generated, false);
+    assert.equal(second.credentials.accessKeyId, first.credentials.accessKeyId);
+    assert.equal(second.credentials.secretAccessKey, first.credentials.secretAccessKey);
+    assert.equal((await fs.stat(path.join(cwd, 'data', 'meta', 'credentials.json'))).mode & 0o777, 0o600);
   });
 
   test('two servers starting at once on one meta dir agree on one pair', async () => {

@@ -1,0 +1,203 @@
+// Reading the journals back: every valid record on every readable disk, and the chain of
+// committed records from the newest back to the latest checkpoint (or to the beginning).
+
+import { promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import type { Disk } from '../../disk/disk.js';
+import { journalDir, SEGMENT_RE } from './disk-journal.js';
+import {
+  compareIds, decodeHeader, GENESIS, HEADER_BYTES, idText, Kind, MAGIC, sameId, verifyRecord,
+  type RecordHeader, type RecordId,
+} from './record.js';
+
+export interface RecordCopy {
+  disk: number;
+  file: string;
+  offset: number;
+}
+
+export interface FoundRecord {
+  header: RecordHeader;
+  copies: RecordCopy[];
+}
+
+export interface SegmentInfo {
+  disk: number;
+  name: string;
+  /** Highest seq of any valid record in it (0 when none). */
+  maxSeq: number;
+}
+
+export interface JournalScan {
+  records: Map<string, FoundRecord>;
+  segments: SegmentInfo[];
+  /** Disks whose journal directory could be read (an empty one counts). */
+  disksRead: number[];
+  /** Records whose bytes failed their CRC (bit rot, or a write torn by a crash). */
+  damaged: number;
+  /** Highest epoch in any valid record, committed or not. */
+  maxEpoch: number;
+}
+
+const MAGIC_BYTES = Buffer.alloc(4);
+MAGIC_BYTES.writeUInt32BE(MAGIC, 0);
+
+export async function scanJournals(disks: Disk[]): Promise<JournalScan> {
+  const scan: JournalScan = { records: new Map(), segments: [], disksRead: [], damaged: 0, maxEpoch: 0 };
+  for (const disk of disks) {
+    if (!disk.online) continue;
+    let names: string[];
+    try {
+      names = (await fsp.readdir(journalDir(disk))).filter((n) => SEGMENT_RE.test(n)).sort();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') continue;
+      names = [];
+    }
+    scan.disksRead.push(disk.index);
+    for (const name of names) {
+      const file = path.join(journalDir(disk), name);
+      let buf: Buffer;
+      try {
+        buf = await fsp.readFile(file);
+      } catch {
+        continue;
+      }
+      let maxSeq = 0;
+      parseSegment(buf, (h, offset) => {
+        maxSeq = Math.max(maxSeq, h.id.seq);
+        scan.maxEpoch = Math.max(scan.maxEpoch, h.id.epoch);
+        const k = idText(h.id);
+        const found = scan.records.get(k);
+        if (found) found.copies.push({ disk: disk.index, file, offset });
+        else scan.records.set(k, { header: h, copies: [{ disk: disk.index, file, offset }] });
+      }, () => scan.damaged++);
+      scan.segments.push({ disk: disk.index, name, maxSeq });
+    }
+  }
+  return scan;
+}
+
+/**
+ * Calls `onRecord` for every record whose CRC holds. After a damaged stretch it looks for the
+ * next magic number, so one rotten record does not hide the ones after it. A record torn by a
+ * crash during its append (bytes that fail their CRC with nothing valid after them) ends the
+ * segment and is not damage: that append was never acknowledged.
+ */
+export function parseSegment(buf: Buffer, onRecord: (h: RecordHeader, offset: number) => void, onDamage: () => void): void {
+  let at = 0;
+  while (at + HEADER_BYTES <= buf.length) {
+    const h = decodeHeader(buf.subarray(at, at + HEADER_BYTES));
+    const end = h ? at + HEADER_BYTES + h.payloadLength : -1;
+    if (h && end <= buf.length && verifyRecord(buf.subarray(at, end))) {
+      onRecord(h, at);
+      at = end;
+      continue;
+    }
+    const next = buf.indexOf(MAGIC_BYTES, at + 1);
+    if (next < 0) return; // a torn last append
+    onDamage();
+    at = next;
+  }
+}
+
+/**
+ * Reads records' payloads, each from the first copy that still reads back with a matching
+ * CRC. Files stay open between reads (a rebuild reads many records from few files).
+ */
+export class PayloadReader {
+  private readonly files = new Map<string, FileHandle>();
+
+  async read(r: FoundRecord): Promise<Buffer> {
+    for (const c of r.copies) {
+      try {
+        let fh = this.files.get(c.file);
+        if (!fh) {
+          fh = await fsp.open(c.file, 'r');
+          this.files.set(c.file, fh);
+        }
+        const buf = Buffer.allocUnsafe(HEADER_BYTES + r.header.payloadLength);
+        const { bytesRead } = await fh.read(buf, 0, buf.length, c.offset);
+        if (bytesRead === buf.length && verifyRecord(buf)) return buf.subarray(HEADER_BYTES);
+      } catch {
+        // try the next copy
+      }
+    }
+    throw new Error(`journal record ${idText(r.header.id)}: no readable copy on any disk`);
+  }
+
+  async close(): Promise<void> {
+    for (const fh of this.files.values()) await fh.close().catch(() => undefined);
+    this.files.clear();
+  }
+}
+
+/** One record's payload (see PayloadReader). */
+export async function readPayload(r: FoundRecord): Promise<Buffer> {
+  const reader = new PayloadReader();
+  try {
+    return await reader.read(r);
+  } finally {
+    await reader.close();
+  }
+}
+
+export interface CheckpointInfo {
+  /** The record id whose state the checkpoint holds. */
+  snapshot: RecordId;
+  digest: { count: number; bytes: number; sum: number };
+  /** Where the checkpoint's bytes are (an erasure-coded layout; see object/meta-checkpoint.ts). */
+  layout: unknown;
+  created: number;
+}
+
+export interface Chain {
+  head: RecordId;
+  /** The newest checkpoint on the chain, if any; `records` start right after its snapshot. */
+  checkpoint?: { record: FoundRecord; info: CheckpointInfo };
+  /** Committed records to apply, oldest first (after the checkpoint's snapshot, if any). */
+  records: FoundRecord[];
+  /** Checkpoint records on the chain older than the newest one (their data can go). */
+  olderCheckpoints: CheckpointInfo[];
+}
+
+export class BrokenChainError extends Error {}
+
+/**
+ * The committed history: from the newest record (highest epoch, then seq) back along `prev`
+ * until the beginning or the newest checkpoint's snapshot. A record missing on every disk in
+ * between means the history cannot be rebuilt from these disks.
+ */
+export async function resolveChain(scan: JournalScan): Promise<Chain> {
+  let head = GENESIS;
+  for (const r of scan.records.values()) if (compareIds(r.header.id, head) > 0) head = r.header.id;
+  const chain: Chain = { head, records: [], olderCheckpoints: [] };
+  const back: FoundRecord[] = [];
+  let cur = head;
+  while (!sameId(cur, GENESIS)) {
+    if (chain.checkpoint && sameId(cur, chain.checkpoint.info.snapshot)) break;
+    const r = scan.records.get(idText(cur));
+    if (!r) {
+      throw new BrokenChainError(`journal record ${idText(cur)} is missing on every readable disk (${scan.disksRead.length} read)`);
+    }
+    if (r.header.kind === Kind.Checkpoint) {
+      const info = JSON.parse((await readPayload(r)).toString('utf8')) as CheckpointInfo;
+      if (!chain.checkpoint) chain.checkpoint = { record: r, info };
+      else chain.olderCheckpoints.push(info);
+    }
+    back.push(r);
+    cur = r.header.prev;
+  }
+  // Older checkpoints whose records were already compacted away are not on the walk; the
+  // segments still holding their records are found by the caller from `scan.segments`.
+  chain.records = back.reverse();
+  return chain;
+}
+
+/** True when `id` is the chain's head, its checkpoint's snapshot, or one of its records. */
+export function onChain(chain: Chain, id: RecordId): boolean {
+  if (sameId(id, chain.head)) return true;
+  if (chain.checkpoint && sameId(id, chain.checkpoint.info.snapshot)) return true;
+  if (!chain.checkpoint && sameId(id, GENESIS)) return true;
+  return chain.records.some((r) => sameId(r.header.id, id));
+}

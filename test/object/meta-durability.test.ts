@@ -1,0 +1,318 @@
+// Metadata durability through the storage engine with real disks and real LevelDB: the index
+// in the metadata directory can be lost, corrupted, replaced by an old copy or by another
+// deployment's, and every record comes back from the journal and checkpoints on the disks.
+
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { cp, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { openEngine, type Engine, type EngineOptions } from '../../src/object/engine.js';
+import { collect, patternBuffer } from '../helpers/data.js';
+import { dumpIndex, flipBytes, put, writeFixture, type Fixture } from '../helpers/meta-fixture.js';
+import { S3Error } from '../../src/errors.js';
+import { journalDir } from '../../src/meta/journal/disk-journal.js';
+
+const T = { timeout: 120_000 };
+
+function options(root: string, extra: Partial<EngineOptions> = {}): EngineOptions {
+  return {
+    disks: [1, 2, 3, 4].map((i) => path.join(root, `disk${i}`)),
+    metaDir: path.join(root, 'meta', 'leveldb'),
+    parity: 2,
+    blockSize: 64 * 1024,
+    inlineThreshold: 4096,
+    diskCheckIntervalMs: 60_000,
+    ...extra,
+  };
+}
+
+async function withRoot(fn: (root: string) => Promise<void>): Promise<void> {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'tessera-metadur-'));
+  try {
+    await fn(root);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+/** The index once background work (garbage removal) is done: what a restart finds. */
+async function settledDump(e: Engine): Promise<Map<string, string>> {
+  await e.store.settle();
+  return dumpIndex(e.metaIndex.meta);
+}
+
+async function readAll(e: Engine, f: Fixture): Promise<void> {
+  for (const [name, data] of f.current) {
+    const [bucket, ...rest] = name.split('/');
+    const v = await e.store.resolve(bucket!, rest.join('/'));
+    const got = await collect(e.store.openData(v));
+    assert.ok(got.equals(data), `${name} reads back bit-exact`);
+  }
+}
+
+async function completeUpload(e: Engine, f: Fixture, bucket = 'plain0'): Promise<void> {
+  const v = await e.store.multipart.complete(bucket, 'big-upload', f.uploadId, f.partEtags.map((etag, i) => ({ partNumber: i + 1, etag })));
+  const got = await collect(e.store.openData(v));
+  assert.ok(got.equals(Buffer.concat(f.partData)), 'the completed upload holds both parts');
+}
+
+describe('metadata durability (engine)', () => {
+  test('a deleted metadata directory is rebuilt record for record from the disks', T, async () => {
+    await withRoot(async (root) => {
+      let e = await openEngine(options(root));
+      const f = await writeFixture(e);
+      const before = await settledDump(e);
+      await e.close();
+      await rm(path.join(root, 'meta'), { recursive: true, force: true });
+      const logs: string[] = [];
+      e = await openEngine(options(root, { log: (m) => logs.push(m) }));
+      try {
+        assert.equal(e.metaIndex.report.action, 'rebuilt');
+        assert.deepEqual(await dumpIndex(e.metaIndex.meta), before);
+        assert.ok(logs.some((l) => /rebuilt from the disks/.test(l)), logs.join('\n'));
+        await readAll(e, f);
+        const tags = (await e.store.resolve('plain0', 'dir/obj-10')).tags;
+        assert.deepEqual(tags, { color: 'blue' });
+        await completeUpload(e, f);
+      } finally {
+        await e.close();
+      }
+    });
+  });
+
+  test('with checkpoints and compaction, a rebuild gives the same index and the journal stays bounded', T, async () => {
+    await withRoot(async (root) => {
+      let e = await openEngine(options(root, { metaCheckpointBytes: 1 }));
+      const f0 = await writeFixture(e, 0);
+      await e.metaIndex.writeCheckpoint();
+      const f1 = await writeFixture(e, 1); // after the checkpoint: only in the journal
+      await e.metaIndex.writeCheckpoint();
+      await put(e, 'plain1', 'after-second-checkpoint', patternBuffer(123, 5));
+      const before = await settledDump(e);
+      await e.close();
+      // Only the newest checkpoint's shard files and the segments after it remain.
+      for (const d of [1, 2, 3, 4]) {
+        const segs = (await readdir(journalDir({ root: path.join(root, `disk${d}`) } as never))).filter((n) => n.endsWith('.log'));
+        assert.ok(segs.length <= 2, `disk${d} keeps ${segs.length} journal segments`);
+      }
+      await rm(path.join(root, 'meta'), { recursive: true, force: true });
+      e = await openEngine(options(root));
+      try {
+        assert.equal(e.metaIndex.report.action, 'rebuilt');
+        assert.ok(e.metaIndex.report.loaded > 0, 'records came from the checkpoint');
+        assert.deepEqual(await dumpIndex(e.metaIndex.meta), before);
+        await readAll(e, f0);
+        await readAll(e, f1);
+        await completeUpload(e, f1, 'plain1');
+      } finally {
+        await e.close();
+      }
+    });
+  });
+
+  test('flipped bytes in LevelDB table and log files are found and the index is rebuilt', T, async () => {
+    await withRoot(async (root) => {
+      let e = await openEngine(options(root));
+      const f = await writeFixture(e);
+      const before = await settledDump(e);
+      await e.close();
+      // Reopen once so LevelDB compacts its log into a table file, then write a little more
+      // so there is a log too.
+      e = await openEngine(options(root));
+      await put(e, 'plain0', 'late', patternBuffer(100, 3));
+      const withLate = await settledDump(e);
+      await e.close();
+      const dir = path.join(root, 'meta', 'leveldb');
+      const hit = await flipBytes(dir, /\.(ldb|log)$/);
+      assert.ok(hit.some((n) => n.endsWith('.ldb')) && hit.some((n) => n.endsWith('.log')), `flipped ${hit.join(', ')}`);
+      e = await openEngine(options(root));
+      try {
+        assert.equal(e.metaIndex.report.action, 'rebuilt', e.metaIndex.report.reason);
+        assert.ok(e.metaIndex.report.movedTo, 'the untrusted directory is kept aside');
+        assert.deepEqual(await dumpIndex(e.metaIndex.meta), withLate);
+        assert.ok(before.size < withLate.size);
+        await readAll(e, f);
+      } finally {
+        await e.close();
+      }
+    });
+  });
+
+  test('an older copy of the metadata directory (a restored backup) loses nothing written since', T, async () => {
+    await withRoot(async (root) => {
+      let e = await openEngine(options(root));
+      await writeFixture(e, 0);
+      await e.close();
+      await cp(path.join(root, 'meta'), path.join(root, 'backup'), { recursive: true });
+      e = await openEngine(options(root));
+      const f1 = await writeFixture(e, 1);
+      await e.store.deleteObject('plain0', 'dir/obj-10');
+      const latest = await settledDump(e);
+      await e.close();
+      await rm(path.join(root, 'meta'), { recursive: true, force: true });
+      await rename(path.join(root, 'backup'), path.join(root, 'meta'));
+      e = await openEngine(options(root));
+      try {
+        assert.equal(e.metaIndex.report.action, 'caught-up');
+        assert.deepEqual(await dumpIndex(e.metaIndex.meta), latest);
+        await readAll(e, f1);
+        await assert.rejects(e.store.resolve('plain0', 'dir/obj-10'), (err: S3Error) => err.code === 'NoSuchKey');
+      } finally {
+        await e.close();
+      }
+    });
+  });
+
+  test('a backup older than the newest checkpoint is rebuilt from the checkpoint', T, async () => {
+    await withRoot(async (root) => {
+      let e = await openEngine(options(root));
+      await writeFixture(e, 0);
+      await e.close();
+      await cp(path.join(root, 'meta'), path.join(root, 'backup'), { recursive: true });
+      e = await openEngine(options(root));
+      await writeFixture(e, 1);
+      await e.metaIndex.writeCheckpoint();
+      await put(e, 'plain1', 'x', patternBuffer(10, 1));
+      const latest = await settledDump(e);
+      await e.close();
+      await rm(path.join(root, 'meta'), { recursive: true, force: true });
+      await rename(path.join(root, 'backup'), path.join(root, 'meta'));
+      e = await openEngine(options(root));
+      try {
+        assert.equal(e.metaIndex.report.action, 'rebuilt', 'the journal no longer reaches back to the backup');
+        assert.deepEqual(await dumpIndex(e.metaIndex.meta), latest);
+      } finally {
+        await e.close();
+      }
+    });
+  });
+
+  test("another deployment's metadata directory is never used", T, async () => {
+    await withRoot(async (root) => {
+      const other = path.join(root, 'other');
+      let e = await openEngine(options(other));
+      await writeFixture(e, 9);
+      await e.close();
+      e = await openEngine(options(root));
+      const f = await writeFixture(e, 0);
+      const mine = await settledDump(e);
+      await e.close();
+      await rm(path.join(root, 'meta'), { recursive: true, force: true });
+      await cp(path.join(other, 'meta'), path.join(root, 'meta'), { recursive: true });
+      e = await openEngine(options(root));
+      try {
+        assert.equal(e.metaIndex.report.action, 'rebuilt');
+        assert.match(e.metaIndex.report.reason ?? '', /another deployment/);
+        assert.deepEqual(await dumpIndex(e.metaIndex.meta), mine);
+        await readAll(e, f);
+      } finally {
+        await e.close();
+      }
+    });
+  });
+
+  test('a disk offline during overwrites and deletes comes back stale and never rolls metadata back', T, async () => {
+    await withRoot(async (root) => {
+      let e = await openEngine(options(root));
+      await e.store.createBucket('b', 'us-east-1');
+      for (let i = 0; i < 20; i++) await put(e, 'b', `k${i}`, patternBuffer(100 + i, i));
+      // Disk 4 fails while the server runs (the monitor, which would notice it, is slowed down).
+      e.store.disks[3]!.online = false;
+      const expect = new Map<string, Buffer | undefined>();
+      for (let i = 0; i < 20; i++) {
+        if (i % 3 === 0) {
+          await e.store.deleteObject('b', `k${i}`);
+          expect.set(`k${i}`, undefined);
+        } else {
+          const d = patternBuffer(3000 + i, 1000 + i);
+          await put(e, 'b', `k${i}`, d);
+          expect.set(`k${i}`, d);
+        }
+      }
+      const latest = await settledDump(e);
+      await e.close();
+      // Two worst cases for the stale disk, on two copies of the same disks:
+      //  A: the index is gone too, so everything comes from the journals, disk 4's among them;
+      //  B: also disks 1 and 2 are lost: the stale disk 4 is half of what is left.
+      const copy = await mkdtemp(path.join(os.tmpdir(), 'tessera-metadur-b-'));
+      try {
+        for (const d of [3, 4]) await cp(path.join(root, `disk${d}`), path.join(copy, `disk${d}`), { recursive: true });
+        await rm(path.join(root, 'meta'), { recursive: true, force: true });
+        e = await openEngine(options(root));
+        try {
+          assert.deepEqual(await dumpIndex(e.metaIndex.meta), latest);
+          for (const [key, d] of expect) {
+            if (d === undefined) await assert.rejects(e.store.resolve('b', key), (err: S3Error) => err.code === 'NoSuchKey');
+            else assert.ok((await collect(e.store.openData(await e.store.resolve('b', key)))).equals(d), key);
+          }
+        } finally {
+          await e.close();
+        }
+        e = await openEngine(options(copy));
+        try {
+          assert.deepEqual(await dumpIndex(e.metaIndex.meta), latest, 'disks 3 and 4 alone give the newest metadata');
+          for (const [key, d] of expect) {
+            if (d === undefined) await assert.rejects(e.store.resolve('b', key), (err: S3Error) => err.code === 'NoSuchKey');
+            else assert.ok((await collect(e.store.openData(await e.store.resolve('b', key)))).equals(d), key);
+          }
+        } finally {
+          await e.close();
+        }
+      } finally {
+        await rm(copy, { recursive: true, force: true });
+      }
+    });
+  });
+
+  test('an index from before the journal existed is adopted and put on the disks', T, async () => {
+    await withRoot(async (root) => {
+      const { LevelMetaStore } = await import('../../src/meta/level-store.js');
+      let e = await openEngine(options(root));
+      const f = await writeFixture(e);
+      const before = await settledDump(e);
+      await e.close();
+      // Strip what the journal added: the state record and every journal file.
+      const m = new LevelMetaStore(path.join(root, 'meta', 'leveldb'));
+      await m.open();
+      await (m as unknown as { db: { del(k: Buffer): Promise<void> } }).db.del(Buffer.from('Z\0state'));
+      await m.close();
+      for (const d of [1, 2, 3, 4]) await rm(path.join(root, `disk${d}`, 'meta'), { recursive: true, force: true });
+      e = await openEngine(options(root));
+      assert.equal(e.metaIndex.report.action, 'adopted');
+      await e.close();
+      await rm(path.join(root, 'meta'), { recursive: true, force: true });
+      e = await openEngine(options(root));
+      try {
+        assert.equal(e.metaIndex.report.action, 'rebuilt');
+        assert.deepEqual(await dumpIndex(e.metaIndex.meta), before);
+        await readAll(e, f);
+      } finally {
+        await e.close();
+      }
+    });
+  });
+
+  test('a journal record is on write-quorum disks before the write is acknowledged', T, async () => {
+    await withRoot(async (root) => {
+      const e = await openEngine(options(root));
+      try {
+        await e.store.createBucket('b', 'us-east-1');
+        // Two of four disks gone: 2 < quorum 3, so a commit must fail, not be acknowledged.
+        e.store.disks[0]!.online = false;
+        e.store.disks[1]!.online = false;
+        await assert.rejects(put(e, 'b', 'k', patternBuffer(10, 1)), (err: S3Error) => err.code === 'InsufficientWriteQuorum');
+        await assert.rejects(e.store.resolve('b', 'k'), (err: S3Error) => err.code === 'NoSuchKey');
+        e.store.disks[0]!.online = true;
+        e.store.disks[1]!.online = true;
+        await put(e, 'b', 'k2', patternBuffer(10, 2));
+        assert.ok((await stat(path.join(root, 'disk1', 'meta'))).isDirectory());
+      } finally {
+        await e.close();
+      }
+    });
+  });
+});
+
+void Readable;
