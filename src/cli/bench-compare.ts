@@ -47,6 +47,7 @@ interface WorkloadSpec {
 
 const WORKLOADS: WorkloadSpec[] = [
   { id: 'put-4k', name: '4KiB PUT', op: 'put', size: 4 * KiB, concurrency: 8, minRatio: 3 },
+  { id: 'put-4k-16', name: '4KiB PUT x16', op: 'put', size: 4 * KiB, concurrency: 16, minRatio: 3 },
   { id: 'get-4k', name: '4KiB GET', op: 'get', size: 4 * KiB, concurrency: 8, minRatio: 3 },
   { id: 'list-1000', name: 'LIST 1000', op: 'list', size: 1, concurrency: 8, minRatio: 15 },
   { id: 'put-64m', name: '64MiB PUT', op: 'put', size: 64 * MiB, concurrency: 2 },

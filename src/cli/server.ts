@@ -62,6 +62,17 @@ function ownerId(accessKey: string): string {
   return h.toString(16).padStart(64, '0');
 }
 
+function describeIndex(e: Engine): string {
+  const r = e.metaIndex.report;
+  switch (r.action) {
+    case 'rebuilt': return `index rebuilt from the disks in ${r.ms} ms: ${r.reason}`;
+    case 'caught-up': return `index caught up with ${r.replayed} journal record(s)`;
+    case 'adopted': return 'index adopted and checkpointed onto the disks';
+    case 'new': return 'new';
+    default: return 'index checked against the disks';
+  }
+}
+
 export function banner(s: Started): string {
   const c = s.config;
   const lines = [
@@ -69,7 +80,7 @@ export function banner(s: Started): string {
     `  endpoint:    ${s.http.url}`,
     `  region:      ${c.region}`,
     `  disks:       ${c.disks.join(', ')}`,
-    `  metadata:    ${c.metaDir}`,
+    `  metadata:    ${c.metaDir} (${describeIndex(s.engine)})`,
     `  erasure:     ${c.dataShards} data + ${c.parity} parity shards (survives ${c.parity} lost disk${c.parity === 1 ? '' : 's'})`,
     `  access key:  ${c.credentials.accessKeyId}`,
     `  secret key:  ${c.credentials.secretAccessKey}`,

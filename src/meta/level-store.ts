@@ -61,7 +61,8 @@ const text = (b: Buffer) => b.toString('utf8');
 export class LevelMetaStore implements MetaStore {
   /** Counters for tests and metrics. */
   readonly stats: Stats & { batchesWritten: number } = { iteratorSteps: 0, batchesWritten: 0 };
-  private readonly db: Db;
+  /** Replaced only by `replaceWith` (an online repair), between two groups. */
+  private db: Db;
   private readonly queue: Waiter[] = [];
   /** The running commit loop; at most one, so at most one synced write is in flight. */
   private committer: Promise<void> | undefined;
@@ -86,7 +87,21 @@ export class LevelMetaStore implements MetaStore {
   private levelTail: Promise<void> = Promise.resolve();
 
   constructor(readonly dir: string) {
-    this.db = new Level<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer', writeBufferSize: WRITE_BUFFER_BYTES });
+    this.db = openLevel(dir);
+  }
+
+  /**
+   * Swaps in an index built elsewhere (a repair while serving): closes this one, moves its
+   * directory to `asideDir`, moves `builtDir` into its place and opens it. Call from inside
+   * `exclusive`, so no write is in flight; a listing still reading the old index fails once.
+   */
+  async replaceWith(builtDir: string, asideDir: string): Promise<void> {
+    const { rename } = await import('node:fs/promises');
+    await this.db.close();
+    await rename(this.dir, asideDir);
+    await rename(builtDir, this.dir);
+    this.db = openLevel(this.dir);
+    await this.open();
   }
 
   async open(): Promise<void> {
@@ -593,7 +608,11 @@ export class LevelMetaStore implements MetaStore {
   }
 }
 
-/** The last write of each key, in first-write order: what the batch leaves behind. */
+function openLevel(dir: string): Db {
+  return new Level<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer', writeBufferSize: WRITE_BUFFER_BYTES });
+}
+
+/** The last write of each key, in the order of those last writes: what the batch leaves behind. */
 function coalesce(ops: RawOp[]): RawWrite[] {
   const last = new Map<string, RawOp>();
   for (const op of ops) {

@@ -150,10 +150,10 @@ export class MetaIndex {
   /**
    * The scanner's check of the metadata: the index read in full against its digest, the
    * checkpoint read and healed through the erasure layer, the journals read back. Damage on
-   * the disks is mended with a new checkpoint; damage in the index is reported (a restart
-   * rebuilds it from the disks).
+   * the disks is mended with a new checkpoint; a damaged index is rebuilt from the disks and
+   * swapped in (writes wait meanwhile).
    */
-  async verifyOnline(): Promise<{ indexOk: boolean; checkpointOk: boolean; journalDamaged: number; shardsRebuilt: number }> {
+  async verifyOnline(): Promise<{ indexOk: boolean; indexRepaired: boolean; checkpointOk: boolean; journalDamaged: number; shardsRebuilt: number }> {
     let snap!: { close(): Promise<void> };
     let digest!: Digest;
     await this.meta.exclusive(async () => {
@@ -172,6 +172,8 @@ export class MetaIndex {
     } finally {
       await snap.close();
     }
+    let indexRepaired = false;
+    if (!indexOk) indexRepaired = await this.repairIndex().then(() => true, (e: Error) => (this.log(`metadata index repair failed: ${e.message}`), false));
     let checkpointOk = true;
     let shardsRebuilt = 0;
     const cp = this.checkpoint;
@@ -190,7 +192,20 @@ export class MetaIndex {
     const journalDamaged = scan.damaged;
     if (!checkpointOk || journalDamaged > 0 || missingCopies(scan, this.journal.quorum) > 0) this.needsCheckpoint = true;
     if (this.needsCheckpoint) await this.writeCheckpoint();
-    return { indexOk, checkpointOk, journalDamaged, shardsRebuilt };
+    return { indexOk, indexRepaired, checkpointOk, journalDamaged, shardsRebuilt };
+  }
+
+  /** Rebuilds the index from the disks while writes wait, and swaps it in. */
+  async repairIndex(): Promise<void> {
+    await this.meta.exclusive(async () => {
+      const started = Date.now();
+      const chain = await resolveChain(await scanJournals(this.o.disks));
+      const built = `${this.o.dir}.rebuild`;
+      await buildIndex(this.o, chain, built, (m) => this.log(m));
+      const aside = await asideName(this.o.dir);
+      await this.meta.replaceWith(built, aside);
+      this.log(`metadata index repaired from the disks in ${Date.now() - started} ms; the damaged one is in ${aside}`);
+    });
   }
 
   async close(): Promise<void> {
@@ -257,8 +272,17 @@ export async function openMetaIndex(o: MetaIndexOptions): Promise<MetaIndex> {
       const empty = meta.digest.count === 0;
       action = empty ? 'new' : 'adopted';
     } else if (!distrust) {
-      if (!chain) distrust = chainError!.message;
-      else if (!onChain(chain, meta.applied)) {
+      if (!chain) {
+        // Some record of the history is on no readable disk. An index that checked out and is
+        // exactly at the newest record on the disks still holds the whole history: keep it,
+        // and a checkpoint soon puts it back on the disks (the chain then ends there).
+        if (sameId(meta.applied, newestId(scan))) {
+          log(`warning: ${chainError!.message}; the metadata index is intact and current, a checkpoint will restore the journal`);
+          action = 'current';
+        } else {
+          distrust = chainError!.message;
+        }
+      } else if (!onChain(chain, meta.applied)) {
         distrust = compareIds(meta.applied, chain.head) > 0
           ? `the index is ahead of the journal on the disks (${idText(meta.applied)} > ${idText(chain.head)})`
           : `the index is at ${idText(meta.applied)}, which the journal on the disks no longer reaches (a copy older than the newest checkpoint, or from another history)`;
@@ -303,8 +327,14 @@ export async function openMetaIndex(o: MetaIndexOptions): Promise<MetaIndex> {
     // The disks must hold what the index holds before anything is served.
     await index.writeCheckpoint();
   }
-  if (scan.damaged > 0 || (!journalEmpty && missingCopies(scan, o.quorum) > 0)) index.needsCheckpoint = true;
+  if (!chain || scan.damaged > 0 || (!journalEmpty && missingCopies(scan, o.quorum) > 0)) index.needsCheckpoint = true;
   return index;
+}
+
+function newestId(scan: JournalScan): RecordId {
+  let head = GENESIS;
+  for (const r of scan.records.values()) if (compareIds(r.header.id, head) > 0) head = r.header.id;
+  return head;
 }
 
 /** Why the index cannot be trusted as it is, or undefined. */
@@ -356,15 +386,19 @@ async function catchUp(meta: LevelMetaStore, chain: Chain, log: (msg: string) =>
 async function moveAside(dir: string): Promise<string | undefined> {
   const exists = await fsp.stat(dir).then(() => true, () => false);
   if (!exists) return undefined;
-  // Keep one untrusted copy for a post-mortem, not one per start.
+  const to = await asideName(dir);
+  await fsp.rename(dir, to);
+  return to;
+}
+
+/** Where an untrusted index goes; older ones are removed (one copy for a post-mortem, not one per event). */
+async function asideName(dir: string): Promise<string> {
   const parent = path.dirname(dir);
   const base = path.basename(dir);
   for (const n of await fsp.readdir(parent)) {
     if (n.startsWith(`${base}.untrusted-`)) await fsp.rm(path.join(parent, n), { recursive: true, force: true });
   }
-  const to = `${dir}.untrusted-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-  await fsp.rename(dir, to);
-  return to;
+  return `${dir}.untrusted-${new Date().toISOString().replace(/[:.]/g, '-')}`;
 }
 
 /** Builds a new index from the checkpoint and journal, in a side directory renamed into place when complete. */

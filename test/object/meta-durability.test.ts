@@ -13,6 +13,7 @@ import { collect, patternBuffer } from '../helpers/data.js';
 import { dumpIndex, flipBytes, put, writeFixture, type Fixture } from '../helpers/meta-fixture.js';
 import { S3Error } from '../../src/errors.js';
 import { journalDir } from '../../src/meta/journal/disk-journal.js';
+import type { ShardLayout } from '../../src/meta/types.js';
 
 const T = { timeout: 120_000 };
 
@@ -288,6 +289,83 @@ describe('metadata durability (engine)', () => {
         assert.equal(e.metaIndex.report.action, 'rebuilt');
         assert.deepEqual(await dumpIndex(e.metaIndex.meta), before);
         await readAll(e, f);
+      } finally {
+        await e.close();
+      }
+    });
+  });
+
+  test('history missing on every disk: an intact, current index is kept and checkpointed back onto the disks', T, async () => {
+    await withRoot(async (root) => {
+      let e = await openEngine(options(root));
+      await writeFixture(e, 0);
+      await e.close();
+      e = await openEngine(options(root)); // a second epoch, in new segments
+      await put(e, 'plain0', 'second-epoch', patternBuffer(10, 1));
+      const before = await settledDump(e);
+      await e.close();
+      // The first epoch's segments vanish from every disk (more damage than the quorum covers).
+      for (const d of [1, 2, 3, 4]) {
+        const dir = path.join(root, `disk${d}`, 'meta');
+        const segs = (await readdir(dir)).filter((n) => n.endsWith('.log')).sort();
+        await rm(path.join(dir, segs[0]!));
+      }
+      const backup = path.join(root, 'meta-copy');
+      await cp(path.join(root, 'meta'), backup, { recursive: true });
+      e = await openEngine(options(root));
+      try {
+        assert.equal(e.metaIndex.report.action, 'current');
+        assert.deepEqual(await dumpIndex(e.metaIndex.meta), before);
+        assert.equal(e.metaIndex.needsCheckpoint, true);
+        await e.metaIndex.writeCheckpoint();
+      } finally {
+        await e.close();
+      }
+      // The checkpoint made the disks whole again: the index can go.
+      await rm(path.join(root, 'meta'), { recursive: true, force: true });
+      e = await openEngine(options(root));
+      try {
+        assert.equal(e.metaIndex.report.action, 'rebuilt');
+        assert.deepEqual(await dumpIndex(e.metaIndex.meta), before);
+      } finally {
+        await e.close();
+      }
+    });
+  });
+
+  test('the scanner finds bit rot in the journal, the checkpoint and the index, and repairs each', T, async () => {
+    await withRoot(async (root) => {
+      const e = await openEngine(options(root));
+      try {
+        const f = await writeFixture(e, 0);
+        await e.metaIndex.writeCheckpoint();
+        await writeFixture(e, 1); // a journal tail after the checkpoint
+        const good = await settledDump(e);
+        // Rot on the disks: bytes flipped in a journal segment and in a checkpoint shard file.
+        const disk = e.store.disks[0]!;
+        const segs = (await readdir(journalDir(disk))).filter((n) => n.endsWith('.log'));
+        assert.ok(segs.length > 0);
+        const flippedJournal = await flipBytes(journalDir(disk), new RegExp(`^${segs.at(-1)!.replace('.', '\\.')}$`));
+        assert.equal(flippedJournal.length, 1);
+        const cp = e.metaIndex.checkpoint!.layout as ShardLayout;
+        const holder = e.store.disks[cp.distribution[0]!]!;
+        const shard = holder.shardPath(cp.dataId);
+        assert.equal((await flipBytes(path.dirname(shard), new RegExp(`^${cp.dataId}$`))).length, 1);
+        // Rot in the index that LevelDB itself would not notice: a value changed behind its back.
+        const db = (e.metaIndex.meta as unknown as { db: { put(k: Buffer, v: Buffer): Promise<void> } }).db;
+        const someKey = Buffer.from([...good.keys()].find((k) => Buffer.from(k, 'hex').toString().startsWith('B'))!, 'hex');
+        await db.put(someKey, Buffer.from('{"name":"rotten"}'));
+
+        const r = await e.metaIndex.verifyOnline();
+        assert.equal(r.indexOk, false, 'the changed index record is found');
+        assert.equal(r.indexRepaired, true);
+        assert.ok(r.journalDamaged >= 1, `damaged journal records found: ${r.journalDamaged}`);
+        assert.ok(r.shardsRebuilt >= 1, 'the checkpoint shard is rebuilt');
+        assert.deepEqual(await dumpIndex(e.metaIndex.meta), good, 'the repaired index is the committed one');
+        await readAll(e, f);
+        await put(e, 'plain0', 'after-repair', patternBuffer(10, 4)); // writes go on
+        const again = await e.metaIndex.verifyOnline();
+        assert.deepEqual({ ...again }, { indexOk: true, indexRepaired: false, checkpointOk: true, journalDamaged: 0, shardsRebuilt: 0 });
       } finally {
         await e.close();
       }
