@@ -77,6 +77,8 @@ async function runMeta(cmd: 'verify' | 'rebuild', argv: string[], json: boolean)
     deploymentId: set.deploymentId,
     quorum: metaWriteQuorum(config.disks.length, writeQuorum(k, config.parity)),
     forceRebuild: true,
+    replacedDisks: set.replaced,
+    newDeployment: set.created,
     log: say,
   });
   const r = { ...index.report, digest: index.meta.digest, ms: Date.now() - started };

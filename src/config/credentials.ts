@@ -1,6 +1,9 @@
 // Root credentials that Tessera makes up itself when none are configured. They are generated
-// once, kept in the metadata directory (never on a disk: disks must be replaceable by blank
-// ones) and read back on every later start, so clients keep working across restarts.
+// once, kept in the metadata directory and read back on every later start, so clients keep
+// working across restarts. Like all metadata they must survive the loss of that directory, so
+// every disk keeps a copy (`<disk>/meta/credentials.json`, 0600); a blank replacement disk
+// simply gets one. Configured credentials are never written anywhere. (A disk sent away for
+// repair carries the generated secret: configure credentials where that matters.)
 
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';

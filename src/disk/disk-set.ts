@@ -15,6 +15,8 @@ export interface OpenedDiskSet {
   replaced: number[];
   /** Disks that could not be used at all (unreadable); the set runs degraded without them. */
   offline: number[];
+  /** True on the first start of a deployment (every disk was blank and has just been formatted). */
+  created: boolean;
 }
 
 export async function openDiskSet(roots: string[], newId: () => string = randomUUID): Promise<OpenedDiskSet> {
@@ -41,7 +43,7 @@ export async function openDiskSet(roots: string[], newId: () => string = randomU
     for (const d of disks) {
       await d.writeFormat({ format: 'tessera-disk', version: 1, deploymentId, diskId: newId(), index: d.index, count: disks.length });
     }
-    return { disks, deploymentId, replaced, offline };
+    return { disks, deploymentId, replaced, offline, created: true };
   }
 
   const deploymentId = known[0].deploymentId;
@@ -73,7 +75,7 @@ export async function openDiskSet(roots: string[], newId: () => string = randomU
     d.format = f;
     await d.ensureDirs();
   }
-  return { disks, deploymentId, replaced, offline };
+  return { disks, deploymentId, replaced, offline, created: false };
 }
 
 /**

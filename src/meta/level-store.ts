@@ -101,7 +101,18 @@ export class LevelMetaStore implements MetaStore {
     await rename(this.dir, asideDir);
     await rename(builtDir, this.dir);
     this.db = openLevel(this.dir);
+    this.pending.clear();
+    this.broken = undefined;
+    this.legacy = false;
     await this.open();
+  }
+
+  /** Throws unless every committed group is in LevelDB and it is at `head` (checked before a checkpoint). */
+  assertConsistent(head: RecordId): void {
+    if (this.broken) throw brokenError(this.broken);
+    if (this.applied.epoch !== head.epoch || this.applied.seq !== head.seq) {
+      throw new Error(`meta: the index is at ${idText(this.applied)}, the journal at ${idText(head)}`);
+    }
   }
 
   async open(): Promise<void> {

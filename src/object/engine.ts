@@ -69,6 +69,8 @@ export async function openEngine(o: EngineOptions): Promise<Engine> {
     quorum: metaWriteQuorum(n, writeQuorum(k, o.parity)),
     checkpointBytes: o.metaCheckpointBytes,
     forceRebuild: o.rebuildMeta,
+    replacedDisks: set.replaced,
+    newDeployment: set.created,
     log: o.log,
   });
   const meta = metaIndex.meta;

@@ -16,11 +16,11 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Disk } from '../disk/disk.js';
-import { addEntry, formatDigest, sameDigest, type Digest } from '../meta/digest.js';
+import { addEntry, emptyDigest, formatDigest, sameDigest, type Digest } from '../meta/digest.js';
 import { LevelMetaStore, IndexMismatchError } from '../meta/level-store.js';
 import { metaReadQuorum, QuorumJournal } from '../meta/journal/quorum-journal.js';
 import { GENESIS, idText, Kind, sameId, compareIds, type RecordId } from '../meta/journal/record.js';
-import { BrokenChainError, onChain, PayloadReader, resolveChain, scanJournals, type Chain, type CheckpointInfo, type JournalScan } from '../meta/journal/scan.js';
+import { BrokenChainError, newestId, onChain, PayloadReader, resolveChain, scanJournals, type Chain, type CheckpointInfo, type JournalScan } from '../meta/journal/scan.js';
 import type { ShardLayout } from '../meta/types.js';
 import { readCheckpointData, removeCheckpointData, writeCheckpointData } from './meta-checkpoint.js';
 import { healShards } from '../erasure/heal.js';
@@ -43,6 +43,10 @@ export interface MetaIndexOptions {
   checkpointBytes?: number;
   /** Rebuild even if the index looks fine (`tessera admin meta rebuild`). */
   forceRebuild?: boolean;
+  /** Disks formatted blank by this start: their (empty) journals say nothing about the history. */
+  replacedDisks?: number[];
+  /** The first start of a deployment: no history can be missing. */
+  newDeployment?: boolean;
   log?: (msg: string) => void;
 }
 
@@ -68,6 +72,7 @@ export interface OpenReport {
 export class MetaIndex {
   private timer: NodeJS.Timeout | undefined;
   private checkpointing: Promise<CheckpointInfo> | undefined;
+  private repairing: Promise<void> | undefined;
   private closed = false;
   /** Set when the journal on some disk is missing records or has damaged ones: a checkpoint mends it. */
   needsCheckpoint = false;
@@ -102,30 +107,56 @@ export class MetaIndex {
    * checkpoint and every journal segment wholly before it. Writes go on meanwhile.
    */
   writeCheckpoint(): Promise<CheckpointInfo> {
-    this.checkpointing ??= this.checkpointNow().finally(() => (this.checkpointing = undefined));
+    this.checkpointing ??= (async () => {
+      await this.repairing?.catch(() => undefined); // never a snapshot of an index being swapped
+      return this.checkpointNow();
+    })().finally(() => (this.checkpointing = undefined));
     return this.checkpointing;
   }
 
   private async checkpointNow(): Promise<CheckpointInfo> {
     const started = Date.now();
+    const wanted = this.needsCheckpoint;
     this.needsCheckpoint = false;
     let snap!: { close(): Promise<void> };
     let at!: RecordId;
     let digest!: Digest;
-    await this.meta.exclusive(async () => {
-      snap = this.meta.snapshot();
-      at = this.meta.applied;
-      digest = { ...this.meta.digest };
-      this.journal.bytesSinceCheckpoint = 0;
-      this.journal.roll();
-    });
-    let layout: ShardLayout;
+    let sinceBefore = 0;
     try {
-      layout = await writeCheckpointData(this.meta.entries(snap), {
+      await this.meta.exclusive(async () => {
+        this.meta.assertConsistent(this.journal.head);
+        snap = this.meta.snapshot();
+        at = this.meta.applied;
+        digest = { ...this.meta.digest };
+        sinceBefore = this.journal.bytesSinceCheckpoint;
+        this.journal.bytesSinceCheckpoint = 0;
+        this.journal.roll();
+      });
+    } catch (e) {
+      this.needsCheckpoint ||= wanted;
+      throw e;
+    }
+    let layout: ShardLayout | undefined;
+    try {
+      // The records are counted into a digest as they stream out: LevelDB does not check its
+      // blocks on reads, and a checkpoint of a silently damaged index would outlive the journal
+      // that could have mended it.
+      const read = emptyDigest();
+      layout = await writeCheckpointData(countInto(read, this.meta.entries(snap)), {
         disks: this.o.disks, k: this.o.k, m: this.o.m, blockSize: this.o.blockSize,
         dataId: randomBytes(16).toString('hex'),
         name: `checkpoint-${idText(at)}`,
       });
+      if (!sameDigest(read, digest)) {
+        await removeCheckpointData(this.o.disks, layout);
+        this.log(`metadata index does not match its digest (${formatDigest(read)} read, ${formatDigest(digest)} expected): repairing it from the disks`);
+        void this.repairIndex().catch((e: Error) => this.log(`metadata index repair failed: ${e.message}`));
+        throw new Error('the index read back wrong; checkpoint abandoned');
+      }
+    } catch (e) {
+      this.needsCheckpoint ||= wanted;
+      this.journal.bytesSinceCheckpoint += sinceBefore;
+      throw e;
     } finally {
       await snap.close();
     }
@@ -135,7 +166,10 @@ export class MetaIndex {
         await this.meta.appendMarker(Kind.Checkpoint, Buffer.from(JSON.stringify(info), 'utf8'));
       });
     } catch (e) {
-      await removeCheckpointData(this.o.disks, layout);
+      // The record may be on some disks even so (and become the newest after a restart): its
+      // data stays. A later checkpoint replaces it.
+      this.needsCheckpoint ||= wanted;
+      this.journal.bytesSinceCheckpoint += sinceBefore;
       throw e;
     }
     const old = this.checkpoint;
@@ -153,22 +187,31 @@ export class MetaIndex {
    * the disks is mended with a new checkpoint; a damaged index is rebuilt from the disks and
    * swapped in (writes wait meanwhile).
    */
-  async verifyOnline(): Promise<{ indexOk: boolean; indexRepaired: boolean; checkpointOk: boolean; journalDamaged: number; shardsRebuilt: number }> {
+  async verifyOnline(pace?: (bytes: number) => Promise<void>): Promise<{ indexOk: boolean; indexRepaired: boolean; checkpointOk: boolean; journalDamaged: number; shardsRebuilt: number }> {
     let snap!: { close(): Promise<void> };
     let digest!: Digest;
+    await this.checkpointing?.catch(() => undefined);
     await this.meta.exclusive(async () => {
       snap = this.meta.snapshot();
       digest = { ...this.meta.digest };
     });
     let indexOk: boolean;
     try {
-      const d = { count: 0, bytes: 0, sum: 0 };
-      for await (const [k, v] of this.meta.entries(snap)) addEntry(d, k, v);
+      const d = emptyDigest();
+      let bytes = 0;
+      for await (const [k, v] of this.meta.entries(snap)) {
+        addEntry(d, k, v);
+        bytes += k.length + v.length;
+        if (pace && bytes >= 1024 * 1024) {
+          await pace(bytes);
+          bytes = 0;
+        }
+      }
       indexOk = sameDigest(d, digest);
-      if (!indexOk) this.log(`metadata index does not match its digest (${formatDigest(d)} read, ${formatDigest(digest)} expected): restart the server to rebuild it from the disks`);
+      if (!indexOk) this.log(`metadata index does not match its digest (${formatDigest(d)} read, ${formatDigest(digest)} expected): repairing it from the disks`);
     } catch (e) {
       indexOk = false;
-      this.log(`metadata index unreadable: ${(e as Error).message}; restart the server to rebuild it from the disks`);
+      this.log(`metadata index unreadable: ${(e as Error).message}; repairing it from the disks`);
     } finally {
       await snap.close();
     }
@@ -195,25 +238,43 @@ export class MetaIndex {
     return { indexOk, indexRepaired, checkpointOk, journalDamaged, shardsRebuilt };
   }
 
-  /** Rebuilds the index from the disks while writes wait, and swaps it in. */
-  async repairIndex(): Promise<void> {
-    await this.meta.exclusive(async () => {
-      const started = Date.now();
-      const chain = await resolveChain(await scanJournals(this.o.disks));
-      const built = `${this.o.dir}.rebuild`;
-      await buildIndex(this.o, chain, built, (m) => this.log(m));
-      const aside = await asideName(this.o.dir);
-      await this.meta.replaceWith(built, aside);
-      this.log(`metadata index repaired from the disks in ${Date.now() - started} ms; the damaged one is in ${aside}`);
-    });
+  /**
+   * Rebuilds the index from the disks while writes wait, up to exactly the record this
+   * process committed last (a record that failed its quorum may still sit on some disk and
+   * must not come in), and swaps it in.
+   */
+  repairIndex(): Promise<void> {
+    this.repairing ??= (async () => {
+      await this.checkpointing?.catch(() => undefined);
+      await this.meta.exclusive(async () => {
+        const started = Date.now();
+        const chain = await resolveChain(await scanJournals(this.o.disks), this.journal.head);
+        const built = `${this.o.dir}.rebuild`;
+        const digest = await buildIndex(this.o, chain, built, (m) => this.log(m));
+        if (!sameDigest(digest, this.meta.digest)) throw new Error(`the disks give ${formatDigest(digest)}, this process committed ${formatDigest(this.meta.digest)}`);
+        const aside = asideName(this.o.dir);
+        await this.meta.replaceWith(built, aside);
+        this.log(`metadata index repaired from the disks in ${Date.now() - started} ms; the damaged one is in ${aside}`);
+      });
+    })().finally(() => (this.repairing = undefined));
+    return this.repairing;
   }
 
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     await this.checkpointing?.catch(() => undefined);
+    await this.repairing?.catch(() => undefined);
     await this.meta.close();
     await this.journal.close();
+  }
+}
+
+/** Passes entries through, counting each into `d`. */
+async function* countInto(d: Digest, entries: AsyncIterable<[Buffer, Buffer]>): AsyncGenerator<[Buffer, Buffer]> {
+  for await (const e of entries) {
+    addEntry(d, e[0], e[1]);
+    yield e;
   }
 }
 
@@ -229,21 +290,26 @@ export async function openMetaIndex(o: MetaIndexOptions): Promise<MetaIndex> {
   const log = o.log ?? (() => undefined);
   const started = Date.now();
   const scan = await scanJournals(o.disks);
+  // Only disks that were there before this start say anything about the history; without a
+  // read quorum of them the newest committed records may all be on the missing ones.
   const need = metaReadQuorum(o.disks.length, o.quorum);
-  if (scan.disksRead.length < need && scan.records.size > 0) {
-    log(`warning: only ${scan.disksRead.length} disk journal(s) readable, ${need} needed to be sure the metadata is the newest`);
+  const witnesses = scan.disksRead.filter((i) => !(o.replacedDisks ?? []).includes(i)).length;
+  if (!o.newDeployment && witnesses < need) {
+    throw new MetaIndexError(`only ${witnesses} of ${o.disks.length} disks with metadata journals are readable; ${need} are needed to be sure the metadata is the newest (bring the others back)`);
   }
   if (scan.damaged > 0) log(`metadata journal: ${scan.damaged} damaged record(s) skipped (other disks hold the copies)`);
 
+  const head = newestId(scan);
+  // Epoch records alone (a start that wrote nothing after them) hold no history.
+  const journalEmpty = sameId(head, GENESIS);
   let chain: Chain | undefined;
   let chainError: Error | undefined;
   try {
-    chain = await resolveChain(scan);
+    chain = await resolveChain(scan, head);
   } catch (e) {
     if (!(e instanceof BrokenChainError)) throw e;
     chainError = e;
   }
-  const journalEmpty = scan.records.size === 0;
 
   let meta: LevelMetaStore | undefined;
   let distrust: string | undefined;
@@ -251,7 +317,9 @@ export async function openMetaIndex(o: MetaIndexOptions): Promise<MetaIndex> {
   let replayed = 0;
   let loaded = 0;
 
+  const exists = await fsp.stat(o.dir).then(() => true, () => false);
   if (o.forceRebuild) distrust = 'a rebuild was asked for';
+  else if (!exists && !journalEmpty) distrust = 'the index directory is missing';
   else {
     meta = new LevelMetaStore(o.dir);
     try {
@@ -268,17 +336,16 @@ export async function openMetaIndex(o: MetaIndexOptions): Promise<MetaIndex> {
     if (!distrust && journalEmpty) {
       // Nothing on the disks: a new deployment, or an index older than the journal (upgrade),
       // or journals that were lost. The index checked out against its own digest; adopt it and
-      // put a checkpoint of it on the disks right away.
-      const empty = meta.digest.count === 0;
-      action = empty ? 'new' : 'adopted';
+      // put a checkpoint of it on the disks before serving.
+      action = meta.digest.count === 0 ? 'new' : 'adopted';
     } else if (!distrust) {
       if (!chain) {
         // Some record of the history is on no readable disk. An index that checked out and is
         // exactly at the newest record on the disks still holds the whole history: keep it,
         // and a checkpoint soon puts it back on the disks (the chain then ends there).
-        if (sameId(meta.applied, newestId(scan))) {
+        const rec = scan.records.get(idText(head));
+        if (sameId(meta.applied, head) && rec && sameDigest(rec.header.digest, meta.digest)) {
           log(`warning: ${chainError!.message}; the metadata index is intact and current, a checkpoint will restore the journal`);
-          action = 'current';
         } else {
           distrust = chainError!.message;
         }
@@ -301,40 +368,54 @@ export async function openMetaIndex(o: MetaIndexOptions): Promise<MetaIndex> {
   let movedTo: string | undefined;
   if (distrust) {
     if (meta) await meta.close();
-    if (journalEmpty && !o.forceRebuild) {
-      // Nothing to rebuild from: keep the untrusted directory aside and start empty.
-      log(`metadata index not trusted: ${distrust}; the disks hold no journal, starting with an empty index`);
-    } else {
-      if (!chain) throw new MetaIndexError(`cannot rebuild the metadata index: ${chainError!.message}`);
-      log(`metadata index not trusted: ${distrust}; rebuilding it from the disks`);
+    meta = undefined;
+    if (journalEmpty) {
+      // Nothing to rebuild from. Never replace an index with an empty one on a guess.
+      throw new MetaIndexError(`the metadata index cannot be used (${distrust}) and the disks hold no metadata journal to rebuild it from`);
     }
+    if (!chain) throw new MetaIndexError(`cannot rebuild the metadata index: ${chainError!.message}`);
+    log(`metadata index not trusted: ${distrust}; rebuilding it from the disks`);
+    // Build first, then move the old index aside: a start that fails half-way leaves it alone.
+    const built = `${o.dir}.rebuild`;
+    await buildIndex(o, chain, built, log, (n) => (loaded = n), (n) => (replayed = n));
     movedTo = await moveAside(o.dir);
-    meta = await rebuild(o, chain ?? { head: GENESIS, records: [], olderCheckpoints: [] }, log, (n) => (loaded = n), (n) => (replayed = n));
+    await fsp.rename(built, o.dir);
+    meta = new LevelMetaStore(o.dir);
+    await meta.open();
     action = 'rebuilt';
   }
 
   const store = meta!;
   const journal = new QuorumJournal(o.disks, o.quorum);
   for (const s of scan.segments) journal.disks[s.disk]?.segments.set(s.name, s.maxSeq);
-  const head = journalEmpty || !chain ? store.applied : chain.head;
-  journal.resume(head, scan.maxEpoch, store.digest);
+  journal.resume(journalEmpty || !chain ? store.applied : chain.head, scan.maxEpoch, store.digest);
   store.attachJournal(journal, o.deploymentId);
   const index = new MetaIndex(store, journal, o, chain?.checkpoint?.info, {
-    action, reason: distrust, replayed, loaded, movedTo, ms: Date.now() - started, head: idText(head), damagedRecords: scan.damaged,
+    action, reason: distrust, replayed, loaded, movedTo, ms: Date.now() - started, head: idText(journal.head), damagedRecords: scan.damaged,
   });
-  for (const old of chain?.olderCheckpoints ?? []) await removeCheckpointData(o.disks, old.layout as ShardLayout);
   if (action === 'adopted') {
     // The disks must hold what the index holds before anything is served.
     await index.writeCheckpoint();
   }
+  // Checkpoints the chain does not use (replaced ones whose removal a crash cut short, or one
+  // whose record missed its quorum) are removed; their records go with compaction.
+  if (chain) {
+    const inUse = chain.checkpoint?.record.header.id;
+    const payloads = new PayloadReader();
+    try {
+      for (const r of scan.records.values()) {
+        if (r.header.kind !== Kind.Checkpoint || (inUse && sameId(r.header.id, inUse))) continue;
+        const info = JSON.parse((await payloads.read(r)).toString('utf8')) as CheckpointInfo;
+        await removeCheckpointData(o.disks, info.layout as ShardLayout);
+      }
+    } catch (e) {
+      log(`removing unused metadata checkpoints: ${(e as Error).message}`);
+    } finally {
+      await payloads.close();
+    }
+  }
   if (!chain || scan.damaged > 0 || (!journalEmpty && missingCopies(scan, o.quorum) > 0)) index.needsCheckpoint = true;
   return index;
-}
-
-function newestId(scan: JournalScan): RecordId {
-  let head = GENESIS;
-  for (const r of scan.records.values()) if (compareIds(r.header.id, head) > 0) head = r.header.id;
-  return head;
 }
 
 /** Why the index cannot be trusted as it is, or undefined. */
@@ -363,11 +444,17 @@ async function checkIndex(meta: LevelMetaStore, deploymentId: string, journalEmp
 
 /** Applies the chain's records after the index's point; returns how many. */
 async function catchUp(meta: LevelMetaStore, chain: Chain, log: (msg: string) => void): Promise<number> {
-  if (sameId(meta.applied, chain.head)) return 0;
-  let from = chain.records.findIndex((r) => sameId(r.header.id, meta.applied)) + 1;
-  if (from === 0) {
+  const from = chain.records.findIndex((r) => sameId(r.header.id, meta.applied)) + 1;
+  // The index must hold exactly what the history holds at its point.
+  let expected: Digest;
+  if (from > 0) expected = chain.records[from - 1]!.header.digest;
+  else {
     const base = chain.checkpoint ? chain.checkpoint.info.snapshot : GENESIS;
     if (!sameId(meta.applied, base)) throw new IndexMismatchError(`the index is at ${idText(meta.applied)}, which is not on the journal's chain`);
+    expected = chain.checkpoint ? chain.checkpoint.info.digest : { count: 0, bytes: 0, sum: 0 };
+  }
+  if (!sameDigest(expected, meta.digest)) {
+    throw new IndexMismatchError(`the index at ${idText(meta.applied)} holds ${formatDigest(meta.digest)}, the journal says ${formatDigest(expected)}`);
   }
   const todo = chain.records.slice(from);
   const payloads = new PayloadReader();
@@ -383,31 +470,17 @@ async function catchUp(meta: LevelMetaStore, chain: Chain, log: (msg: string) =>
   return todo.length;
 }
 
+/** Moves an untrusted index out of the way (kept for a post-mortem; the log says where). */
 async function moveAside(dir: string): Promise<string | undefined> {
   const exists = await fsp.stat(dir).then(() => true, () => false);
   if (!exists) return undefined;
-  const to = await asideName(dir);
+  const to = asideName(dir);
   await fsp.rename(dir, to);
   return to;
 }
 
-/** Where an untrusted index goes; older ones are removed (one copy for a post-mortem, not one per event). */
-async function asideName(dir: string): Promise<string> {
-  const parent = path.dirname(dir);
-  const base = path.basename(dir);
-  for (const n of await fsp.readdir(parent)) {
-    if (n.startsWith(`${base}.untrusted-`)) await fsp.rm(path.join(parent, n), { recursive: true, force: true });
-  }
+function asideName(dir: string): string {
   return `${dir}.untrusted-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-}
-
-/** Builds a new index from the checkpoint and journal, in a side directory renamed into place when complete. */
-async function rebuild(o: MetaIndexOptions, chain: Chain, log: (msg: string) => void, onLoaded: (n: number) => void, onReplayed: (n: number) => void): Promise<LevelMetaStore> {
-  await buildIndex(o, chain, `${o.dir}.rebuild`, log, onLoaded, onReplayed);
-  await fsp.rename(`${o.dir}.rebuild`, o.dir);
-  const opened = new LevelMetaStore(o.dir);
-  await opened.open();
-  return opened;
 }
 
 /**

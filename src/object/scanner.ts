@@ -116,7 +116,7 @@ export class Upkeep {
     };
     const run = async () => {
       while (!this.stopped) {
-        if (this.o.metaIndex) this.lastMetaCheck = await this.o.metaIndex.verifyOnline().catch((e: Error) => (log(`metadata check failed: ${e.message}`), undefined));
+        if (this.o.metaIndex) this.lastMetaCheck = await this.o.metaIndex.verifyOnline(pace).catch((e: Error) => (log(`metadata check failed: ${e.message}`), undefined));
         this.lastScan = await heal(this.store, { pace, shouldStop: () => this.stopped });
         await this.sleep(60_000);
       }

@@ -4,7 +4,7 @@
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -36,6 +36,17 @@ async function withRoot(fn: (root: string) => Promise<void>): Promise<void> {
   } finally {
     await rm(root, { recursive: true, force: true });
   }
+}
+
+async function openEngineDisks(root: string) {
+  const { openDiskSet } = await import('../../src/disk/disk-set.js');
+  return (await openDiskSet([1, 2, 3, 4].map((i) => path.join(root, `disk${i}`)))).disks;
+}
+
+function sameMap(a: Map<string, string>, b: Map<string, string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) if (b.get(k) !== v) return false;
+  return true;
 }
 
 /** The index once background work (garbage removal) is done: what a restart finds. */
@@ -369,6 +380,74 @@ describe('metadata durability (engine)', () => {
       } finally {
         await e.close();
       }
+    });
+  });
+
+  test('an epoch record that reached one disk only (a start that failed) does not outrank later acknowledged writes', T, async () => {
+    await withRoot(async (root) => {
+      let e = await openEngine(options(root));
+      await writeFixture(e, 0);
+      const head = e.metaIndex.journal.head;
+      await e.close();
+      // A start that saw only disk 1 opened a high epoch there and then failed.
+      const { DiskJournal } = await import('../../src/meta/journal/disk-journal.js');
+      const { encodeRecord, Kind } = await import('../../src/meta/journal/record.js');
+      const lone = new DiskJournal((await openEngineDisks(root))[0]!);
+      const id = { epoch: 2 ** 40, seq: head.seq + 1 };
+      await lone.append(id, encodeRecord({ kind: Kind.Epoch, id, prev: head, digest: { count: 0, bytes: 0, sum: 0 } }, Buffer.from('{}')));
+      await lone.close();
+      // The next start does not see disk 1 (its format file unreadable), so its epoch is lower.
+      const format = path.join(root, 'disk1', 'format.json');
+      await rename(format, `${format}.away`);
+      await mkdir(format);
+      e = await openEngine(options(root));
+      assert.equal(e.store.disks[0]!.online, false);
+      assert.ok(e.metaIndex.journal.currentEpoch < id.epoch);
+      await put(e, 'plain0', 'acknowledged-later', patternBuffer(100, 2));
+      const latest = await settledDump(e);
+      await e.close();
+      await rm(format, { recursive: true });
+      await rename(`${format}.away`, format);
+      await rm(path.join(root, 'meta'), { recursive: true, force: true });
+      e = await openEngine(options(root));
+      try {
+        assert.equal(e.store.disks[0]!.online, true);
+        assert.deepEqual(await dumpIndex(e.metaIndex.meta), latest);
+      } finally {
+        await e.close();
+      }
+    });
+  });
+
+  test('a checkpoint never copies an index that reads back wrong: it is repaired instead, and the journal kept', T, async () => {
+    await withRoot(async (root) => {
+      let e = await openEngine(options(root));
+      await writeFixture(e, 0);
+      const good = await settledDump(e);
+      const db = (e.metaIndex.meta as unknown as { db: { put(k: Buffer, v: Buffer): Promise<void> } }).db;
+      await db.put(Buffer.from([...good.keys()][0]!, 'hex'), Buffer.from('rotten'));
+      await assert.rejects(e.metaIndex.writeCheckpoint(), /read back wrong/);
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline && !sameMap(await dumpIndex(e.metaIndex.meta), good)) await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(await dumpIndex(e.metaIndex.meta), good, 'the index was repaired from the journal');
+      await e.close();
+      await rm(path.join(root, 'meta'), { recursive: true, force: true });
+      e = await openEngine(options(root));
+      try {
+        assert.deepEqual(await dumpIndex(e.metaIndex.meta), good);
+      } finally {
+        await e.close();
+      }
+    });
+  });
+
+  test('too few of the existing disks to know the newest metadata: the start is refused', T, async () => {
+    await withRoot(async (root) => {
+      let e = await openEngine(options(root));
+      await writeFixture(e, 0);
+      await e.close();
+      for (const d of [1, 2, 3]) await rm(path.join(root, `disk${d}`), { recursive: true, force: true });
+      await assert.rejects(openEngine(options(root)), /needed to be sure the metadata is the newest/);
     });
   });
 

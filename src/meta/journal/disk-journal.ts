@@ -79,7 +79,9 @@ export class DiskJournal {
     try {
       // The file is opened with O_DSYNC: the write returns once the record is on the device,
       // one call instead of a write and an fdatasync (each a trip through the thread pool).
-      await write(seg.fd, record, 0, record.length, seg.size);
+      const { bytesWritten } = await write(seg.fd, record, 0, record.length, seg.size);
+      // A short write (a full disk) is not a copy, and leaves this segment unusable.
+      if (bytesWritten !== record.length) throw new Error(`short journal write on ${this.disk.root} (${bytesWritten} of ${record.length} bytes)`);
       seg.size += record.length;
       // A disk directory wiped under us leaves the fd writable, but its file is gone (no
       // links), and records that only reached such a file are not durable. Checked at most
@@ -98,9 +100,11 @@ export class DiskJournal {
   }
 
   private async openSegment(first: RecordId, diskId: string | undefined): Promise<OpenSegment> {
-    await fsp.mkdir(this.dir, { recursive: false }).catch((e: NodeJS.ErrnoException) => {
+    const made = await fsp.mkdir(this.dir).then(() => true, (e: NodeJS.ErrnoException) => {
       if (e.code !== 'EEXIST') throw e;
+      return false;
     });
+    if (made) await fsyncDir(this.disk.root);
     const name = segmentName(first);
     // A new file every time (the name holds this epoch), so the records start at offset 0.
     const fd = await open(path.join(this.dir, name), fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_DSYNC, 0o600);

@@ -92,6 +92,10 @@ export class QuorumJournal {
     const candidates = Array.from({ length: n }, (_, i) => this.disks[(id.seq + i) % n]!).filter((d) => d.disk.online);
     const errors: string[] = [];
     if (candidates.length < n) errors.push(`${n - candidates.length} disk(s) offline`);
+    // Too few disks to reach quorum: write nothing, so no record lingers on a minority.
+    if (candidates.length < this.quorum) {
+      return Promise.reject(new S3Error('InsufficientWriteQuorum', `Metadata could not be written on enough disks (${candidates.length} of ${n} online, ${this.quorum} needed)`));
+    }
     return new Promise((resolve, reject) => {
       let ok = 0;
       let running = 0;

@@ -4,12 +4,17 @@
 //
 //   0  magic  u32 "TMJ1"
 //   4  payload length u32
-//   8  CRC32C u32 of bytes 12 .. end of payload
+//   8  CRC32C u32 of the payload
 //  12  kind u8 (ops | epoch | checkpoint), 3 bytes zero
 //  16  epoch u64, 24 seq u64          this record's id
 //  32  prevEpoch u64, 40 prevSeq u64  the id of the record it follows (0/0: the first)
-//  48  digest count u64, 56 digest bytes u64, 64 digest sum u32, 68 zero u32
+//  48  digest count u64, 56 digest bytes u64, 64 digest sum u32
+//  68  CRC32C u32 of bytes 0 .. 67 (the header)
 //  72  payload
+//
+// The header has its own CRC so a reader knows where the next record starts even when a
+// payload rotted, and never has to search for a magic number: payloads hold bytes clients
+// chose (inline objects), and a search could take a record planted in one for a real one.
 //
 // Ids order records: a higher epoch wins, then a higher seq. Each process start opens a new
 // epoch on quorum (a counter above every epoch seen, times 2^20, plus 20 random bits, so even
@@ -62,6 +67,7 @@ export function encodeRecord(h: Omit<RecordHeader, 'payloadLength'>, payload: Bu
   const buf = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
   buf.writeUInt32BE(MAGIC, 0);
   buf.writeUInt32BE(payload.length, 4);
+  buf.writeUInt32BE(crc32c(payload), 8);
   buf.writeUInt32BE(0, 12);
   buf[12] = h.kind;
   buf.writeBigUInt64BE(BigInt(h.id.epoch), 16);
@@ -71,18 +77,15 @@ export function encodeRecord(h: Omit<RecordHeader, 'payloadLength'>, payload: Bu
   buf.writeBigUInt64BE(BigInt(h.digest.count), 48);
   buf.writeBigUInt64BE(BigInt(h.digest.bytes), 56);
   buf.writeUInt32BE(h.digest.sum >>> 0, 64);
-  buf.writeUInt32BE(0, 68);
+  buf.writeUInt32BE(crc32c(buf.subarray(0, 68)), 68);
   payload.copy(buf, HEADER_BYTES);
-  buf.writeUInt32BE(crc32c(buf.subarray(12)), 8);
   return buf;
 }
 
-/**
- * Reads the header at `buf[0..72)`: undefined unless the magic is there and the length is
- * sane. The CRC covers header and payload, so check it with `verifyRecord` once both are read.
- */
+/** Reads the header at `buf[0..72)`: undefined unless its magic and CRC hold. */
 export function decodeHeader(buf: Buffer): RecordHeader | undefined {
   if (buf.length < HEADER_BYTES || buf.readUInt32BE(0) !== MAGIC) return undefined;
+  if (crc32c(buf.subarray(0, 68)) !== buf.readUInt32BE(68)) return undefined;
   const payloadLength = buf.readUInt32BE(4);
   const kind = buf[12] as Kind;
   if (payloadLength > MAX_PAYLOAD_BYTES || (kind !== Kind.Ops && kind !== Kind.Epoch && kind !== Kind.Checkpoint)) return undefined;
@@ -95,9 +98,9 @@ export function decodeHeader(buf: Buffer): RecordHeader | undefined {
   };
 }
 
-/** True when `record` (header + payload, exactly) carries a matching CRC. */
+/** True when `record` (a valid header + its payload, exactly) carries a matching payload CRC. */
 export function verifyRecord(record: Buffer): boolean {
-  return record.length >= HEADER_BYTES && crc32c(record.subarray(12)) === record.readUInt32BE(8);
+  return record.length >= HEADER_BYTES && crc32c(record.subarray(HEADER_BYTES)) === record.readUInt32BE(8);
 }
 
 export function encodeWrites(writes: RawWrite[]): Buffer {

@@ -40,8 +40,6 @@ export interface JournalScan {
   maxEpoch: number;
 }
 
-const MAGIC_BYTES = Buffer.alloc(4);
-MAGIC_BYTES.writeUInt32BE(MAGIC, 0);
 
 export async function scanJournals(disks: Disk[]): Promise<JournalScan> {
   const scan: JournalScan = { records: new Map(), segments: [], disksRead: [], damaged: 0, maxEpoch: 0 };
@@ -79,26 +77,32 @@ export async function scanJournals(disks: Disk[]): Promise<JournalScan> {
 }
 
 /**
- * Calls `onRecord` for every record whose CRC holds. After a damaged stretch it looks for the
- * next magic number, so one rotten record does not hide the ones after it. A record torn by a
- * crash during its append (bytes that fail their CRC with nothing valid after them) ends the
- * segment and is not damage: that append was never acknowledged.
+ * Calls `onRecord` for every record whose header and payload CRCs hold. A record whose header
+ * holds but whose payload rotted is skipped (its length is known). A header that does not hold
+ * ends the segment on this disk: the rest cannot be told apart from payload bytes (other disks
+ * hold copies, and a checkpoint replaces the segment). A record torn by a crash during its
+ * append (at the end, nothing valid after it) is not damage: that append was never
+ * acknowledged.
  */
 export function parseSegment(buf: Buffer, onRecord: (h: RecordHeader, offset: number) => void, onDamage: () => void): void {
   let at = 0;
   while (at + HEADER_BYTES <= buf.length) {
     const h = decodeHeader(buf.subarray(at, at + HEADER_BYTES));
-    const end = h ? at + HEADER_BYTES + h.payloadLength : -1;
-    if (h && end <= buf.length && verifyRecord(buf.subarray(at, end))) {
-      onRecord(h, at);
-      at = end;
-      continue;
+    if (!h) {
+      if (buf.subarray(at).some((b) => b !== 0) && !tornTail(buf, at)) onDamage();
+      return;
     }
-    const next = buf.indexOf(MAGIC_BYTES, at + 1);
-    if (next < 0) return; // a torn last append
-    onDamage();
-    at = next;
+    const end = at + HEADER_BYTES + h.payloadLength;
+    if (end > buf.length) return; // torn last append
+    if (verifyRecord(buf.subarray(at, end))) onRecord(h, at);
+    else if (end < buf.length) onDamage(); // rotted payload; a torn last one is not damage
+    at = end;
   }
+}
+
+/** A partial header at the very end (a crash during the last append). */
+function tornTail(buf: Buffer, at: number): boolean {
+  return buf.length - at < HEADER_BYTES || buf.readUInt32BE(at) === MAGIC && buf.length - at < HEADER_BYTES * 2;
 }
 
 /**
@@ -164,13 +168,25 @@ export interface Chain {
 export class BrokenChainError extends Error {}
 
 /**
- * The committed history: from the newest record (highest epoch, then seq) back along `prev`
- * until the beginning or the newest checkpoint's snapshot. A record missing on every disk in
- * between means the history cannot be rebuilt from these disks.
+ * The newest record that changes or checkpoints the index (highest epoch, then seq). Epoch
+ * records do not count: one that reached too few disks (its start failed) must not outrank a
+ * later epoch whose start did not see it; every ops or checkpoint record was written only after
+ * its epoch record was on quorum, so a read of a read quorum of disks always sees its epoch.
  */
-export async function resolveChain(scan: JournalScan): Promise<Chain> {
+export function newestId(scan: JournalScan): RecordId {
   let head = GENESIS;
-  for (const r of scan.records.values()) if (compareIds(r.header.id, head) > 0) head = r.header.id;
+  for (const r of scan.records.values()) {
+    if (r.header.kind !== Kind.Epoch && compareIds(r.header.id, head) > 0) head = r.header.id;
+  }
+  return head;
+}
+
+/**
+ * The committed history: from `head` (by default the newest record, see newestId) back along
+ * `prev` until the beginning or the newest checkpoint's snapshot. A record missing on every
+ * disk in between means the history cannot be rebuilt from these disks.
+ */
+export async function resolveChain(scan: JournalScan, head: RecordId = newestId(scan)): Promise<Chain> {
   const chain: Chain = { head, records: [], olderCheckpoints: [] };
   const back: FoundRecord[] = [];
   let cur = head;
