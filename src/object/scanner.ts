@@ -7,6 +7,8 @@ import { heal, type HealProgress } from './healing.js';
 import type { MetaIndex } from './meta-index.js';
 import type { ObjectStore } from './store.js';
 
+const META_CHECK_INTERVAL_MS = 60 * 60 * 1000;
+
 export interface UpkeepOptions {
   deploymentId: string;
   /** Checked by the scanner too; a disk that comes back or is replaced gets a fresh checkpoint. */
@@ -28,6 +30,7 @@ export class Upkeep {
   private readonly stopSignal = new AbortController();
   lastScan: HealProgress | undefined;
   lastMetaCheck: Awaited<ReturnType<MetaIndex['verifyOnline']>> | undefined;
+  private lastMetaCheckAt = 0;
 
   constructor(private readonly store: ObjectStore, private readonly o: UpkeepOptions) {}
 
@@ -116,7 +119,11 @@ export class Upkeep {
     };
     const run = async () => {
       while (!this.stopped) {
-        if (this.o.metaIndex) this.lastMetaCheck = await this.o.metaIndex.verifyOnline(pace).catch((e: Error) => (log(`metadata check failed: ${e.message}`), undefined));
+        // The metadata check reads the whole index and checkpoint: once an hour is plenty.
+        if (this.o.metaIndex && Date.now() - this.lastMetaCheckAt >= META_CHECK_INTERVAL_MS) {
+          this.lastMetaCheckAt = Date.now();
+          this.lastMetaCheck = await this.o.metaIndex.verifyOnline(pace).catch((e: Error) => (log(`metadata check failed: ${e.message}`), undefined));
+        }
         this.lastScan = await heal(this.store, { pace, shouldStop: () => this.stopped });
         await this.sleep(60_000);
       }
