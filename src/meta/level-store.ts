@@ -40,6 +40,18 @@ export class IndexMismatchError extends Error {}
 
 /** Callers merged into one LevelDB write stop being added at this many ops (a caller is never split). */
 const GROUP_MAX_OPS = 10_000;
+/**
+ * …or at about this many bytes: a group is one journal record, read back whole by a rebuild
+ * (and held in memory while it is written), so inline objects must not make it huge.
+ */
+const GROUP_MAX_BYTES = 16 * 1024 * 1024;
+
+/** Rough size of a caller's ops: inline data plus a record's worth per op. */
+function approxBytes(ops: MetaOp[]): number {
+  let n = 0;
+  for (const op of ops) n += op.type === 'putInline' ? op.data.length + 64 : 1024;
+  return n;
+}
 /** Largest instant the upload-age index can hold (16 decimal digits of ms). */
 const MAX_TIME = 9_999_999_999_999_999;
 
@@ -198,10 +210,14 @@ export class LevelMetaStore implements MetaStore {
   private takeGroup(): Waiter[] {
     const group = [this.queue.shift()!];
     let ops = group[0]!.ops!.length;
-    while (this.queue.length > 0 && !this.queue[0]!.task && ops + this.queue[0]!.ops!.length <= GROUP_MAX_OPS) {
-      const next = this.queue.shift()!;
-      ops += next.ops!.length;
-      group.push(next);
+    let bytes = approxBytes(group[0]!.ops!);
+    while (this.queue.length > 0 && !this.queue[0]!.task) {
+      const nextOps = this.queue[0]!.ops!;
+      const nextBytes = approxBytes(nextOps);
+      if (ops + nextOps.length > GROUP_MAX_OPS || bytes + nextBytes > GROUP_MAX_BYTES) break;
+      ops += nextOps.length;
+      bytes += nextBytes;
+      group.push(this.queue.shift()!);
     }
     return group;
   }
