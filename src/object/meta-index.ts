@@ -54,6 +54,9 @@ export type OpenAction = 'new' | 'current' | 'caught-up' | 'rebuilt' | 'adopted'
 
 export class MetaIndexError extends Error {}
 
+/** A check cut short because the server is stopping. */
+export class StoppedError extends Error {}
+
 export interface OpenReport {
   action: OpenAction;
   /** Why the index was rebuilt (or adopted). */
@@ -187,7 +190,7 @@ export class MetaIndex {
    * the disks is mended with a new checkpoint; a damaged index is rebuilt from the disks and
    * swapped in (writes wait meanwhile).
    */
-  async verifyOnline(pace?: (bytes: number) => Promise<void>): Promise<{ indexOk: boolean; indexRepaired: boolean; checkpointOk: boolean; journalDamaged: number; shardsRebuilt: number }> {
+  async verifyOnline(pace?: (bytes: number) => Promise<void>, shouldStop: () => boolean = () => false): Promise<{ indexOk: boolean; indexRepaired: boolean; checkpointOk: boolean; journalDamaged: number; shardsRebuilt: number }> {
     let snap!: { close(): Promise<void> };
     let digest!: Digest;
     await this.checkpointing?.catch(() => undefined);
@@ -200,6 +203,7 @@ export class MetaIndex {
       const d = emptyDigest();
       let bytes = 0;
       for await (const [k, v] of this.meta.entries(snap)) {
+        if (shouldStop()) throw new StoppedError();
         addEntry(d, k, v);
         bytes += k.length + v.length;
         if (pace && bytes >= 1024 * 1024) {
@@ -210,6 +214,7 @@ export class MetaIndex {
       indexOk = sameDigest(d, digest);
       if (!indexOk) this.log(`metadata index does not match its digest (${formatDigest(d)} read, ${formatDigest(digest)} expected): repairing it from the disks`);
     } catch (e) {
+      if (e instanceof StoppedError) throw e;
       indexOk = false;
       this.log(`metadata index unreadable: ${(e as Error).message}; repairing it from the disks`);
     } finally {

@@ -122,7 +122,10 @@ export class Upkeep {
         // The metadata check reads the whole index and checkpoint: once an hour is plenty.
         if (this.o.metaIndex && Date.now() - this.lastMetaCheckAt >= META_CHECK_INTERVAL_MS) {
           this.lastMetaCheckAt = Date.now();
-          this.lastMetaCheck = await this.o.metaIndex.verifyOnline(pace).catch((e: Error) => (log(`metadata check failed: ${e.message}`), undefined));
+          this.lastMetaCheck = await this.o.metaIndex.verifyOnline(pace, () => this.stopped).catch((e: Error) => {
+            if (!this.stopped) log(`metadata check failed: ${e.message}`);
+            return undefined;
+          });
         }
         this.lastScan = await heal(this.store, { pace, shouldStop: () => this.stopped });
         await this.sleep(60_000);
