@@ -13,7 +13,7 @@ import { openDiskSet } from '../disk/disk-set.js';
 import { writeQuorum } from '../erasure/quorum.js';
 import { formatDigest } from '../meta/digest.js';
 import { metaWriteQuorum } from '../meta/journal/quorum-journal.js';
-import { openMetaIndex } from '../object/meta-index.js';
+import { openMetaIndex } from '../object/meta-open.js';
 import { verifyMeta } from '../object/meta-verify.js';
 
 const USAGE = `usage: tessera admin meta verify|rebuild [--config PATH] [--json]

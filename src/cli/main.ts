@@ -3,7 +3,7 @@
 
 import { CONFIG_EXIT_CODE, ConfigError, formatConfigError } from '../config/config.js';
 import { DiskSetError } from '../disk/disk-set.js';
-import { MetaIndexError } from '../object/meta-index.js';
+import { MetaIndexError } from '../object/meta-errors.js';
 import { runServer } from './server.js';
 
 const USAGE = `usage: tessera <command> [options]

@@ -4,7 +4,8 @@
 import { openDiskSet } from '../disk/disk-set.js';
 import { writeQuorum } from '../erasure/quorum.js';
 import { metaWriteQuorum } from '../meta/journal/quorum-journal.js';
-import { openMetaIndex, type MetaIndex } from './meta-index.js';
+import type { MetaIndex } from './meta-index.js';
+import { openMetaIndex } from './meta-open.js';
 import { recoverTemporaryFiles, type RecoveryReport } from './recovery.js';
 import { Upkeep } from './scanner.js';
 import { ObjectStore } from './store.js';

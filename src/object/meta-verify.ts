@@ -9,7 +9,7 @@ import { LevelMetaStore } from '../meta/level-store.js';
 import { idText, sameId } from '../meta/journal/record.js';
 import { BrokenChainError, resolveChain, scanJournals } from '../meta/journal/scan.js';
 import type { ShardLayout } from '../meta/types.js';
-import { buildIndex } from './meta-index.js';
+import { buildIndex } from './meta-rebuild.js';
 
 export interface VerifyReport {
   ok: boolean;
