@@ -473,6 +473,13 @@ export class LevelMetaStore implements MetaStore {
     return this.scanJson(K.ns('B'), Infinity);
   }
 
+  async bucketHasObjects(bucket: string): Promise<boolean> {
+    for (const tag of ['C', 'V'] as const) {
+      if ((await this.scan(K.ns(tag, bucket), K.end(K.ns(tag, bucket)), 1)).length > 0) return true;
+    }
+    return false;
+  }
+
   async bucketHasContent(bucket: string): Promise<boolean> {
     for (const tag of ['C', 'V', 'U'] as const) {
       if ((await this.scan(K.ns(tag, bucket), K.end(K.ns(tag, bucket)), 1)).length > 0) return true;

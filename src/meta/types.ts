@@ -192,6 +192,8 @@ export interface MetaStore {
   listBuckets(): Promise<BucketRecord[]>; // by name
   /** True if the bucket holds any version, current record or multipart upload. */
   bucketHasContent(bucket: string): Promise<boolean>;
+  /** True if the bucket holds any version or current record (objects, delete markers). */
+  bucketHasObjects(bucket: string): Promise<boolean>;
 
   getCurrent(bucket: string, key: string): Promise<ObjectVersion | undefined>;
   getVersion(bucket: string, key: string, versionId: string): Promise<ObjectVersion | undefined>;

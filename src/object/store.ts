@@ -151,10 +151,27 @@ export class ObjectStore {
     return this.meta.listBuckets();
   }
 
+  /**
+   * Objects, versions and delete markers make a bucket BucketNotEmpty; unfinished multipart
+   * uploads do not: they are aborted with the bucket, as S3 does (test suites that clean up by
+   * deleting their buckets would otherwise be stuck on the first upload a test left behind).
+   */
   async deleteBucket(name: string): Promise<void> {
     await this.locks.run(`bucket\0${name}`, async () => {
       await this.getBucket(name);
-      if (await this.meta.bucketHasContent(name)) throw new S3Error('BucketNotEmpty', undefined, { BucketName: name });
+      for (let round = 0; ; round++) {
+        if (await this.meta.bucketHasObjects(name)) throw new S3Error('BucketNotEmpty', undefined, { BucketName: name });
+        if (!(await this.meta.bucketHasContent(name))) break;
+        // Uploads started while these are aborted are found by the next round; a bucket that
+        // keeps getting new ones is refused rather than deleted under them.
+        if (round === 10) throw new S3Error('BucketNotEmpty', undefined, { BucketName: name });
+        const page = await this.meta.listUploads(name, { maxUploads: 1000 });
+        for (const u of page.uploads) {
+          await this.multipart.abort(name, u.key, u.uploadId).catch((e: unknown) => {
+            if (!(e instanceof S3Error && e.code === 'NoSuchUpload')) throw e;
+          });
+        }
+      }
       await this.writeBucket({ name, deleted: true });
     });
   }

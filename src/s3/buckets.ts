@@ -39,7 +39,14 @@ export async function createBucket(deps: S3Deps, ctx: S3Ctx): Promise<void> {
   if (conf.locationConstraint !== undefined && conf.locationConstraint !== '' && region !== deps.region) {
     throw new S3Error('InvalidLocationConstraint', 'The specified location-constraint is not valid', { LocationConstraint: region });
   }
-  await deps.store.createBucket(name, deps.region);
+  try {
+    await deps.store.createBucket(name, deps.region);
+  } catch (e) {
+    // In us-east-1, S3 answers 200 to a CreateBucket of a bucket the caller already owns (its
+    // legacy behaviour, which clients and test suites rely on) and changes nothing; in every
+    // other region it is 409 BucketAlreadyOwnedByYou.
+    if (!(e instanceof S3Error && e.code === 'BucketAlreadyOwnedByYou' && deps.region === 'us-east-1')) throw e;
+  }
   ctx.set('Location', `/${name}`);
   ctx.status = 200;
   ctx.body = '';

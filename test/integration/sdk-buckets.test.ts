@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
   DeleteBucketCommand,
   DeleteObjectCommand,
   GetBucketAclCommand,
@@ -14,13 +15,16 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   ListBucketsCommand,
+  ListMultipartUploadsCommand,
   PutBucketAclCommand,
+  PutBucketVersioningCommand,
   PutObjectCommand,
   S3Client,
+  UploadPartCommand,
   paginateListBuckets,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import type { TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 import { sdkClient, useSuiteServer } from '../helpers/clients.js';
 import { assertXmlError, expectS3Error, rawRequest, signedRawRequest, uniqueBucket, xmlField } from './sdk-helpers.js';
 
@@ -59,10 +63,26 @@ describe('CreateBucket', () => {
     assert.ok(names.includes(short));
   });
 
-  test('creating it again → 409 BucketAlreadyOwnedByYou', async () => {
+  test('creating it again in us-east-1 → 200 and nothing changes (S3\'s legacy behaviour)', async () => {
     const b = uniqueBucket('twice');
     await s3.send(new CreateBucketCommand({ Bucket: b }));
-    await expectS3Error(s3.send(new CreateBucketCommand({ Bucket: b })), 'BucketAlreadyOwnedByYou', 409);
+    await s3.send(new PutObjectCommand({ Bucket: b, Key: 'kept', Body: 'still here' }));
+    const again = await s3.send(new CreateBucketCommand({ Bucket: b }));
+    assert.equal(again.$metadata.httpStatusCode, 200);
+    const g = await s3.send(new GetObjectCommand({ Bucket: b, Key: 'kept' }));
+    assert.equal(await g.Body!.transformToString(), 'still here');
+  });
+
+  test('creating it again in another region → 409 BucketAlreadyOwnedByYou', { timeout: 60_000 }, async () => {
+    const other = await startTestServer({ env: { TESSERA_REGION: 'eu-west-1' } });
+    try {
+      const c = new S3Client({ endpoint: other.endpoint, region: 'eu-west-1', forcePathStyle: true, credentials: { accessKeyId: other.accessKeyId, secretAccessKey: other.secretAccessKey }, maxAttempts: 1 });
+      await c.send(new CreateBucketCommand({ Bucket: 'twice-eu', CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }));
+      await expectS3Error(c.send(new CreateBucketCommand({ Bucket: 'twice-eu', CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } })), 'BucketAlreadyOwnedByYou', 409);
+      c.destroy();
+    } finally {
+      await other.destroy();
+    }
   });
 
   test('LocationConstraint of the server region is accepted; another region is refused', async () => {
@@ -132,6 +152,36 @@ describe('HeadBucket / ListBuckets / GetBucketLocation', () => {
 });
 
 describe('DeleteBucket', () => {
+  test('a bucket holding only unfinished multipart uploads is deleted with them; objects, versions and delete markers still block it', async () => {
+    const b = uniqueBucket('uploads');
+    await s3.send(new CreateBucketCommand({ Bucket: b }));
+    const ids: string[] = [];
+    for (const key of ['a', 'a', 'dir/b']) {
+      const u = await s3.send(new CreateMultipartUploadCommand({ Bucket: b, Key: key }));
+      ids.push(u.UploadId!);
+      await s3.send(new UploadPartCommand({ Bucket: b, Key: key, UploadId: u.UploadId!, PartNumber: 1, Body: Buffer.alloc(300_000, 1) }));
+    }
+    // An object blocks it, and the uploads stay.
+    await s3.send(new PutObjectCommand({ Bucket: b, Key: 'obj', Body: 'x' }));
+    await expectS3Error(s3.send(new DeleteBucketCommand({ Bucket: b })), 'BucketNotEmpty', 409);
+    assert.equal((await s3.send(new ListMultipartUploadsCommand({ Bucket: b }))).Uploads?.length, 3);
+    await s3.send(new DeleteObjectCommand({ Bucket: b, Key: 'obj' }));
+    const d = await s3.send(new DeleteBucketCommand({ Bucket: b }));
+    assert.equal(d.$metadata.httpStatusCode, 204);
+    await expectS3Error(s3.send(new HeadBucketCommand({ Bucket: b })), 'NotFound', 404);
+    // The uploads went with it: a bucket of the same name starts empty.
+    await s3.send(new CreateBucketCommand({ Bucket: b }));
+    assert.equal((await s3.send(new ListMultipartUploadsCommand({ Bucket: b }))).Uploads?.length ?? 0, 0);
+    await expectS3Error(s3.send(new UploadPartCommand({ Bucket: b, Key: 'a', UploadId: ids[0]!, PartNumber: 2, Body: 'x' })), 'NoSuchUpload', 404);
+    // A delete marker alone (versioned bucket) still blocks it.
+    await s3.send(new PutBucketVersioningCommand({ Bucket: b, VersioningConfiguration: { Status: 'Enabled' } }));
+    const v = await s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'x' }));
+    await s3.send(new DeleteObjectCommand({ Bucket: b, Key: 'k', VersionId: v.VersionId }));
+    await s3.send(new DeleteObjectCommand({ Bucket: b, Key: 'k' })); // a delete marker only
+    await s3.send(new CreateMultipartUploadCommand({ Bucket: b, Key: 'u' }));
+    await expectS3Error(s3.send(new DeleteBucketCommand({ Bucket: b })), 'BucketNotEmpty', 409);
+  });
+
   test('BucketNotEmpty while it holds an object; 204 once empty; NoSuchBucket afterwards', async () => {
     const b = uniqueBucket('del');
     await s3.send(new CreateBucketCommand({ Bucket: b }));
@@ -220,7 +270,6 @@ describe('error replies', () => {
       ['if-match', { method: 'GET', path: `/${b}/obj`, headers: { 'If-Match': '"nope"' } }, 'PreconditionFailed', 412],
       ['put if-none-match', { method: 'PUT', path: `/${b}/obj`, headers: { 'If-None-Match': '*' }, body: 'other' }, 'PreconditionFailed', 412],
       ['not empty', { method: 'DELETE', path: `/${b}` }, 'BucketNotEmpty', 409],
-      ['exists', { method: 'PUT', path: `/${b}`, body: '' }, 'BucketAlreadyOwnedByYou', 409],
       ['bad name', { method: 'PUT', path: '/Bad_Name', body: '' }, 'InvalidBucketName', 400],
       ['long key', { method: 'PUT', path: `/${b}/${'k'.repeat(1025)}`, body: 'x' }, 'KeyTooLongError', 400],
       ['bad md5', { method: 'PUT', path: `/${b}/m`, headers: { 'Content-MD5': 'AAAAAAAAAAAAAAAAAAAAAA==' }, body: 'x' }, 'BadDigest', 400],
