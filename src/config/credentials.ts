@@ -71,16 +71,7 @@ export async function loadOrCreateKeyPair(
   const body = JSON.stringify({ ...pair, createdAt: (opts.now?.() ?? new Date()).toISOString() }, null, 2) + '\n';
   const tmp = `${file}.tmp-${process.pid}-${Buffer.from((opts.randomBytes ?? cryptoRandomBytes)(6)).toString('hex')}`;
   try {
-    // Created 0600 from the first byte, so the secret is never readable by others, not even
-    // briefly; chmod again because the mode given to open() is filtered through the umask.
-    const handle = await fs.open(tmp, 'wx', 0o600);
-    try {
-      await handle.writeFile(body);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.chmod(tmp, 0o600);
+    await writeSecretFile(tmp, body, 'wx');
     try {
       await fs.link(tmp, file);
     } catch (err) {
@@ -122,6 +113,22 @@ async function readMirrors(dirs: string[]): Promise<KeyPair | undefined> {
  * pair survives the loss of the metadata directory like the rest of the metadata. Best effort:
  * a disk that cannot take a copy now gets it at a later start.
  */
+/**
+ * Writes a file holding a secret and syncs it. Created 0600 from the first byte, so the secret
+ * is never readable by others, not even briefly; chmod again because the mode given to open()
+ * is filtered through the umask.
+ */
+async function writeSecretFile(file: string, body: string, flag: 'w' | 'wx'): Promise<void> {
+  const handle = await fs.open(file, flag, 0o600);
+  try {
+    await handle.writeFile(body);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fs.chmod(file, 0o600);
+}
+
 async function mirrorKeyPair(pair: KeyPair, dirs: string[]): Promise<void> {
   const body = JSON.stringify({ ...pair, copy: true }, null, 2) + '\n';
   for (const dir of dirs) {
@@ -133,13 +140,7 @@ async function mirrorKeyPair(pair: KeyPair, dirs: string[]): Promise<void> {
         if (e.code !== 'EEXIST') throw e;
       });
       const tmp = `${file}.tmp-${process.pid}`;
-      const handle = await fs.open(tmp, 'w', 0o600);
-      try {
-        await handle.writeFile(body);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      await writeSecretFile(tmp, body, 'w');
       await fs.rename(tmp, file);
       await syncDir(dir);
     } catch {

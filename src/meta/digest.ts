@@ -39,3 +39,23 @@ export function sameDigest(a: Digest, b: Digest): boolean {
 export function formatDigest(d: Digest): string {
   return `${d.count} records, ${d.bytes} bytes, sum ${d.sum.toString(16).padStart(8, '0')}`;
 }
+
+/**
+ * Passes entries through, counting each into `d`; with `every`, pauses after about each
+ * `every.bytes` read (a paced background check).
+ */
+export async function* countInto(
+  d: Digest,
+  entries: AsyncIterable<[Buffer, Buffer]>,
+  every?: { bytes: number; pause: () => Promise<void> },
+): AsyncGenerator<[Buffer, Buffer]> {
+  let since = 0;
+  for await (const e of entries) {
+    addEntry(d, e[0], e[1]);
+    yield e;
+    if (every && (since += e[0].length + e[1].length) >= every.bytes) {
+      await every.pause();
+      since = 0;
+    }
+  }
+}

@@ -93,6 +93,7 @@ export const uploadAgeKey = (initiated: number, uploadId: string) =>
 export const partKey = (uploadId: string, partNumber: number) =>
   key('P', uploadId, padded(partNumber, 5, 'part number'));
 export const garbageKey = (id: string) => key('G', id);
+/** The state record; 'Z' is the last tag, so every other record sorts before it. */
 export const stateKey = key('Z', 'state');
 
 /** Namespace of the upload-age index; `T \0 <time>` bounds "initiated before time". */

@@ -19,6 +19,7 @@ import { decodeCurrent, decodeListed } from './records.js';
 import { addEntry, emptyDigest, removeEntry, sameDigest, formatDigest, type Digest } from './digest.js';
 import { decodeWrites, encodeWrites, GENESIS, idText, Kind, type RawWrite, type RecordId } from './journal/record.js';
 import { S3Error } from '../errors.js';
+import { rename } from 'node:fs/promises';
 
 type Waiter =
   | { ops: MetaOp[]; task?: undefined; resolve: () => void; reject: (err: unknown) => void }
@@ -86,8 +87,6 @@ export class LevelMetaStore implements MetaStore {
   digest: Digest = emptyDigest();
   applied: RecordId = GENESIS;
   deploymentId: string | undefined;
-  /** True when the store held records but no state record (written before the journal existed). */
-  legacy = false;
   /**
    * Writes committed to the journal whose LevelDB write is still running, by key (latin1), with
    * the number of the group that wrote them. Point reads look here first, so the next group
@@ -108,14 +107,12 @@ export class LevelMetaStore implements MetaStore {
    * `exclusive`, so no write is in flight; a listing still reading the old index fails once.
    */
   async replaceWith(builtDir: string, asideDir: string): Promise<void> {
-    const { rename } = await import('node:fs/promises');
     await this.db.close();
     await rename(this.dir, asideDir);
     await rename(builtDir, this.dir);
     this.db = openLevel(this.dir);
     this.pending.clear();
     this.broken = undefined;
-    this.legacy = false;
     await this.open();
   }
 
@@ -131,13 +128,13 @@ export class LevelMetaStore implements MetaStore {
     this.closing = false;
     await this.db.open();
     const raw = this.getRaw(K.stateKey);
+    // Without one (a new index, or one written before the journal existed) start-up checks
+    // the index by a full read (meta-open.ts).
     if (raw) {
       const st = parse<IndexState>(raw);
       this.applied = st.applied;
       this.digest = st.digest;
       this.deploymentId = st.deploymentId;
-    } else {
-      this.legacy = (await this.scan(Buffer.alloc(0), K.end(Buffer.from('Y')), 1)).length > 0;
     }
   }
 
@@ -385,15 +382,13 @@ export class LevelMetaStore implements MetaStore {
 
   /** Every record but the state record, in key order, from a snapshot (or now). */
   async *entries(snapshot?: unknown, withState = false): AsyncGenerator<[Buffer, Buffer]> {
-    const it = this.db.iterator({ highWaterMarkBytes: SCAN_BYTES, ...(snapshot ? { snapshot: snapshot as never } : {}) });
+    // The state record has the last tag ('Z'), so a bound leaves it out.
+    const it = this.db.iterator({ highWaterMarkBytes: SCAN_BYTES, ...(withState ? {} : { lt: K.stateKey }), ...(snapshot ? { snapshot: snapshot as never } : {}) });
     try {
       for (;;) {
         const chunk = await it.nextv(1000);
         if (chunk.length === 0) return;
-        for (const e of chunk) {
-          if (!withState && e[0].equals(K.stateKey)) continue;
-          yield e;
-        }
+        yield* chunk;
       }
     } finally {
       await it.close();
@@ -475,13 +470,6 @@ export class LevelMetaStore implements MetaStore {
 
   async bucketHasObjects(bucket: string): Promise<boolean> {
     for (const tag of ['C', 'V'] as const) {
-      if ((await this.scan(K.ns(tag, bucket), K.end(K.ns(tag, bucket)), 1)).length > 0) return true;
-    }
-    return false;
-  }
-
-  async bucketHasContent(bucket: string): Promise<boolean> {
-    for (const tag of ['C', 'V', 'U'] as const) {
       if ((await this.scan(K.ns(tag, bucket), K.end(K.ns(tag, bucket)), 1)).length > 0) return true;
     }
     return false;

@@ -190,8 +190,6 @@ export interface MetaStore {
 
   getBucket(name: string): Promise<BucketRecord | undefined>;
   listBuckets(): Promise<BucketRecord[]>; // by name
-  /** True if the bucket holds any version, current record or multipart upload. */
-  bucketHasContent(bucket: string): Promise<boolean>;
   /** True if the bucket holds any version or current record (objects, delete markers). */
   bucketHasObjects(bucket: string): Promise<boolean>;
 

@@ -8,7 +8,7 @@ import { promises as fsp } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import type { Disk } from '../disk/disk.js';
 import { healShards } from '../erasure/heal.js';
-import { addEntry, emptyDigest, formatDigest, sameDigest, type Digest } from '../meta/digest.js';
+import { countInto, emptyDigest, formatDigest, sameDigest, type Digest } from '../meta/digest.js';
 import type { LevelMetaStore } from '../meta/level-store.js';
 import type { QuorumJournal } from '../meta/journal/quorum-journal.js';
 import { idText, Kind, type RecordId } from '../meta/journal/record.js';
@@ -189,16 +189,11 @@ export class MetaIndex {
     let indexOk: boolean;
     try {
       const d = emptyDigest();
-      let bytes = 0;
-      for await (const [k, v] of this.meta.entries(snap)) {
+      const every = { bytes: 1024 * 1024, pause: async () => {
         if (shouldStop()) throw new StoppedError();
-        addEntry(d, k, v);
-        bytes += k.length + v.length;
-        if (pace && bytes >= 1024 * 1024) {
-          await pace(bytes);
-          bytes = 0;
-        }
-      }
+        await pace?.(1024 * 1024);
+      } };
+      for await (const _ of countInto(d, this.meta.entries(snap), every)) void _;
       indexOk = sameDigest(d, digest);
       if (!indexOk) this.log(`metadata index does not match its digest (${formatDigest(d)} read, ${formatDigest(digest)} expected): repairing it from the disks`);
     } catch (e) {
@@ -260,14 +255,6 @@ export class MetaIndex {
     await this.repairing?.catch(() => undefined);
     await this.meta.close();
     await this.journal.close();
-  }
-}
-
-/** Passes entries through, counting each into `d`. */
-async function* countInto(d: Digest, entries: AsyncIterable<[Buffer, Buffer]>): AsyncGenerator<[Buffer, Buffer]> {
-  for await (const e of entries) {
-    addEntry(d, e[0], e[1]);
-    yield e;
   }
 }
 

@@ -159,13 +159,12 @@ export class ObjectStore {
   async deleteBucket(name: string): Promise<void> {
     await this.locks.run(`bucket\0${name}`, async () => {
       await this.getBucket(name);
-      for (let round = 0; ; round++) {
+      for (;;) {
         if (await this.meta.bucketHasObjects(name)) throw new S3Error('BucketNotEmpty', undefined, { BucketName: name });
-        if (!(await this.meta.bucketHasContent(name))) break;
-        // Uploads started while these are aborted are found by the next round; a bucket that
-        // keeps getting new ones is refused rather than deleted under them.
-        if (round === 10) throw new S3Error('BucketNotEmpty', undefined, { BucketName: name });
+        // A page at a time from the start (aborted ones are gone), until none is left; one
+        // started meanwhile is found by the next page.
         const page = await this.meta.listUploads(name, { maxUploads: 1000 });
+        if (page.uploads.length === 0) break;
         for (const u of page.uploads) {
           await this.multipart.abort(name, u.key, u.uploadId).catch((e: unknown) => {
             if (!(e instanceof S3Error && e.code === 'NoSuchUpload')) throw e;

@@ -44,27 +44,27 @@ function recordContract(make: MakeStore): void {
       assert.deepEqual((await s.listBuckets()).map((b) => b.name), ['a-1', 'b2']);
     }));
 
-    it('bucketHasContent: current, version or upload; never a neighbour whose name extends it', () => withStore(make, async (s) => {
-      assert.equal(await s.bucketHasContent('b'), false);
+    it('bucketHasObjects: a current record or a version (uploads do not count); never a neighbour whose name extends it', () => withStore(make, async (s) => {
+      assert.equal(await s.bucketHasObjects('b'), false);
       await s.batch(putObjectOps('b2', 'k'));
       await s.batch([{ type: 'putUpload', upload: upload('b2', 'u', 'up1') }]);
-      assert.equal(await s.bucketHasContent('b'), false, 'content of b2 is not content of b');
-      assert.equal(await s.bucketHasContent('b2'), true);
+      assert.equal(await s.bucketHasObjects('b'), false, 'content of b2 is not content of b');
+      assert.equal(await s.bucketHasObjects('b2'), true);
 
       await s.batch([{ type: 'setCurrent', bucket: 'b', key: 'k', version: version('b', 'k', 1) }]);
-      assert.equal(await s.bucketHasContent('b'), true, 'current record');
+      assert.equal(await s.bucketHasObjects('b'), true, 'current record');
       await s.batch([{ type: 'setCurrent', bucket: 'b', key: 'k', version: null }]);
-      assert.equal(await s.bucketHasContent('b'), false);
+      assert.equal(await s.bucketHasObjects('b'), false);
 
       await s.batch([{ type: 'putVersion', version: version('b', 'k', 1, { isDeleteMarker: true }) }]);
-      assert.equal(await s.bucketHasContent('b'), true, 'a lone delete marker is content');
+      assert.equal(await s.bucketHasObjects('b'), true, 'a lone delete marker is content');
       await s.batch([{ type: 'delVersion', bucket: 'b', key: 'k', versionId: 'v1' }]);
-      assert.equal(await s.bucketHasContent('b'), false);
+      assert.equal(await s.bucketHasObjects('b'), false);
 
       await s.batch([{ type: 'putUpload', upload: upload('b', 'k', 'up2') }]);
-      assert.equal(await s.bucketHasContent('b'), true, 'upload');
+      assert.equal(await s.bucketHasObjects('b'), false, 'an upload is not an object');
       await s.batch([{ type: 'delUpload', bucket: 'b', key: 'k', uploadId: 'up2' }]);
-      assert.equal(await s.bucketHasContent('b'), false);
+      assert.equal(await s.bucketHasObjects('b'), false);
     }));
 
     it('current records: set, replace, clear', () => withStore(make, async (s) => {
@@ -243,7 +243,7 @@ function batchContract(make: MakeStore): void {
         assert.equal(await s.getVersion('b', 'k', 'null'), undefined);
         assert.equal(await s.getInline('d'), undefined);
         assert.deepEqual(await s.listGarbage(10), []);
-        assert.equal(await s.bucketHasContent('b'), false);
+        assert.equal(await s.bucketHasObjects('b'), false);
       }
       await s.batch([]); // an empty batch is fine
     }));

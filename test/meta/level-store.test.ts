@@ -57,8 +57,8 @@ describe('LevelMetaStore', () => {
     assert.deepEqual([ver.commonPrefixes, ver.versions.map((v) => v.key)], [['big/'], ['zz']]);
     assert.ok(verSteps < 50, `listVersions took ${verSteps} steps`);
 
-    const [, hasSteps] = await steps(() => s.bucketHasContent('b'));
-    assert.ok(hasSteps <= 3, `bucketHasContent took ${hasSteps} steps`);
+    const [, hasSteps] = await steps(() => s.bucketHasObjects('b'));
+    assert.ok(hasSteps <= 3, `bucketHasObjects took ${hasSteps} steps`);
 
     // Without a delimiter a page reads what it returns, plus one entry to know it is truncated.
     const [page, pageSteps] = await steps(() => s.listCurrent('b', { maxKeys: 1000 }));

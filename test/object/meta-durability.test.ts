@@ -49,6 +49,25 @@ function sameMap(a: Map<string, string>, b: Map<string, string>): boolean {
   return true;
 }
 
+/** Starts an engine on `root`, checks it comes up holding exactly `expected` (and how), closes it. */
+async function startAndExpect(root: string, expected: Map<string, string>, action?: string): Promise<void> {
+  const e = await openEngine(options(root));
+  try {
+    if (action) assert.equal(e.metaIndex.report.action, action, e.metaIndex.report.reason);
+    assert.deepEqual(await dumpIndex(e.metaIndex.meta), expected);
+  } finally {
+    await e.close();
+  }
+}
+
+async function until(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** The index once background work (garbage removal) is done: what a restart finds. */
 async function settledDump(e: Engine): Promise<Map<string, string>> {
   await e.store.settle();
@@ -191,13 +210,7 @@ describe('metadata durability (engine)', () => {
       await e.close();
       await rm(path.join(root, 'meta'), { recursive: true, force: true });
       await rename(path.join(root, 'backup'), path.join(root, 'meta'));
-      e = await openEngine(options(root));
-      try {
-        assert.equal(e.metaIndex.report.action, 'rebuilt', 'the journal no longer reaches back to the backup');
-        assert.deepEqual(await dumpIndex(e.metaIndex.meta), latest);
-      } finally {
-        await e.close();
-      }
+      await startAndExpect(root, latest, 'rebuilt');
     });
   });
 
@@ -334,13 +347,7 @@ describe('metadata durability (engine)', () => {
       }
       // The checkpoint made the disks whole again: the index can go.
       await rm(path.join(root, 'meta'), { recursive: true, force: true });
-      e = await openEngine(options(root));
-      try {
-        assert.equal(e.metaIndex.report.action, 'rebuilt');
-        assert.deepEqual(await dumpIndex(e.metaIndex.meta), before);
-      } finally {
-        await e.close();
-      }
+      await startAndExpect(root, before, 'rebuilt');
     });
   });
 
@@ -432,12 +439,7 @@ describe('metadata durability (engine)', () => {
       assert.deepEqual(await dumpIndex(e.metaIndex.meta), good, 'the index was repaired from the journal');
       await e.close();
       await rm(path.join(root, 'meta'), { recursive: true, force: true });
-      e = await openEngine(options(root));
-      try {
-        assert.deepEqual(await dumpIndex(e.metaIndex.meta), good);
-      } finally {
-        await e.close();
-      }
+      await startAndExpect(root, good);
     });
   });
 
@@ -448,6 +450,40 @@ describe('metadata durability (engine)', () => {
       await e.close();
       for (const d of [1, 2, 3]) await rm(path.join(root, `disk${d}`), { recursive: true, force: true });
       await assert.rejects(openEngine(options(root)), /needed to be sure the metadata is the newest/);
+    });
+  });
+
+  test('the journal outgrowing the checkpoint threshold gets a checkpoint on its own', T, async () => {
+    await withRoot(async (root) => {
+      const e = await openEngine(options(root, { metaCheckpointBytes: 1 }));
+      try {
+        await writeFixture(e, 0);
+        await until(() => e.metaIndex.checkpoint !== undefined, 'a checkpoint');
+        assert.ok(e.metaIndex.journal.bytesSinceCheckpoint < 1024 * 1024);
+      } finally {
+        await e.close();
+      }
+    });
+  });
+
+  test('a disk wiped while the server runs gets the metadata back through a checkpoint', T, async () => {
+    await withRoot(async (root) => {
+      let e = await openEngine(options(root, { diskCheckIntervalMs: 50 }));
+      await writeFixture(e, 0);
+      await rm(path.join(root, 'disk4'), { recursive: true, force: true });
+      await until(() => e.metaIndex.checkpoint !== undefined, 'a checkpoint after the wipe');
+      const latest = await settledDump(e);
+      const cp = e.metaIndex.checkpoint!.layout as ShardLayout;
+      await stat(e.store.disks[3]!.shardPath(cp.dataId)); // the new disk holds its shard
+      await e.close();
+      // Disks 1 and 2 lost too: the wiped-and-refilled disk 4 with disk 3 must hold everything.
+      for (const d of ['disk1', 'disk2', 'meta']) await rm(path.join(root, d), { recursive: true, force: true });
+      e = await openEngine(options(root));
+      try {
+        assert.deepEqual(await dumpIndex(e.metaIndex.meta), latest);
+      } finally {
+        await e.close();
+      }
     });
   });
 

@@ -59,11 +59,6 @@ export class DiskJournal {
     return run;
   }
 
-  /** Waits for every append queued so far. */
-  async idle(): Promise<void> {
-    await this.tail;
-  }
-
   /** Closes the open segment after the appends queued so far: later records go to a new one. */
   roll(): void {
     this.tail = this.tail.then(() => this.closeSegment()).catch(() => undefined);
@@ -142,15 +137,6 @@ export class DiskJournal {
       this.segments.delete(name);
     }
     return removed;
-  }
-
-  /** Bytes of journal on this disk (for the report of what metadata costs). */
-  async bytes(): Promise<number> {
-    let total = 0;
-    for (const name of this.segments.keys()) {
-      total += await fsp.stat(path.join(this.dir, name)).then((s) => s.size, () => 0);
-    }
-    return total;
   }
 
   async close(): Promise<void> {

@@ -136,16 +136,6 @@ export class PayloadReader {
   }
 }
 
-/** One record's payload (see PayloadReader). */
-export async function readPayload(r: FoundRecord): Promise<Buffer> {
-  const reader = new PayloadReader();
-  try {
-    return await reader.read(r);
-  } finally {
-    await reader.close();
-  }
-}
-
 export interface CheckpointInfo {
   /** The record id whose state the checkpoint holds. */
   snapshot: RecordId;
@@ -161,8 +151,6 @@ export interface Chain {
   checkpoint?: { record: FoundRecord; info: CheckpointInfo };
   /** Committed records to apply, oldest first (after the checkpoint's snapshot, if any). */
   records: FoundRecord[];
-  /** Checkpoint records on the chain older than the newest one (their data can go). */
-  olderCheckpoints: CheckpointInfo[];
 }
 
 export class BrokenChainError extends Error {}
@@ -187,25 +175,27 @@ export function newestId(scan: JournalScan): RecordId {
  * disk in between means the history cannot be rebuilt from these disks.
  */
 export async function resolveChain(scan: JournalScan, head: RecordId = newestId(scan)): Promise<Chain> {
-  const chain: Chain = { head, records: [], olderCheckpoints: [] };
+  const chain: Chain = { head, records: [] };
   const back: FoundRecord[] = [];
   let cur = head;
-  while (!sameId(cur, GENESIS)) {
-    if (chain.checkpoint && sameId(cur, chain.checkpoint.info.snapshot)) break;
-    const r = scan.records.get(idText(cur));
-    if (!r) {
-      throw new BrokenChainError(`journal record ${idText(cur)} is missing on every readable disk (${scan.disksRead.length} read)`);
+  const payloads = new PayloadReader();
+  try {
+    while (!sameId(cur, GENESIS)) {
+      if (chain.checkpoint && sameId(cur, chain.checkpoint.info.snapshot)) break;
+      const r = scan.records.get(idText(cur));
+      if (!r) {
+        throw new BrokenChainError(`journal record ${idText(cur)} is missing on every readable disk (${scan.disksRead.length} read)`);
+      }
+      // The first checkpoint met is the newest: the walk ends at its snapshot.
+      if (r.header.kind === Kind.Checkpoint && !chain.checkpoint) {
+        chain.checkpoint = { record: r, info: JSON.parse((await payloads.read(r)).toString('utf8')) as CheckpointInfo };
+      }
+      back.push(r);
+      cur = r.header.prev;
     }
-    if (r.header.kind === Kind.Checkpoint) {
-      const info = JSON.parse((await readPayload(r)).toString('utf8')) as CheckpointInfo;
-      if (!chain.checkpoint) chain.checkpoint = { record: r, info };
-      else chain.olderCheckpoints.push(info);
-    }
-    back.push(r);
-    cur = r.header.prev;
+  } finally {
+    await payloads.close();
   }
-  // Older checkpoints whose records were already compacted away are not on the walk; the
-  // segments still holding their records are found by the caller from `scan.segments`.
   chain.records = back.reverse();
   return chain;
 }
