@@ -3,13 +3,45 @@
 
 export type Versioning = 'Unversioned' | 'Enabled' | 'Suspended';
 
+/** The canned ACLs Tessera honours (x-amz-acl); any other grant is refused, never ignored. */
+export type CannedAcl = 'private' | 'public-read' | 'public-read-write' | 'authenticated-read' | 'bucket-owner-read' | 'bucket-owner-full-control';
+
+/** One CORS rule of a bucket (PutBucketCors), as S3's CORSRule. */
+export interface CorsRule {
+  id?: string;
+  allowedOrigins: string[];
+  allowedMethods: string[];
+  allowedHeaders: string[];
+  exposeHeaders: string[];
+  maxAgeSeconds?: number;
+}
+
+/** PutPublicAccessBlock's four switches; absent = all false. */
+export interface PublicAccessBlock {
+  blockPublicAcls: boolean;
+  ignorePublicAcls: boolean;
+  blockPublicPolicy: boolean;
+  restrictPublicBuckets: boolean;
+}
+
 export interface BucketRecord {
   name: string;
   created: number; // ms since epoch
   region: string;
   versioning: Versioning;
   tags?: Record<string, string>;
+  /** User name of the creator; absent = the root key (and every bucket made before users existed). */
+  owner?: string;
+  /** The bucket policy document exactly as the client sent it (GetBucketPolicy returns it). */
+  policy?: string;
+  /** Canned ACL; absent = private. */
+  acl?: CannedAcl;
+  cors?: CorsRule[];
+  publicAccessBlock?: PublicAccessBlock;
 }
+
+/** Bucket settings that change as a whole and alone (see ObjectStore.updateBucket). */
+export type BucketSettings = Pick<BucketRecord, 'policy' | 'acl' | 'cors' | 'publicAccessBlock'>;
 
 export type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256';
 
@@ -73,6 +105,8 @@ export interface ObjectVersion {
   checksum?: StoredChecksum;
   tags?: Record<string, string>;
   storageClass?: string;
+  /** Canned ACL of the version; absent = private. */
+  acl?: CannedAcl;
   /** Set on objects made by CompleteMultipartUpload, so a retried Complete finds its result. */
   uploadId?: string;
   data?: DataLayout;   // absent for delete markers

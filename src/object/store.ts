@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Disk } from '../disk/disk.js';
 import { S3Error } from '../errors.js';
-import type { BucketRecord, ChecksumAlgorithm, DataLayout, ListCurrentOptions, ListCurrentResult, ListVersionsOptions, ListVersionsResult, MetaOp, MetaStore, ObjectVersion, StoredChecksum, Versioning } from '../meta/types.js';
+import type { BucketRecord, BucketSettings, ChecksumAlgorithm, DataLayout, ListCurrentOptions, ListCurrentResult, ListVersionsOptions, ListVersionsResult, MetaOp, MetaStore, ObjectVersion, StoredChecksum, Versioning } from '../meta/types.js';
 import { crc32c } from '../erasure/bitrot.js';
 import { GarbageCollector, layoutsOf } from './garbage.js';
 import { IdGenerator, isWellFormedVersionId } from './ids.js';
@@ -189,6 +189,22 @@ export class ObjectStore {
       if (tags) next.tags = tags;
       else delete next.tags;
       await this.writeBucket(next);
+    });
+  }
+
+  /**
+   * Sets (or, given undefined, removes) bucket settings; fields not named in `patch` keep
+   * their value.
+   */
+  async updateBucket(name: string, patch: Partial<BucketSettings>): Promise<BucketRecord> {
+    return this.locks.run(`bucket\0${name}`, async () => {
+      const next: BucketRecord = { ...(await this.getBucket(name)) };
+      for (const [k, v] of Object.entries(patch) as Array<[keyof BucketSettings, unknown]>) {
+        if (v === undefined) delete next[k];
+        else (next as unknown as Record<string, unknown>)[k] = v;
+      }
+      await this.writeBucket(next);
+      return next;
     });
   }
 
