@@ -31,7 +31,19 @@ export function createApp(o: AppOptions): Koa<S3State> {
   app.proxy = false;
   app.silent = true;
   const log = o.log ?? (() => undefined);
-  const deps: S3Deps = { store: o.store, region: o.region, owner: o.owner, openBody, log };
+  const deps: S3Deps = {
+    store: o.store,
+    region: o.region,
+    owner: o.owner,
+    openBody,
+    log,
+    credentials: o.credentials,
+    // Placeholders until users and policies land: every valid key is the root key's.
+    principalOf: (accessKeyId) => ({ kind: 'root', accessKeyId }),
+    authorize: async (ctx) => {
+      if (ctx.state.principal?.kind !== 'root') throw new S3Error('AccessDenied');
+    },
+  };
   const now = o.now ?? Date.now;
 
   // Request id, S3 error replies, where the request goes and who sent it.
@@ -53,6 +65,7 @@ export function createApp(o: AppOptions): Koa<S3State> {
       );
       // Every operation on a key, reads included, refuses a key S3 could not hold (too long,
       // NUL) with S3's error before it reaches the store.
+      ctx.state.principal = deps.principalOf(ctx.state.auth.accessKeyId);
       if (target.key !== undefined) validateKey(target.key);
       ctx.path = target.bucket === undefined
         ? '/'

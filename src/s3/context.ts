@@ -2,17 +2,25 @@
 
 import type Koa from 'koa';
 import type { Readable } from 'node:stream';
-import type { AuthResult } from '../auth/verify.js';
+import type { AuthResult, Credentials } from '../auth/verify.js';
 import { S3Error } from '../errors.js';
 import type { ChecksumAlgorithm } from '../meta/types.js';
 import type { ObjectStore } from '../object/store.js';
 import type { Target } from '../http/routing.js';
+
+/** Who sent a request: the root key, a user's key, or nobody (an unsigned request). */
+export type Principal =
+  | { kind: 'root'; accessKeyId: string }
+  | { kind: 'user'; name: string; accessKeyId: string }
+  | { kind: 'anonymous' };
 
 export interface S3State {
   requestId: string;
   hostId: string;
   target: Target;
   auth?: AuthResult;
+  /** Set once the request's signature (or its absence) is known. */
+  principal?: Principal;
 }
 
 export type S3Ctx = Koa.ParameterizedContext<S3State>;
@@ -33,6 +41,16 @@ export interface S3Deps {
   store: ObjectStore;
   region: string;
   owner: { id: string; displayName: string };
+  /** Secrets of every access key that may sign (root, users); for signatures checked by a handler (POST forms). */
+  credentials: Credentials;
+  /** The principal an access key belongs to (after its signature was verified). */
+  principalOf(accessKeyId: string): Principal;
+  /**
+   * Throws AccessDenied unless ctx.state.principal may perform the S3 `action` (e.g.
+   * 's3:PutObject') on the bucket (and key). For checks a handler makes itself: per key of a
+   * multi-object delete, the source of a copy, the fields of a POST form.
+   */
+  authorize(ctx: S3Ctx, action: string, bucket: string, key?: string): Promise<void>;
   /** Wraps the request body in the verifier its signature mode requires. */
   openBody(ctx: S3Ctx): RequestBody;
   log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
