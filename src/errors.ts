@@ -60,6 +60,18 @@ const STATUS: Record<string, number> = {
   // Not an S3 code: the storage engine could not reach enough healthy shards.
   InsufficientReadQuorum: 503,
   InsufficientWriteQuorum: 503,
+  // Bucket policies, ACLs and PublicAccessBlock.
+  NoSuchPublicAccessBlockConfiguration: 404,
+  AccessControlListNotSupported: 400,
+  UnresolvableGrantByEmailAddress: 400,
+  UnexpectedContent: 400,
+  MalformedPolicy: 400,
+  // The admin API (users, keys, policies) answers with IAM's codes for the same situations.
+  NoSuchEntity: 404,
+  EntityAlreadyExists: 409,
+  LimitExceeded: 409,
+  DeleteConflict: 409,
+  InvalidInput: 400,
 };
 
 export class S3Error extends Error {
@@ -90,6 +102,8 @@ function defaultMessage(code: string): string {
     case 'NoSuchKey': return 'The specified key does not exist.';
     case 'NoSuchUpload': return 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.';
     case 'NoSuchVersion': return 'The specified version does not exist.';
+    case 'NoSuchBucketPolicy': return 'The bucket policy does not exist';
+    case 'NoSuchPublicAccessBlockConfiguration': return 'The public access block configuration was not found';
     case 'BucketNotEmpty': return 'The bucket you tried to delete is not empty';
     case 'BucketAlreadyOwnedByYou': return 'Your previous request to create the named bucket succeeded and you already own it.';
     case 'BucketAlreadyExists': return 'The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.';

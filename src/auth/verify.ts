@@ -57,12 +57,19 @@ export interface AuthResult {
   decodedContentLength?: number;
   /** True for a presigned URL (query authentication). */
   presigned: boolean;
+  /** True for a request that carries no signature at all (public access; policies decide). */
+  anonymous?: true;
 }
+
+/** What an unsigned request is: nobody, and a body nobody vouches for. */
+export const ANONYMOUS: AuthResult = Object.freeze({ accessKeyId: '', payload: { kind: 'unsigned' }, presigned: false, anonymous: true }) as AuthResult;
 
 export interface VerifyOptions {
   region: string;
   now: () => number;
   service?: 's3';
+  /** Accept a credential scope of any region (the admin API: its CLI cannot know the region). */
+  anyRegion?: boolean;
 }
 
 export const MAX_SKEW_MS = 15 * 60 * 1000;
@@ -97,8 +104,7 @@ export function verifyRequest(req: AuthRequest, creds: Credentials, opts: Verify
   if (authorization !== undefined) return verifyHeaderAuth(req, authorization, creds, opts);
   if (hasV4Query) return verifyPresigned(req, query, creds, opts);
   if (hasV2Query) throw unsupportedMechanism();
-  // Anonymous access (public buckets, policies) is not supported yet.
-  throw new S3Error('AccessDenied');
+  return ANONYMOUS;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -331,7 +337,7 @@ function checkScope(
   if (!/^\d{8}$/.test(cred.date) || cred.date !== amzDate.slice(0, 8)) {
     throw malformed(`Invalid credential date "${cred.date}". This date is not the same as X-Amz-Date: "${amzDate.slice(0, 8)}".`);
   }
-  if (cred.region !== opts.region) {
+  if (cred.region !== opts.region && !opts.anyRegion) {
     throw malformed(`the region '${cred.region}' is wrong; expecting '${opts.region}'`, { Region: opts.region });
   }
   if (cred.service !== service) {

@@ -15,6 +15,7 @@ import { formatDigest } from '../meta/digest.js';
 import { metaWriteQuorum } from '../meta/journal/quorum-journal.js';
 import { openMetaIndex } from '../object/meta-open.js';
 import { verifyMeta } from '../object/meta-verify.js';
+import { CliError, REMOTE_USAGE, runRemote } from './admin-remote.js';
 
 const USAGE = `usage: tessera admin meta verify|rebuild [--config PATH] [--json]
   verify    compare the metadata index with the journal and checkpoint on the disks (server stopped)
@@ -28,7 +29,16 @@ export async function runAdmin(argv: string[]): Promise<void> {
     process.exitCode = await runMeta(words[1], argv, json);
     return;
   }
-  process.stderr.write(words.length ? `tessera admin: unknown command "${words.join(' ')}"\n${USAGE}` : USAGE);
+  if (words[0] === 'user' || words[0] === 'key' || words[0] === 'policy') {
+    try {
+      await runRemote(argv);
+    } catch (e) {
+      process.stderr.write(`tessera admin: ${e instanceof CliError ? e.message : (e as Error).stack ?? String(e)}\n`);
+      process.exitCode = 1;
+    }
+    return;
+  }
+  process.stderr.write(words.length ? `tessera admin: unknown command "${words.join(' ')}"\n${USAGE}${REMOTE_USAGE}` : USAGE + REMOTE_USAGE);
   process.exitCode = 2;
 }
 
@@ -37,7 +47,7 @@ function positional(argv: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--config' || a === '--endpoint' || a === '--access-key' || a === '--secret-key') i++;
+    if (['--config', '--endpoint', '--access-key', '--secret-key', '--region', '--policy'].includes(a)) i++;
     else if (!a.startsWith('--')) out.push(a);
   }
   return out;

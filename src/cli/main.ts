@@ -13,6 +13,9 @@ commands:
   bench  --endpoint URL --access-key K --secret-key S --op put|get|list [--size N] [--concurrency N] [--duration S]
   admin meta verify|rebuild [--config PATH] [--json]
                            check or rebuild the metadata index against the disks (server stopped)
+  admin [--endpoint URL] user|key|policy …
+                           manage users, access keys and policies of a running server
+                           (tessera admin --help for the commands)
 `;
 
 async function main(argv: string[]): Promise<void> {

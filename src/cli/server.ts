@@ -1,6 +1,7 @@
 // `tessera server`: load the configuration, open the storage engine, serve S3.
 
 import { loadConfig, type Config } from '../config/config.js';
+import { Identities } from '../auth/identities.js';
 import { createApp } from '../http/app.js';
 import { listen, type RunningServer } from '../http/server.js';
 import { openEngine, type Engine } from '../object/engine.js';
@@ -28,11 +29,21 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     log: (msg) => log('info', msg),
   });
   const creds = config.credentials;
+  const identities = new Identities(engine.store.meta, creds, config.users);
+  try {
+    await identities.load();
+  } catch (e) {
+    await engine.close();
+    throw e;
+  }
+  if (identities.unreadableKeys > 0) {
+    log('warn', `${identities.unreadableKeys} user access key(s) were sealed under another root secret and cannot sign until that root secret is configured again`);
+  }
   const app = createApp({
     store: engine.store,
     region: config.region,
     domains: config.domains,
-    credentials: { lookup: (id) => (id === creds.accessKeyId ? creds.secretAccessKey : undefined) },
+    identities,
     owner: { id: ownerId(creds.accessKeyId), displayName: 'tessera' },
     log,
   });

@@ -7,6 +7,7 @@ import { promises as fs, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, YAMLParseError } from 'yaml';
 import type { Node as YamlNode } from 'yaml';
+import { parseUsers, type ConfigUser } from './users.js';
 import { loadOrCreateKeyPair, type RandomBytes } from './credentials.js';
 import {
   ConfigError,
@@ -27,6 +28,7 @@ import {
 export { ConfigError, parseAddress, parseSize } from './values.js';
 export type { LogLevel } from './values.js';
 export { CREDENTIALS_FILE, generateKeyPair } from './credentials.js';
+export type { ConfigUser } from './users.js';
 
 export interface Config {
   /** Where the S3 endpoint listens. Host without IPv6 brackets; port 0 means "any free port". */
@@ -59,6 +61,8 @@ export interface Config {
     /** The file holding the pair when it was generated (now or earlier); absent when configured. */
     storedAt?: string;
   };
+  /** Users declared in the config (`users:`); they cannot be changed through the admin API. */
+  users: ConfigUser[];
   /** The config file that was read, if any. */
   configFile?: string;
 }
@@ -116,6 +120,7 @@ export const CONFIG_KEYS = {
   log_level: 'TESSERA_LOG_LEVEL',
   root_access_key: 'TESSERA_ROOT_ACCESS_KEY',
   root_secret_key: 'TESSERA_ROOT_SECRET_KEY',
+  users: 'TESSERA_USERS',
 } as const;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
@@ -253,6 +258,11 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> 
     );
   }
 
+  const users = get('users', parseUsers, () => []);
+  for (const u of users) {
+    if (u.accessKeyId === accessKey) throw new ConfigError(`${originOf('users')}: user ${u.name} has the root access key`);
+  }
+
   // Only now, with every value known to be sound, touch the filesystem.
   await prepareDirectories([
     ...disks.map((d) => ({ path: d, label: `disk ${d}`, origin: disksOrigin })),
@@ -282,6 +292,7 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> 
     multipartExpirySeconds,
     logLevel,
     credentials,
+    users,
     ...(configFile !== undefined ? { configFile } : {}),
   };
 }

@@ -5,13 +5,16 @@
 
 import Koa from 'koa';
 import Router from '@koa/router';
-import { verifyRequest, type Credentials } from '../auth/verify.js';
+import { AccessControl, type AccessRequest } from '../auth/access.js';
+import type { Identities } from '../auth/identities.js';
+import { verifyRequest } from '../auth/verify.js';
 import { S3Error, isS3Error } from '../errors.js';
 import type { ObjectStore } from '../object/store.js';
 import type { S3Ctx, S3Deps, S3State } from '../s3/context.js';
-import { bucketHandler, objectHandler, serviceHandler } from '../s3/dispatch.js';
+import { actionOf, bucketRoute, objectRoute, serviceRoute, type Route } from '../s3/dispatch.js';
 import { errorXml } from '../s3/xml.js';
 import { validateKey } from '../s3/names.js';
+import { ADMIN_PREFIX, serveAdmin } from './admin-api.js';
 import { openBody } from './body.js';
 import { newRequestId } from './request-id.js';
 import { resolveTarget } from './routing.js';
@@ -20,31 +23,53 @@ export interface AppOptions {
   store: ObjectStore;
   region: string;
   domains: string[];
-  credentials: Credentials;
+  /** Every key that may sign (root and users), their policies, and the admin API's store. */
+  identities: Identities;
   owner: { id: string; displayName: string };
   now?: () => number;
   log?: S3Deps['log'];
 }
+
+/** Query parameters that are condition keys of list actions (s3:prefix, s3:delimiter, s3:max-keys). */
+const LIST_ACTIONS = new Set(['s3:ListBucket', 's3:ListBucketVersions', 's3:ListBucketMultipartUploads']);
 
 export function createApp(o: AppOptions): Koa<S3State> {
   const app = new Koa<S3State>();
   app.proxy = false;
   app.silent = true;
   const log = o.log ?? (() => undefined);
+  const now = o.now ?? Date.now;
+  const access = new AccessControl(o.identities, o.store, now);
+
+  const accessRequest = (ctx: S3Ctx, action: string, bucket?: string, key?: string, versionId?: string): AccessRequest => {
+    const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+    const list = LIST_ACTIONS.has(action) && ctx.state.target.rawQuery !== '';
+    const auth = ctx.state.auth;
+    return {
+      principal: ctx.state.principal ?? { kind: 'anonymous' },
+      action,
+      bucket,
+      key,
+      versionId,
+      sourceIp: ctx.req.socket.remoteAddress ?? '',
+      secure: (ctx.req.socket as { encrypted?: boolean }).encrypted === true,
+      query: list ? { prefix: first(ctx.query.prefix), delimiter: first(ctx.query.delimiter), maxKeys: first(ctx.query['max-keys'] ?? ctx.query['max-uploads']) } : undefined,
+      cannedAcl: first(ctx.req.headers['x-amz-acl']),
+      authType: auth?.anonymous ? undefined : auth?.presigned ? 'REST-QUERY-STRING' : 'REST-HEADER',
+    };
+  };
+
   const deps: S3Deps = {
     store: o.store,
     region: o.region,
     owner: o.owner,
     openBody,
     log,
-    credentials: o.credentials,
-    // Placeholders until users and policies land: every valid key is the root key's.
-    principalOf: (accessKeyId) => ({ kind: 'root', accessKeyId }),
-    authorize: async (ctx) => {
-      if (ctx.state.principal?.kind !== 'root') throw new S3Error('AccessDenied');
-    },
+    credentials: o.identities,
+    principalOf: (accessKeyId) => o.identities.principalOf(accessKeyId),
+    authorize: (ctx, action, bucket, key, versionId) => access.check(accessRequest(ctx, action, bucket, key, versionId)),
+    allowed: (ctx, action, bucket, key) => access.allowed(accessRequest(ctx, action, bucket, key)),
   };
-  const now = o.now ?? Date.now;
 
   // Request id, S3 error replies, where the request goes and who sent it.
   app.use(async (ctx, next) => {
@@ -54,18 +79,23 @@ export function createApp(o: AppOptions): Koa<S3State> {
     ctx.set('x-amz-request-id', requestId);
     ctx.set('x-amz-id-2', hostId);
     ctx.set('Server', 'Tessera');
+    const url = ctx.req.url ?? '/';
     try {
-      const url = ctx.req.url ?? '/';
       const target = resolveTarget(url, ctx.req.headers.host, o.domains);
       ctx.state.target = target;
-      ctx.state.auth = verifyRequest(
+      // The admin API shares the port (path style only) and answers in JSON.
+      if (!target.virtualHost && target.rawPath.startsWith(ADMIN_PREFIX)) {
+        return await serveAdmin(ctx as S3Ctx, { identities: o.identities, region: o.region, now, log, authorize: deps.authorize });
+      }
+      const auth = verifyRequest(
         { method: ctx.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers: ctx.req.headers },
-        o.credentials,
+        o.identities,
         { region: o.region, now },
       );
+      ctx.state.auth = auth;
+      ctx.state.principal = auth.anonymous ? { kind: 'anonymous' } : deps.principalOf(auth.accessKeyId);
       // Every operation on a key, reads included, refuses a key S3 could not hold (too long,
       // NUL) with S3's error before it reaches the store.
-      ctx.state.principal = deps.principalOf(ctx.state.auth.accessKeyId);
       if (target.key !== undefined) validateKey(target.key);
       ctx.path = target.bucket === undefined
         ? '/'
@@ -79,11 +109,18 @@ export function createApp(o: AppOptions): Koa<S3State> {
   });
 
   // Service, bucket or object level; the operation within a level is picked from the method
-  // and sub-resource by the tables in s3/dispatch.ts.
+  // and sub-resource by the tables in s3/dispatch.ts, which also name the action a policy
+  // must allow. The check runs before the handler reads anything of the request.
+  const run = async (ctx: S3Ctx, r: Route): Promise<void> => {
+    const action = actionOf(r, ctx);
+    const t = ctx.state.target;
+    if (action !== null) await deps.authorize(ctx, action, t.bucket, t.key, t.key !== undefined ? firstOf(ctx.query.versionId) : undefined);
+    await r.handler(deps, ctx);
+  };
   const router = new Router<S3State>();
-  router.all('/', (ctx) => serviceHandler(ctx.method)(deps, ctx as S3Ctx));
-  router.all('/:bucket', (ctx) => bucketHandler(ctx as S3Ctx, ctx.method)(deps, ctx as S3Ctx));
-  router.all('/:bucket/:key', (ctx) => objectHandler(ctx as S3Ctx, ctx.method)(deps, ctx as S3Ctx));
+  router.all('/', (ctx) => run(ctx as S3Ctx, serviceRoute(ctx.method)));
+  router.all('/:bucket', (ctx) => run(ctx as S3Ctx, bucketRoute(ctx as S3Ctx, ctx.method)));
+  router.all('/:bucket/:key', (ctx) => run(ctx as S3Ctx, objectRoute(ctx as S3Ctx, ctx.method)));
   app.use(router.routes());
 
   // A body stream that fails after the headers went out (a disk lost mid-GET beyond what
@@ -99,7 +136,11 @@ export function createApp(o: AppOptions): Koa<S3State> {
   return app;
 }
 
-function sendError(ctx: S3Ctx, err: unknown, log: S3Deps['log']): void {
+function firstOf(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export function sendError(ctx: S3Ctx, err: unknown, log: S3Deps['log']): void {
   let e: S3Error;
   if (isS3Error(err) && err.code.startsWith('Insufficient')) {
     // Lost quorum is ours, not an S3 code: clients know 503 ServiceUnavailable and retry it.

@@ -9,7 +9,7 @@
 
 import type { MetaOp, MultipartUpload } from './types.js';
 import {
-  bucketKey, currentKey, garbageKey, inlineKey, partKey, uploadAgeKey, uploadKey,
+  bucketKey, currentKey, garbageKey, iamKey, inlineKey, partKey, uploadAgeKey, uploadKey,
   versionIdKey, versionKey,
 } from './keys.js';
 import { encodeCurrent } from './records.js';
@@ -133,6 +133,12 @@ function translate(op: MetaOp, t: Txn): void {
       return;
     case 'delGarbage':
       t.del(garbageKey(op.id));
+      return;
+    case 'putIam':
+      t.put(iamKey(op.kind, op.name), json(op.record));
+      return;
+    case 'delIam':
+      t.del(iamKey(op.kind, op.name));
       return;
     default: {
       const never: never = op;

@@ -8,7 +8,7 @@
 
 import { Level } from 'level';
 import type {
-  BucketRecord, GarbageEntry, ListCurrentOptions, ListCurrentResult, ListUploadsOptions,
+  BucketRecord, GarbageEntry, IamKind, ListCurrentOptions, ListCurrentResult, ListUploadsOptions,
   ListUploadsResult, ListVersionsOptions, ListVersionsResult, MetaOp, MetaStore,
   ListedObject, MultipartUpload, ObjectVersion, UploadPart,
 } from './types.js';
@@ -532,6 +532,11 @@ export class LevelMetaStore implements MetaStore {
 
   listGarbage(limit: number): Promise<GarbageEntry[]> {
     return this.scanJson(K.ns('G'), limit);
+  }
+
+  async listIam(kind: IamKind): Promise<Array<{ name: string; record: unknown }>> {
+    const ns = K.ns('A', kind);
+    return (await this.scan(ns, K.end(ns), Infinity)).map(([k, v]) => ({ name: text(k.subarray(ns.length)), record: parse<unknown>(v) }));
   }
 
   // ---- listings --------------------------------------------------------------------------

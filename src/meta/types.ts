@@ -123,6 +123,7 @@ export interface MultipartUpload {
   checksumType?: 'FULL_OBJECT' | 'COMPOSITE';
   tags?: Record<string, string>;
   storageClass?: string;
+  acl?: CannedAcl;
 }
 
 export interface UploadPart extends PartLayout {
@@ -136,6 +137,8 @@ export interface GarbageEntry {
   enqueued: number;
   layouts: DataLayout[];
 }
+
+export type IamKind = 'user' | 'key' | 'policy';
 
 export type MetaOp =
   | { type: 'putBucket'; bucket: BucketRecord }
@@ -152,6 +155,9 @@ export type MetaOp =
   | { type: 'putPart'; part: UploadPart }
   | { type: 'delPart'; uploadId: string; partNumber: number }
   | { type: 'putGarbage'; entry: GarbageEntry }
+  /** Identity records (users, access keys, policies): small JSON documents by kind and name. */
+  | { type: 'putIam'; kind: IamKind; name: string; record: unknown }
+  | { type: 'delIam'; kind: IamKind; name: string }
   | { type: 'delGarbage'; id: string };
 
 export interface ListCurrentOptions {
@@ -247,4 +253,6 @@ export interface MetaStore {
   listParts(uploadId: string, partNumberMarker: number, maxParts: number): Promise<UploadPart[]>;
 
   listGarbage(limit: number): Promise<GarbageEntry[]>;
+  /** Every identity record of one kind, by name. */
+  listIam(kind: IamKind): Promise<Array<{ name: string; record: unknown }>>;
 }

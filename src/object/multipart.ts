@@ -15,7 +15,7 @@ export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_PARTS = 10_000;
 
 /** What CreateMultipartUpload records for the object-to-be. */
-export type CreateUploadOptions = Pick<MultipartUpload, 'headers' | 'userMeta' | 'checksumAlgorithm' | 'checksumType' | 'tags' | 'storageClass'>;
+export type CreateUploadOptions = Pick<MultipartUpload, 'headers' | 'userMeta' | 'checksumAlgorithm' | 'checksumType' | 'tags' | 'storageClass' | 'acl'>;
 
 export interface CompletePartRequest {
   partNumber: number;
@@ -42,6 +42,7 @@ export class Multipart {
     }
     if (o.tags) upload.tags = o.tags;
     if (o.storageClass) upload.storageClass = o.storageClass;
+    if (o.acl && o.acl !== 'private') upload.acl = o.acl;
     await this.store.meta.batch([{ type: 'putUpload', upload }]);
     return upload;
   }
@@ -167,6 +168,7 @@ export class Multipart {
           checksum,
           tags: upload.tags,
           storageClass: upload.storageClass,
+          acl: upload.acl,
           uploadId,
           data: {
             kind: 'parts',

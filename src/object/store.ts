@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Disk } from '../disk/disk.js';
 import { S3Error } from '../errors.js';
-import type { BucketRecord, BucketSettings, ChecksumAlgorithm, DataLayout, ListCurrentOptions, ListCurrentResult, ListVersionsOptions, ListVersionsResult, MetaOp, MetaStore, ObjectVersion, StoredChecksum, Versioning } from '../meta/types.js';
+import type { BucketRecord, BucketSettings, CannedAcl, ChecksumAlgorithm, DataLayout, ListCurrentOptions, ListCurrentResult, ListVersionsOptions, ListVersionsResult, MetaOp, MetaStore, ObjectVersion, StoredChecksum, Versioning } from '../meta/types.js';
 import { crc32c } from '../erasure/bitrot.js';
 import { GarbageCollector, layoutsOf } from './garbage.js';
 import { IdGenerator, isWellFormedVersionId } from './ids.js';
@@ -54,6 +54,7 @@ export interface PutObjectOptions extends Conditions {
   checksumVerifiedUpstream?: boolean;
   tags?: Record<string, string>;
   storageClass?: string;
+  acl?: CannedAcl;
 }
 
 export interface ReadOptions {
@@ -118,10 +119,15 @@ export class ObjectStore {
 
   // ---------------------------------------------------------------- buckets
 
-  async createBucket(name: string, region: string): Promise<BucketRecord> {
+  /** Creates a bucket owned by `o.owner` (a user name; absent = the root key). */
+  async createBucket(name: string, region: string, o: { owner?: string; acl?: CannedAcl } = {}): Promise<BucketRecord> {
     return this.locks.run(`bucket\0${name}`, async () => {
-      if (await this.meta.getBucket(name)) throw new S3Error('BucketAlreadyOwnedByYou', undefined, { BucketName: name });
+      const existing = await this.meta.getBucket(name);
+      if (existing && existing.owner !== o.owner) throw new S3Error('BucketAlreadyExists', undefined, { BucketName: name });
+      if (existing) throw new S3Error('BucketAlreadyOwnedByYou', undefined, { BucketName: name });
       const rec: BucketRecord = { name, created: this.now(), region, versioning: 'Unversioned' };
+      if (o.owner !== undefined) rec.owner = o.owner;
+      if (o.acl !== undefined && o.acl !== 'private') rec.acl = o.acl;
       await this.writeBucket(rec);
       return rec;
     });
@@ -267,6 +273,7 @@ export class ObjectStore {
       checksum,
       tags: o.tags,
       storageClass: o.storageClass,
+      acl: o.acl,
       data: got.layout,
     };
     const extraOps: MetaOp[] = got.inline ? [{ type: 'putInline', dataId: got.layout.dataId, data: got.inline }] : [];
@@ -314,6 +321,7 @@ export class ObjectStore {
       if (v.checksum === undefined) delete v.checksum;
       if (v.tags === undefined) delete v.tags;
       if (v.storageClass === undefined) delete v.storageClass;
+      if (v.acl === undefined || v.acl === 'private') delete v.acl;
       if (v.uploadId === undefined) delete v.uploadId;
       const ops: MetaOp[] = [...extraOps, { type: 'putVersion', version: v }, { type: 'setCurrent', bucket, key, version: v }];
       if (versionId === 'null') ops.push(...(await this.replaceNullOps(bucket, key)));
@@ -394,13 +402,28 @@ export class ObjectStore {
 
   /** Replaces (or, with undefined, removes) the tag set of one version. */
   async setObjectTags(bucket: string, key: string, versionId: string | undefined, tags: Record<string, string> | undefined): Promise<ObjectVersion> {
+    return this.rewriteVersion(bucket, key, versionId, (next) => {
+      if (tags && Object.keys(tags).length > 0) next.tags = tags;
+      else delete next.tags;
+    });
+  }
+
+  /** Sets the canned ACL of one version. */
+  async setObjectAcl(bucket: string, key: string, versionId: string | undefined, acl: CannedAcl): Promise<ObjectVersion> {
+    return this.rewriteVersion(bucket, key, versionId, (next) => {
+      if (acl === 'private') delete next.acl;
+      else next.acl = acl;
+    });
+  }
+
+  /** Changes a version's settings in place (same version id, same data). */
+  private async rewriteVersion(bucket: string, key: string, versionId: string | undefined, change: (next: ObjectVersion) => void): Promise<ObjectVersion> {
     await this.getBucket(bucket);
     return this.locks.run(`${bucket}\0${key}`, async () => {
       const v = await this.resolve(bucket, key, { versionId });
       if (v.isDeleteMarker) throw new S3Error('MethodNotAllowed', undefined, { Method: 'PUT', ResourceType: 'DeleteMarker' }, { 'x-amz-delete-marker': 'true', Allow: 'DELETE' });
       const next: ObjectVersion = { ...v };
-      if (tags && Object.keys(tags).length > 0) next.tags = tags;
-      else delete next.tags;
+      change(next);
       const ops: MetaOp[] = [{ type: 'putVersion', version: next }];
       const cur = await this.meta.getCurrent(bucket, key);
       if (cur && cur.sortKey === v.sortKey) ops.push({ type: 'setCurrent', bucket, key, version: next });
@@ -471,6 +494,7 @@ export interface Draft {
   checksum?: StoredChecksum;
   tags?: Record<string, string>;
   storageClass?: string;
+  acl?: CannedAcl;
   uploadId?: string;
   data: DataLayout;
 }

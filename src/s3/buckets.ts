@@ -3,11 +3,21 @@
 
 import { S3Error } from '../errors.js';
 import { type S3Ctx, type S3Deps, bucketOf, parseIntParam, q, readSmallBody, sendXml } from './context.js';
+import { canonicalIdOf } from '../auth/identities.js';
+import { cannedAclHeader } from './acl.js';
+import { header } from './headers.js';
 import { validateBucketName } from './names.js';
 import { MAX_XML_BODY, listBucketsXml, locationXml, parseCreateBucketConfiguration, parseTagging, parseVersioningConfiguration, taggingXml, versioningXml } from './xml.js';
 
 export async function listBuckets(deps: S3Deps, ctx: S3Ctx): Promise<void> {
   let buckets = await deps.store.listBuckets();
+  // A user sees the buckets they own and those their policies (or a bucket policy) let them list.
+  const p = ctx.state.principal;
+  if (p?.kind === 'user') {
+    const visible = [];
+    for (const b of buckets) if (b.owner === p.name || (await deps.allowed(ctx, 's3:ListBucket', b.name))) visible.push(b);
+    buckets = visible;
+  }
   const prefix = q(ctx, 'prefix');
   if (prefix) buckets = buckets.filter((b) => b.name.startsWith(prefix));
   // Pagination (max-buckets, continuation-token). The token is opaque to clients; ours is the
@@ -26,7 +36,8 @@ export async function listBuckets(deps: S3Deps, ctx: S3Ctx): Promise<void> {
     buckets = buckets.slice(0, max);
     next = Buffer.from(buckets[buckets.length - 1].name, 'utf8').toString('base64url');
   }
-  sendXml(ctx, listBucketsXml(buckets, deps.owner, { prefix, continuationToken: next }));
+  const owner = p?.kind === 'user' ? { id: canonicalIdOf(p.name), displayName: p.name } : deps.owner;
+  sendXml(ctx, listBucketsXml(buckets, owner, { prefix, continuationToken: next }));
 }
 
 export async function createBucket(deps: S3Deps, ctx: S3Ctx): Promise<void> {
@@ -34,13 +45,24 @@ export async function createBucket(deps: S3Deps, ctx: S3Ctx): Promise<void> {
   validateBucketName(name);
   const body = await readSmallBody(deps, ctx, MAX_XML_BODY);
   const conf = body.length > 0 ? await parseCreateBucketConfiguration(body) : {};
+  const acl = cannedAclHeader(ctx, 'bucket');
+  // Object Ownership: Tessera's objects always belong to the bucket's owner (BucketOwnerPreferred
+  // behaviour without the setting); asking for anything else cannot be honoured.
+  const ownership = header(ctx, 'x-amz-object-ownership');
+  if (ownership !== undefined && ownership !== 'BucketOwnerPreferred') {
+    throw new S3Error('NotImplemented', `Object ownership ${ownership} is not supported by this server.`, { Header: 'x-amz-object-ownership' });
+  }
+  if (header(ctx, 'x-amz-bucket-object-lock-enabled')?.toLowerCase() === 'true') {
+    throw new S3Error('NotImplemented', 'Object lock is not supported by this server.', { Header: 'x-amz-bucket-object-lock-enabled' });
+  }
   const region = conf.locationConstraint || 'us-east-1';
   // One region per server: asking for another one is what S3 answers with this error.
   if (conf.locationConstraint !== undefined && conf.locationConstraint !== '' && region !== deps.region) {
     throw new S3Error('InvalidLocationConstraint', 'The specified location-constraint is not valid', { LocationConstraint: region });
   }
   try {
-    await deps.store.createBucket(name, deps.region);
+    const p = ctx.state.principal;
+    await deps.store.createBucket(name, deps.region, { owner: p?.kind === 'user' ? p.name : undefined, acl });
   } catch (e) {
     // In us-east-1, S3 answers 200 to a CreateBucket of a bucket the caller already owns (its
     // legacy behaviour, which clients and test suites rely on) and changes nothing; in every

@@ -8,11 +8,8 @@ import type { ChecksumAlgorithm } from '../meta/types.js';
 import type { ObjectStore } from '../object/store.js';
 import type { Target } from '../http/routing.js';
 
-/** Who sent a request: the root key, a user's key, or nobody (an unsigned request). */
-export type Principal =
-  | { kind: 'root'; accessKeyId: string }
-  | { kind: 'user'; name: string; accessKeyId: string }
-  | { kind: 'anonymous' };
+import type { Principal } from '../auth/identities.js';
+export type { Principal } from '../auth/identities.js';
 
 export interface S3State {
   requestId: string;
@@ -50,7 +47,9 @@ export interface S3Deps {
    * 's3:PutObject') on the bucket (and key). For checks a handler makes itself: per key of a
    * multi-object delete, the source of a copy, the fields of a POST form.
    */
-  authorize(ctx: S3Ctx, action: string, bucket: string, key?: string): Promise<void>;
+  authorize(ctx: S3Ctx, action: string, bucket?: string, key?: string, versionId?: string): Promise<void>;
+  /** The same decision as authorize, as a boolean (ListBuckets shows only what a user may list). */
+  allowed(ctx: S3Ctx, action: string, bucket?: string, key?: string): Promise<boolean>;
   /** Wraps the request body in the verifier its signature mode requires. */
   openBody(ctx: S3Ctx): RequestBody;
   log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;

@@ -1,6 +1,7 @@
 // CopyObject: same or cross bucket, COPY/REPLACE metadata and tagging directives, copy-source
 // conditions, copy onto itself with REPLACE (how users change metadata or restore a version).
 
+import { objectAclFor } from './acl.js';
 import { S3Error } from '../errors.js';
 import type { ObjectVersion } from '../meta/types.js';
 import { evaluateConditions } from './conditions.js';
@@ -45,6 +46,8 @@ export function parseCopySource(raw: string): CopySource {
 /** Resolves the source version and checks the x-amz-copy-source-if-* conditions. */
 export async function resolveCopySource(deps: S3Deps, ctx: S3Ctx): Promise<{ src: CopySource; v: ObjectVersion }> {
   const src = parseCopySource(header(ctx, 'x-amz-copy-source')!);
+  // Reading the source needs its own permission, as for a GET of it.
+  await deps.authorize(ctx, src.versionId !== undefined ? 's3:GetObjectVersion' : 's3:GetObject', src.bucket, src.key);
   let v: ObjectVersion;
   try {
     v = await deps.store.resolve(src.bucket, src.key, { versionId: src.versionId });
@@ -69,7 +72,7 @@ export async function copyObject(deps: S3Deps, ctx: S3Ctx): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   refuseUnsupported(ctx);
-  await deps.store.getBucket(bucket);
+  const acl = await objectAclFor(deps, ctx, bucket);
   const metaDirective = (header(ctx, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase();
   const tagDirective = (header(ctx, 'x-amz-tagging-directive') ?? 'COPY').toUpperCase();
   if (metaDirective !== 'COPY' && metaDirective !== 'REPLACE') throw new S3Error('InvalidArgument', 'Unknown metadata directive.', { ArgumentName: 'x-amz-metadata-directive', ArgumentValue: metaDirective });
@@ -96,6 +99,8 @@ export async function copyObject(deps: S3Deps, ctx: S3Ctx): Promise<void> {
     checksumAlgorithm: algorithm,
     tags,
     storageClass: sc ?? v.storageClass,
+    // S3 gives a copy the ACL of the request (private by default), never the source's.
+    acl,
     ifNoneMatch: header(ctx, 'if-none-match'),
     ifMatch: header(ctx, 'if-match'),
   });

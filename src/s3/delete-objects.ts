@@ -31,6 +31,8 @@ export async function deleteObjects(deps: S3Deps, ctx: S3Ctx): Promise<void> {
   const worker = async () => {
     for (let o = queue.shift(); o; o = queue.shift()) {
       try {
+        // Each key is its own DeleteObject as far as policies go: refused ones are listed as errors.
+        await deps.authorize(ctx, o.versionId !== undefined ? 's3:DeleteObjectVersion' : 's3:DeleteObject', bucket, o.key, o.versionId);
         const r = await deps.store.deleteObject(bucket, o.key, { versionId: o.versionId });
         const d: DeletedEntry = { key: o.key };
         if (o.versionId !== undefined) d.versionId = o.versionId;

@@ -2,14 +2,27 @@
 // do not answers 501 NotImplemented in S3 XML, never a wrong success.
 
 import { S3Error } from '../errors.js';
+import * as access from './access-config.js';
+import * as acl from './acl.js';
 import * as buckets from './buckets.js';
-import type { S3Ctx, S3Deps } from './context.js';
+import { q, type S3Ctx, type S3Deps } from './context.js';
 import { deleteObjects } from './delete-objects.js';
 import { listObjectVersions, listObjectsV1, listObjectsV2 } from './listing.js';
 import * as objects from './objects.js';
 import * as multipart from './multipart.js';
 
 export type Handler = (deps: S3Deps, ctx: S3Ctx) => Promise<void>;
+
+/**
+ * The AWS action a request needs (checked before the handler runs), a function of the
+ * request for actions that depend on it (a versionId), or null when the handler checks for
+ * itself (multi-object delete: per key).
+ */
+export type Action = string | ((ctx: S3Ctx) => string) | null;
+export interface Route {
+  handler: Handler;
+  action: Action;
+}
 
 /** Query parameters that select a different operation on the same path (S3 "sub-resources"). */
 const BUCKET_SUBRESOURCES = [
@@ -28,43 +41,84 @@ function subresource(ctx: S3Ctx, known: string[]): string | undefined {
   return undefined;
 }
 
-const notImplemented = (what: string): Handler => async () => {
-  throw new S3Error('NotImplemented', `${what} is not implemented by this server.`);
-};
+const notImplemented = (what: string): Route => ({
+  handler: async () => {
+    throw new S3Error('NotImplemented', `${what} is not implemented by this server.`);
+  },
+  action: null,
+});
 
-export function serviceHandler(method: string): Handler {
-  if (method === 'GET') return buckets.listBuckets;
+export function serviceRoute(method: string): Route {
+  if (method === 'GET') return { handler: buckets.listBuckets, action: 's3:ListAllMyBuckets' };
   throw new S3Error('MethodNotAllowed', undefined, { Method: method, ResourceType: 'SERVICE' });
 }
 
-type Table = Record<string, Record<string, Handler | undefined> | undefined>;
+type Table = Record<string, Record<string, Route | undefined> | undefined>;
+
+const route = (handler: Handler, action: Action): Route => ({ handler, action });
+/** The action, or its "Version" variant when the request names a version (GetObject → GetObjectVersion). */
+const versioned = (plain: string, withVersion: string) => (ctx: S3Ctx): string => (q(ctx, 'versionId') !== undefined ? withVersion : plain);
 
 const listObjects: Handler = (d, c) => (c.query['list-type'] === '2' ? listObjectsV2 : listObjectsV1)(d, c);
 
 const BUCKET_TABLE: Table = {
   GET: {
-    '': listObjects,
-    location: buckets.getBucketLocation,
-    versioning: buckets.getBucketVersioning,
-    tagging: buckets.getBucketTagging,
-    versions: listObjectVersions,
-    uploads: multipart.listMultipartUploads,
+    '': route(listObjects, 's3:ListBucket'),
+    location: route(buckets.getBucketLocation, 's3:GetBucketLocation'),
+    versioning: route(buckets.getBucketVersioning, 's3:GetBucketVersioning'),
+    tagging: route(buckets.getBucketTagging, 's3:GetBucketTagging'),
+    versions: route(listObjectVersions, 's3:ListBucketVersions'),
+    uploads: route(multipart.listMultipartUploads, 's3:ListBucketMultipartUploads'),
+    policy: route(access.getBucketPolicy, 's3:GetBucketPolicy'),
+    policyStatus: route(access.getBucketPolicyStatus, 's3:GetBucketPolicyStatus'),
+    publicAccessBlock: route(access.getPublicAccessBlock, 's3:GetBucketPublicAccessBlock'),
+    acl: route(acl.getBucketAcl, 's3:GetBucketAcl'),
   },
-  HEAD: { '': buckets.headBucket },
-  PUT: { '': buckets.createBucket, versioning: buckets.putBucketVersioning, tagging: buckets.putBucketTagging },
-  DELETE: { '': buckets.deleteBucket, tagging: buckets.deleteBucketTagging },
-  POST: { delete: deleteObjects },
+  HEAD: { '': route(buckets.headBucket, 's3:ListBucket') },
+  PUT: {
+    '': route(buckets.createBucket, 's3:CreateBucket'),
+    versioning: route(buckets.putBucketVersioning, 's3:PutBucketVersioning'),
+    tagging: route(buckets.putBucketTagging, 's3:PutBucketTagging'),
+    policy: route(access.putBucketPolicy, 's3:PutBucketPolicy'),
+    publicAccessBlock: route(access.putPublicAccessBlock, 's3:PutBucketPublicAccessBlock'),
+    acl: route(acl.putBucketAcl, 's3:PutBucketAcl'),
+  },
+  DELETE: {
+    '': route(buckets.deleteBucket, 's3:DeleteBucket'),
+    tagging: route(buckets.deleteBucketTagging, 's3:PutBucketTagging'),
+    policy: route(access.deleteBucketPolicy, 's3:DeleteBucketPolicy'),
+    publicAccessBlock: route(access.deletePublicAccessBlock, 's3:PutBucketPublicAccessBlock'),
+  },
+  POST: { delete: route(deleteObjects, null) },
 };
 
 const OBJECT_TABLE: Table = {
-  GET: { '': (d, c) => objects.getOrHeadObject(d, c, false), tagging: objects.getObjectTagging, uploadId: multipart.listParts },
-  HEAD: { '': (d, c) => objects.getOrHeadObject(d, c, true) },
-  PUT: { '': objects.putObject, tagging: objects.putObjectTagging, uploadId: multipart.uploadPart },
-  DELETE: { '': objects.deleteObject, tagging: objects.deleteObjectTagging, uploadId: multipart.abortMultipartUpload },
-  POST: { uploads: multipart.createMultipartUpload, uploadId: multipart.completeMultipartUpload },
+  GET: {
+    '': route((d, c) => objects.getOrHeadObject(d, c, false), versioned('s3:GetObject', 's3:GetObjectVersion')),
+    tagging: route(objects.getObjectTagging, versioned('s3:GetObjectTagging', 's3:GetObjectVersionTagging')),
+    uploadId: route(multipart.listParts, 's3:ListMultipartUploadParts'),
+    acl: route(acl.getObjectAcl, versioned('s3:GetObjectAcl', 's3:GetObjectVersionAcl')),
+  },
+  HEAD: { '': route((d, c) => objects.getOrHeadObject(d, c, true), versioned('s3:GetObject', 's3:GetObjectVersion')) },
+  PUT: {
+    // A copy also needs s3:GetObject on its source: checked by the copy handler.
+    '': route(objects.putObject, 's3:PutObject'),
+    tagging: route(objects.putObjectTagging, versioned('s3:PutObjectTagging', 's3:PutObjectVersionTagging')),
+    uploadId: route(multipart.uploadPart, 's3:PutObject'),
+    acl: route(acl.putObjectAcl, versioned('s3:PutObjectAcl', 's3:PutObjectVersionAcl')),
+  },
+  DELETE: {
+    '': route(objects.deleteObject, versioned('s3:DeleteObject', 's3:DeleteObjectVersion')),
+    tagging: route(objects.deleteObjectTagging, versioned('s3:DeleteObjectTagging', 's3:DeleteObjectVersionTagging')),
+    uploadId: route(multipart.abortMultipartUpload, 's3:AbortMultipartUpload'),
+  },
+  POST: {
+    uploads: route(multipart.createMultipartUpload, 's3:PutObject'),
+    uploadId: route(multipart.completeMultipartUpload, 's3:PutObject'),
+  },
 };
 
-function pick(table: Table, ctx: S3Ctx, method: string, known: string[], level: 'BUCKET' | 'OBJECT'): Handler {
+function pick(table: Table, ctx: S3Ctx, method: string, known: string[], level: 'BUCKET' | 'OBJECT'): Route {
   const byMethod = Object.prototype.hasOwnProperty.call(table, method) ? table[method] : undefined;
   if (!byMethod) throw new S3Error('MethodNotAllowed', undefined, { Method: method, ResourceType: level });
   const sub = subresource(ctx, known);
@@ -72,10 +126,15 @@ function pick(table: Table, ctx: S3Ctx, method: string, known: string[], level: 
   return byMethod[sub ?? ''] ?? notImplemented(sub ? `The ${method} ?${sub} ${what} operation` : `${method} on ${level === 'BUCKET' ? 'a bucket' : 'an object'}`);
 }
 
-export function bucketHandler(ctx: S3Ctx, method: string): Handler {
+export function bucketRoute(ctx: S3Ctx, method: string): Route {
   return pick(BUCKET_TABLE, ctx, method, BUCKET_SUBRESOURCES, 'BUCKET');
 }
 
-export function objectHandler(ctx: S3Ctx, method: string): Handler {
+export function objectRoute(ctx: S3Ctx, method: string): Route {
   return pick(OBJECT_TABLE, ctx, method, OBJECT_SUBRESOURCES, 'OBJECT');
+}
+
+/** The action name of a route for this request (null: the handler checks). */
+export function actionOf(r: Route, ctx: S3Ctx): string | null {
+  return typeof r.action === 'function' ? r.action(ctx) : r.action;
 }

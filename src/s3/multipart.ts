@@ -1,6 +1,7 @@
 // Multipart upload operations: CreateMultipartUpload, UploadPart, UploadPartCopy,
 // CompleteMultipartUpload, AbortMultipartUpload, ListParts, ListMultipartUploads.
 
+import { objectAclFor } from './acl.js';
 import { makeBodyVerifier } from '../auth/payload.js';
 import { S3Error } from '../errors.js';
 import { CHECKSUM_ALGORITHMS, checksumHeaderName, parseChecksumAlgorithm } from '../util/checksums.js';
@@ -57,6 +58,7 @@ export async function createMultipartUpload(deps: S3Deps, ctx: S3Ctx): Promise<v
     checksumType: typeHeader as 'FULL_OBJECT' | 'COMPOSITE' | undefined,
     tags: taggingHeader(ctx),
     storageClass: storageClass(ctx),
+    acl: await objectAclFor(deps, ctx, bucket),
   });
   if (u.checksumAlgorithm) {
     ctx.set('x-amz-checksum-algorithm', u.checksumAlgorithm);

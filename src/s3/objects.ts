@@ -1,6 +1,7 @@
 // Object operations: PutObject, GetObject, HeadObject, DeleteObject, CopyObject, and object
 // tagging.
 
+import { objectAclFor } from './acl.js';
 import { S3Error } from '../errors.js';
 import type { ObjectVersion } from '../meta/types.js';
 import type { ObjectStore } from '../object/store.js';
@@ -30,7 +31,7 @@ export async function putObject(deps: S3Deps, ctx: S3Ctx): Promise<void> {
   const userMeta = userMetadata(ctx);
   const tags = taggingHeader(ctx);
   const sc = storageClass(ctx);
-  await deps.store.getBucket(bucket);
+  const acl = await objectAclFor(deps, ctx, bucket);
 
   const body = deps.openBody(ctx);
   if (body.size === undefined && header(ctx, 'transfer-encoding') === undefined) throw new S3Error('MissingContentLength');
@@ -47,6 +48,7 @@ export async function putObject(deps: S3Deps, ctx: S3Ctx): Promise<void> {
     checksumVerifiedUpstream: body.checksumVerified,
     tags,
     storageClass: sc,
+    acl,
     ifNoneMatch: header(ctx, 'if-none-match'),
     ifMatch: header(ctx, 'if-match'),
   });

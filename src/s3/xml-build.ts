@@ -11,6 +11,8 @@
 import type { S3Error } from '../errors.js';
 import type {
   BucketRecord,
+  CannedAcl,
+  PublicAccessBlock,
   ChecksumAlgorithm,
   ListedObject,
   MultipartUpload,
@@ -536,4 +538,34 @@ export function listMultipartUploadsXml(p: ListMultipartUploadsParams): string {
   }
   body += commonPrefixes(p.commonPrefixes, enc);
   return doc('ListMultipartUploadsResult', body);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Access control: PublicAccessBlock, policy status, ACLs
+
+export function publicAccessBlockXml(p: PublicAccessBlock): string {
+  return doc(
+    'PublicAccessBlockConfiguration',
+    el('BlockPublicAcls', p.blockPublicAcls) + el('IgnorePublicAcls', p.ignorePublicAcls) +
+      el('BlockPublicPolicy', p.blockPublicPolicy) + el('RestrictPublicBuckets', p.restrictPublicBuckets),
+  );
+}
+
+export function policyStatusXml(isPublic: boolean): string {
+  return doc('PolicyStatus', el('IsPublic', isPublic));
+}
+
+export const ALL_USERS = 'http://acs.amazonaws.com/groups/global/AllUsers';
+export const AUTHENTICATED_USERS = 'http://acs.amazonaws.com/groups/global/AuthenticatedUsers';
+const XSI = 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"';
+
+/** GetBucketAcl / GetObjectAcl for a canned ACL: the owner's FULL_CONTROL plus the ACL's group grants. */
+export function aclXml(o: Owner, acl: CannedAcl | undefined): string {
+  const grant = (grantee: string, permission: string) => `<Grant>${grantee}${el('Permission', permission)}</Grant>`;
+  const group = (uri: string) => `<Grantee ${XSI} xsi:type="Group">${el('URI', uri)}</Grantee>`;
+  let grants = grant(`<Grantee ${XSI} xsi:type="CanonicalUser">${el('ID', o.id)}${el('DisplayName', o.displayName)}</Grantee>`, 'FULL_CONTROL');
+  if (acl === 'public-read' || acl === 'public-read-write') grants += grant(group(ALL_USERS), 'READ');
+  if (acl === 'public-read-write') grants += grant(group(ALL_USERS), 'WRITE');
+  if (acl === 'authenticated-read') grants += grant(group(AUTHENTICATED_USERS), 'READ');
+  return doc('AccessControlPolicy', owner('Owner', o) + `<AccessControlList>${grants}</AccessControlList>`);
 }

@@ -6,7 +6,7 @@
 
 import xml2js from 'xml2js';
 import { S3Error } from '../errors.js';
-import type { ChecksumAlgorithm } from '../meta/types.js';
+import type { ChecksumAlgorithm, PublicAccessBlock } from '../meta/types.js';
 
 /**
  * The largest XML request body accepted. DeleteObjects is the largest legitimate one: up to
@@ -324,4 +324,53 @@ export async function parseVersioningConfiguration(body: XmlBody): Promise<Versi
     out.mfaDelete = 'Disabled';
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Access control: PublicAccessBlock, ACLs
+
+export async function parsePublicAccessBlock(body: XmlBody): Promise<PublicAccessBlock> {
+  const root = parseRoot(body, 'PublicAccessBlockConfiguration');
+  if (root === undefined) throw malformed();
+  const flag = (name: string): boolean => {
+    const t = optionalText(root, name)?.trim();
+    if (t === undefined) return false;
+    if (t !== 'true' && t !== 'false') throw malformed();
+    return t === 'true';
+  };
+  return {
+    blockPublicAcls: flag('BlockPublicAcls'),
+    ignorePublicAcls: flag('IgnorePublicAcls'),
+    blockPublicPolicy: flag('BlockPublicPolicy'),
+    restrictPublicBuckets: flag('RestrictPublicBuckets'),
+  };
+}
+
+/** One grant of an AccessControlPolicy body: who (a canonical user id or a group URI) and what. */
+export interface AclGrant {
+  grantee: { type: 'CanonicalUser'; id: string } | { type: 'Group'; uri: string } | { type: 'other'; what: string };
+  permission: string;
+}
+
+export async function parseAccessControlPolicy(body: XmlBody): Promise<{ ownerId?: string; grants: AclGrant[] }> {
+  const root = parseRoot(body, 'AccessControlPolicy');
+  if (root === undefined) throw malformed();
+  const ownerNode = single(root, 'Owner');
+  const ownerId = ownerNode !== undefined ? optionalText(ownerNode, 'ID')?.trim() : undefined;
+  const list = single(root, 'AccessControlList');
+  const grants: AclGrant[] = [];
+  for (const g of list !== undefined ? children(list, 'Grant') : []) {
+    const permission = requiredText(g, 'Permission').trim();
+    const who = single(g, 'Grantee');
+    if (who === undefined) throw malformed();
+    const attrs = typeof who === 'string' ? {} : ((who[ATTRS] ?? {}) as Record<string, string>);
+    const type = Object.entries(attrs).find(([k]) => k === 'xsi:type' || k.endsWith(':type'))?.[1];
+    const id = optionalText(who, 'ID')?.trim();
+    const uri = optionalText(who, 'URI')?.trim();
+    const email = optionalText(who, 'EmailAddress')?.trim();
+    if (id !== undefined && (type === undefined || type === 'CanonicalUser')) grants.push({ grantee: { type: 'CanonicalUser', id }, permission });
+    else if (uri !== undefined && (type === undefined || type === 'Group')) grants.push({ grantee: { type: 'Group', uri }, permission });
+    else grants.push({ grantee: { type: 'other', what: email !== undefined ? `email ${email}` : String(type) }, permission });
+  }
+  return { ownerId, grants };
 }

@@ -11,7 +11,7 @@ import {
   GetBucketAclCommand,
   GetBucketCorsCommand,
   GetBucketLocationCommand,
-  GetObjectAclCommand,
+  GetBucketWebsiteCommand,
   GetObjectCommand,
   HeadBucketCommand,
   ListBucketsCommand,
@@ -218,18 +218,18 @@ describe('operations we do not implement', () => {
     await expectS3Error(s3.send(new GetBucketCorsCommand({ Bucket: b })), 'NotImplemented', 501);
   });
 
-  test('PutBucketAcl → 501 NotImplemented', async () => {
+  test('explicit ACL grants (x-amz-grant-*) → 501 NotImplemented, nothing changes', async () => {
     const b = uniqueBucket('acl');
     await s3.send(new CreateBucketCommand({ Bucket: b }));
-    await expectS3Error(s3.send(new PutBucketAclCommand({ Bucket: b, ACL: 'private' })), 'NotImplemented', 501);
-    await expectS3Error(s3.send(new GetBucketAclCommand({ Bucket: b })), 'NotImplemented', 501);
+    await expectS3Error(s3.send(new PutBucketAclCommand({ Bucket: b, GrantRead: 'uri="http://acs.amazonaws.com/groups/global/AllUsers"' })), 'NotImplemented', 501);
+    const acl = await s3.send(new GetBucketAclCommand({ Bucket: b }));
+    assert.deepEqual(acl.Grants?.map((g) => g.Permission), ['FULL_CONTROL']);
   });
 
-  test('GetObjectAcl → 501 NotImplemented', async () => {
-    const b = uniqueBucket('oacl');
+  test('GetBucketWebsite → 501 NotImplemented', async () => {
+    const b = uniqueBucket('web');
     await s3.send(new CreateBucketCommand({ Bucket: b }));
-    await s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'x' }));
-    await expectS3Error(s3.send(new GetObjectAclCommand({ Bucket: b, Key: 'k' })), 'NotImplemented', 501);
+    await expectS3Error(s3.send(new GetBucketWebsiteCommand({ Bucket: b })), 'NotImplemented', 501);
   });
 });
 

@@ -1,0 +1,156 @@
+// The admin API: users, access keys and policies, on the S3 port under /tessera/admin/v1/.
+// Requests are signed with SigV4 exactly like S3 requests (any region in the scope, so the
+// CLI need not know the server's), bodies and replies are JSON, errors are
+// {"code", "message", "requestId"} with the HTTP status of the code. Only the root key and
+// users whose policies allow the admin:* action may call it.
+//
+//   GET    users                      list users            admin:ListUsers
+//   POST   users {user, policies}     add a user (+ key)    admin:CreateUser
+//   GET    users/NAME                 one user              admin:GetUser
+//   DELETE users/NAME                 remove a user         admin:DeleteUser
+//   POST   users/NAME/enable|disable                        admin:EnableUser / admin:DisableUser
+//   POST   users/NAME/keys            add an access key     admin:CreateAccessKey
+//   DELETE keys/ACCESS_KEY            remove an access key  admin:DeleteAccessKey
+//   PUT    users/NAME/policies/P      attach a policy       admin:AttachUserPolicy
+//   DELETE users/NAME/policies/P      detach it             admin:DetachUserPolicy
+//   GET    policies                   list policies         admin:ListPolicies
+//   GET    policies/NAME              one policy            admin:GetPolicy
+//   PUT    policies/NAME (document)   add or replace        admin:CreatePolicy
+//   DELETE policies/NAME              remove                admin:DeletePolicy
+
+import type { Identities } from '../auth/identities.js';
+import { verifyRequest } from '../auth/verify.js';
+import { S3Error, isS3Error } from '../errors.js';
+import type { S3Ctx, S3Deps } from '../s3/context.js';
+import { openBody } from './body.js';
+import { splitUrl } from './routing.js';
+
+export const ADMIN_PREFIX = '/tessera/admin/v1/';
+const MAX_BODY = 64 * 1024;
+
+export interface AdminDeps {
+  identities: Identities;
+  region: string;
+  now: () => number;
+  log: S3Deps['log'];
+  authorize: S3Deps['authorize'];
+}
+
+interface AdminRoute {
+  action: string;
+  run(ctx: S3Ctx, d: AdminDeps, params: string[]): Promise<unknown>;
+}
+
+/** [method, path pattern with ':' for a parameter segment, route] */
+const ROUTES: Array<[string, string[], AdminRoute]> = [
+  ['GET', ['users'], { action: 'admin:ListUsers', run: async (_c, d) => ({ users: d.identities.listUsers() }) }],
+  ['POST', ['users'], {
+    action: 'admin:CreateUser',
+    run: async (c, d) => {
+      const body = await readJson(c);
+      const user = field(body, 'user', 'string') as string;
+      const policies = (field(body, 'policies', 'array', true) ?? []) as unknown[];
+      if (policies.some((p) => typeof p !== 'string')) throw new S3Error('InvalidInput', 'policies must be a list of policy names');
+      return d.identities.addUser(user, policies as string[]);
+    },
+  }],
+  ['GET', ['users', ':'], { action: 'admin:GetUser', run: async (_c, d, [n]) => d.identities.userInfo(n!) }],
+  ['DELETE', ['users', ':'], { action: 'admin:DeleteUser', run: async (_c, d, [n]) => d.identities.removeUser(n!) }],
+  ['POST', ['users', ':', 'enable'], { action: 'admin:EnableUser', run: async (_c, d, [n]) => d.identities.setEnabled(n!, true) }],
+  ['POST', ['users', ':', 'disable'], { action: 'admin:DisableUser', run: async (_c, d, [n]) => d.identities.setEnabled(n!, false) }],
+  ['POST', ['users', ':', 'keys'], { action: 'admin:CreateAccessKey', run: async (_c, d, [n]) => d.identities.addKey(n!) }],
+  ['DELETE', ['keys', ':'], { action: 'admin:DeleteAccessKey', run: async (_c, d, [k]) => d.identities.removeKey(k!) }],
+  ['PUT', ['users', ':', 'policies', ':'], { action: 'admin:AttachUserPolicy', run: async (_c, d, [n, p]) => d.identities.attach(n!, p!) }],
+  ['DELETE', ['users', ':', 'policies', ':'], { action: 'admin:DetachUserPolicy', run: async (_c, d, [n, p]) => d.identities.detach(n!, p!) }],
+  ['GET', ['policies'], { action: 'admin:ListPolicies', run: async (_c, d) => ({ policies: d.identities.listPolicies() }) }],
+  ['GET', ['policies', ':'], { action: 'admin:GetPolicy', run: async (_c, d, [n]) => d.identities.policyInfo(n!) }],
+  ['PUT', ['policies', ':'], {
+    action: 'admin:CreatePolicy',
+    run: async (c, d, [n]) => d.identities.putPolicy(n!, (await readBody(c)).toString('utf8')),
+  }],
+  ['DELETE', ['policies', ':'], { action: 'admin:DeletePolicy', run: async (_c, d, [n]) => d.identities.removePolicy(n!) }],
+];
+
+export async function serveAdmin(ctx: S3Ctx, d: AdminDeps): Promise<void> {
+  try {
+    const { rawPath, rawQuery } = splitUrl(ctx.req.url ?? '/');
+    ctx.state.target = { rawPath, rawQuery, virtualHost: false };
+    const auth = verifyRequest({ method: ctx.method, rawPath, rawQuery, headers: ctx.req.headers }, d.identities, { region: d.region, now: d.now, anyRegion: true });
+    if (auth.anonymous) throw new S3Error('AccessDenied', 'The admin API needs a signed request.');
+    ctx.state.auth = auth;
+    ctx.state.principal = d.identities.principalOf(auth.accessKeyId);
+    const segments = rawPath.slice(ADMIN_PREFIX.length).split('/').filter((s) => s !== '').map(decodeSegment);
+    const match = findRoute(ctx.method, segments);
+    await d.authorize(ctx, match.route.action);
+    const result = await match.route.run(ctx, d, match.params);
+    if (result === undefined) {
+      ctx.status = 204;
+      ctx.body = null;
+    } else {
+      ctx.status = 200;
+      ctx.type = 'application/json';
+      ctx.body = JSON.stringify(result);
+    }
+  } catch (err) {
+    const e = isS3Error(err) ? err : new S3Error('InternalError');
+    if (!isS3Error(err)) d.log('error', 'admin request failed', { requestId: ctx.state.requestId, error: err instanceof Error ? err.stack ?? err.message : String(err) });
+    ctx.status = e.status;
+    ctx.type = 'application/json';
+    ctx.body = JSON.stringify({ code: e.code, message: e.message, requestId: ctx.state.requestId });
+  }
+}
+
+function findRoute(method: string, segments: string[]): { route: AdminRoute; params: string[] } {
+  let pathKnown = false;
+  for (const [m, pattern, route] of ROUTES) {
+    if (pattern.length !== segments.length) continue;
+    const params: string[] = [];
+    if (!pattern.every((p, i) => (p === ':' ? (params.push(segments[i]!), true) : p === segments[i]))) continue;
+    pathKnown = true;
+    if (m === method) return { route, params };
+  }
+  if (pathKnown) throw new S3Error('MethodNotAllowed', `${method} is not allowed on this admin resource.`);
+  throw new S3Error('NoSuchEntity', `No admin resource at /${segments.join('/')}.`);
+}
+
+function decodeSegment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw new S3Error('InvalidURI', "Couldn't parse the specified URI.");
+  }
+}
+
+async function readBody(ctx: S3Ctx): Promise<Buffer> {
+  const body = openBody(ctx);
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of body.stream as AsyncIterable<Buffer>) {
+    n += c.length;
+    if (n > MAX_BODY) {
+      body.stream.destroy();
+      throw new S3Error('MaxMessageLengthExceeded', 'Your request was too big.');
+    }
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks);
+}
+
+async function readJson(ctx: S3Ctx): Promise<Record<string, unknown>> {
+  const text = (await readBody(ctx)).toString('utf8');
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new S3Error('InvalidInput', 'The request body is not valid JSON.');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new S3Error('InvalidInput', 'The request body must be a JSON object.');
+  return v as Record<string, unknown>;
+}
+
+function field(body: Record<string, unknown>, name: string, type: 'string' | 'array', optional = false): unknown {
+  const v = body[name];
+  if (v === undefined && optional) return undefined;
+  if (type === 'array' ? !Array.isArray(v) : typeof v !== type) throw new S3Error('InvalidInput', `"${name}" must be a${type === 'array' ? ' list' : ' string'}.`);
+  return v;
+}
