@@ -35,6 +35,7 @@ const STATUS: Record<string, number> = {
   KeyTooLongError: 400,
   MalformedXML: 400,
   MalformedPOSTRequest: 400,
+  MalformedPolicy: 400,
   MaxMessageLengthExceeded: 400,
   MetadataTooLarge: 400,
   MethodNotAllowed: 405,
@@ -105,6 +106,7 @@ function defaultMessage(code: string): string {
     case 'NotModified': return 'Not Modified';
     case 'KeyTooLongError': return 'Your key is too long';
     case 'MetadataTooLarge': return 'Your metadata headers exceed the maximum allowed metadata size';
+    case 'MalformedPolicy': return 'Policies must be valid JSON and follow the policy grammar.';
     case 'MalformedXML': return 'The XML you provided was not well-formed or did not validate against our published schema';
     case 'NotImplemented': return 'A header you provided implies functionality that is not implemented';
     case 'MethodNotAllowed': return 'The specified method is not allowed against this resource.';
