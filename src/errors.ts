@@ -35,6 +35,7 @@ const STATUS: Record<string, number> = {
   KeyTooLongError: 400,
   MalformedXML: 400,
   MalformedPOSTRequest: 400,
+  MalformedPolicy: 400,
   MaxMessageLengthExceeded: 400,
   MetadataTooLarge: 400,
   MethodNotAllowed: 405,
@@ -65,7 +66,6 @@ const STATUS: Record<string, number> = {
   AccessControlListNotSupported: 400,
   UnresolvableGrantByEmailAddress: 400,
   UnexpectedContent: 400,
-  MalformedPolicy: 400,
   // The admin API (users, keys, policies) answers with IAM's codes for the same situations.
   NoSuchEntity: 404,
   EntityAlreadyExists: 409,
@@ -119,6 +119,7 @@ function defaultMessage(code: string): string {
     case 'NotModified': return 'Not Modified';
     case 'KeyTooLongError': return 'Your key is too long';
     case 'MetadataTooLarge': return 'Your metadata headers exceed the maximum allowed metadata size';
+    case 'MalformedPolicy': return 'Policies must be valid JSON and follow the policy grammar.';
     case 'MalformedXML': return 'The XML you provided was not well-formed or did not validate against our published schema';
     case 'NotImplemented': return 'A header you provided implies functionality that is not implemented';
     case 'MethodNotAllowed': return 'The specified method is not allowed against this resource.';
