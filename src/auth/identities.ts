@@ -11,7 +11,7 @@ import { generateKeyPair, type KeyPair } from '../config/credentials.js';
 import { USER_NAME, type ConfigUser } from '../config/users.js';
 import { S3Error } from '../errors.js';
 import type { IamKind, MetaOp, MetaStore } from '../meta/types.js';
-import { BUILTIN_POLICIES, parsePolicy, type Policy } from './policy.js';
+import { BUILTIN_POLICIES, BUILTIN_POLICY_DOCUMENTS, parsePolicy, type Policy } from './policy.js';
 import { SecretBox, type SealedSecret } from './secret-box.js';
 import type { Credentials } from './verify.js';
 import { createHash } from 'node:crypto';
@@ -335,8 +335,7 @@ function builtin(name: string): Policy | undefined {
 }
 
 function builtinDocument(name: string): unknown {
-  const p = builtin(name) as unknown as { source?: unknown } | undefined;
-  return p?.source ?? p;
+  return JSON.parse(BUILTIN_POLICY_DOCUMENTS[name as keyof typeof BUILTIN_POLICY_DOCUMENTS]) as unknown;
 }
 
 function iamPut(kind: IamKind, name: string, record: unknown): MetaOp {
