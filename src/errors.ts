@@ -4,10 +4,13 @@
 
 const STATUS: Record<string, number> = {
   AccessDenied: 403,
+  // A refused CORS preflight (S3 sends this code, not the CORSResponse its error table lists).
+  AccessForbidden: 403,
   AccountProblem: 403,
   AuthorizationHeaderMalformed: 400,
   AuthorizationQueryParametersError: 400,
   BadDigest: 400,
+  BadRequest: 400,
   BucketAlreadyExists: 409,
   BucketAlreadyOwnedByYou: 409,
   BucketNotEmpty: 409,
@@ -47,6 +50,7 @@ const STATUS: Record<string, number> = {
   NoSuchVersion: 404,
   NoSuchTagSet: 404,
   NoSuchBucketPolicy: 404,
+  NoSuchCORSConfiguration: 404,
   NotImplemented: 501,
   NotModified: 304,
   PreconditionFailed: 412,
@@ -90,6 +94,7 @@ function defaultMessage(code: string): string {
     case 'NoSuchKey': return 'The specified key does not exist.';
     case 'NoSuchUpload': return 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.';
     case 'NoSuchVersion': return 'The specified version does not exist.';
+    case 'NoSuchCORSConfiguration': return 'The CORS configuration does not exist';
     case 'BucketNotEmpty': return 'The bucket you tried to delete is not empty';
     case 'BucketAlreadyOwnedByYou': return 'Your previous request to create the named bucket succeeded and you already own it.';
     case 'BucketAlreadyExists': return 'The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.';

@@ -4,6 +4,7 @@
 import { S3Error } from '../errors.js';
 import * as buckets from './buckets.js';
 import type { S3Ctx, S3Deps } from './context.js';
+import * as cors from './cors.js';
 import { deleteObjects } from './delete-objects.js';
 import { listObjectVersions, listObjectsV1, listObjectsV2 } from './listing.js';
 import * as objects from './objects.js';
@@ -47,12 +48,13 @@ const BUCKET_TABLE: Table = {
     location: buckets.getBucketLocation,
     versioning: buckets.getBucketVersioning,
     tagging: buckets.getBucketTagging,
+    cors: cors.getBucketCors,
     versions: listObjectVersions,
     uploads: multipart.listMultipartUploads,
   },
   HEAD: { '': buckets.headBucket },
-  PUT: { '': buckets.createBucket, versioning: buckets.putBucketVersioning, tagging: buckets.putBucketTagging },
-  DELETE: { '': buckets.deleteBucket, tagging: buckets.deleteBucketTagging },
+  PUT: { '': buckets.createBucket, versioning: buckets.putBucketVersioning, tagging: buckets.putBucketTagging, cors: cors.putBucketCors },
+  DELETE: { '': buckets.deleteBucket, tagging: buckets.deleteBucketTagging, cors: cors.deleteBucketCors },
   POST: { delete: deleteObjects },
 };
 

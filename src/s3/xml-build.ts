@@ -12,6 +12,7 @@ import type { S3Error } from '../errors.js';
 import type {
   BucketRecord,
   ChecksumAlgorithm,
+  CorsRule,
   ListedObject,
   MultipartUpload,
   ObjectVersion,
@@ -536,4 +537,22 @@ export function listMultipartUploadsXml(p: ListMultipartUploadsParams): string {
   }
   body += commonPrefixes(p.commonPrefixes, enc);
   return doc('ListMultipartUploadsResult', body);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bucket CORS
+
+/** GetBucketCors: the rules as stored, only the members each rule has. */
+export function corsXml(rules: CorsRule[]): string {
+  let body = '';
+  for (const r of rules) {
+    let rule = optEl('ID', r.id);
+    for (const h of r.allowedHeaders) rule += el('AllowedHeader', h);
+    for (const m of r.allowedMethods) rule += el('AllowedMethod', m);
+    for (const o of r.allowedOrigins) rule += el('AllowedOrigin', o);
+    for (const h of r.exposeHeaders) rule += el('ExposeHeader', h);
+    rule += optEl('MaxAgeSeconds', r.maxAgeSeconds);
+    body += `<CORSRule>${rule}</CORSRule>`;
+  }
+  return doc('CORSConfiguration', body);
 }

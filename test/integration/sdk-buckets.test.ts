@@ -9,8 +9,8 @@ import {
   DeleteBucketCommand,
   DeleteObjectCommand,
   GetBucketAclCommand,
-  GetBucketCorsCommand,
   GetBucketLocationCommand,
+  GetBucketWebsiteCommand,
   GetObjectAclCommand,
   GetObjectCommand,
   HeadBucketCommand,
@@ -212,10 +212,10 @@ describe('DeleteBucket', () => {
 });
 
 describe('operations we do not implement', () => {
-  test('GetBucketCors → 501 NotImplemented', async () => {
-    const b = uniqueBucket('cors');
+  test('GetBucketWebsite → 501 NotImplemented', async () => {
+    const b = uniqueBucket('website');
     await s3.send(new CreateBucketCommand({ Bucket: b }));
-    await expectS3Error(s3.send(new GetBucketCorsCommand({ Bucket: b })), 'NotImplemented', 501);
+    await expectS3Error(s3.send(new GetBucketWebsiteCommand({ Bucket: b })), 'NotImplemented', 501);
   });
 
   test('PutBucketAcl → 501 NotImplemented', async () => {
@@ -253,8 +253,8 @@ describe('error replies', () => {
     const noBucket = await fetch(await getSignedUrl(s3, new GetObjectCommand({ Bucket: uniqueBucket('gone'), Key: 'k' })));
     assertXmlError({ status: noBucket.status, headers: noBucket.headers, body: await noBucket.text() }, 'NoSuchBucket', 404);
 
-    const cors = await signedRawRequest(server, { method: 'GET', host: `127.0.0.1:${server.port}`, path: `/${b}?cors` });
-    assertXmlError({ status: cors.status, headers: cors.headers, body: cors.body.toString() }, 'NotImplemented', 501);
+    const website = await signedRawRequest(server, { method: 'GET', host: `127.0.0.1:${server.port}`, path: `/${b}?website` });
+    assertXmlError({ status: website.status, headers: website.headers, body: website.body.toString() }, 'NotImplemented', 501);
 
     const patch = await signedRawRequest(server, { method: 'PATCH', host: `127.0.0.1:${server.port}`, path: `/${b}/k`, body: '' });
     assertXmlError({ status: patch.status, headers: patch.headers, body: patch.body.toString() }, 'MethodNotAllowed', 405);
