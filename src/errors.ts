@@ -4,10 +4,13 @@
 
 const STATUS: Record<string, number> = {
   AccessDenied: 403,
+  // A refused CORS preflight (S3 sends this code, not the CORSResponse its error table lists).
+  AccessForbidden: 403,
   AccountProblem: 403,
   AuthorizationHeaderMalformed: 400,
   AuthorizationQueryParametersError: 400,
   BadDigest: 400,
+  BadRequest: 400,
   BucketAlreadyExists: 409,
   BucketAlreadyOwnedByYou: 409,
   BucketNotEmpty: 409,
@@ -48,6 +51,7 @@ const STATUS: Record<string, number> = {
   NoSuchVersion: 404,
   NoSuchTagSet: 404,
   NoSuchBucketPolicy: 404,
+  NoSuchCORSConfiguration: 404,
   NotImplemented: 501,
   NotModified: 304,
   PreconditionFailed: 412,
@@ -104,6 +108,7 @@ function defaultMessage(code: string): string {
     case 'NoSuchVersion': return 'The specified version does not exist.';
     case 'NoSuchBucketPolicy': return 'The bucket policy does not exist';
     case 'NoSuchPublicAccessBlockConfiguration': return 'The public access block configuration was not found';
+    case 'NoSuchCORSConfiguration': return 'The CORS configuration does not exist';
     case 'BucketNotEmpty': return 'The bucket you tried to delete is not empty';
     case 'BucketAlreadyOwnedByYou': return 'Your previous request to create the named bucket succeeded and you already own it.';
     case 'BucketAlreadyExists': return 'The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.';

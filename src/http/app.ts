@@ -11,6 +11,7 @@ import { verifyRequest } from '../auth/verify.js';
 import { S3Error, isS3Error } from '../errors.js';
 import type { ObjectStore } from '../object/store.js';
 import type { S3Ctx, S3Deps, S3State } from '../s3/context.js';
+import { CORS_RESPONSE_HEADERS, addCorsHeaders, preflight } from '../s3/cors.js';
 import { actionOf, bucketRoute, objectRoute, serviceRoute, type Route } from '../s3/dispatch.js';
 import { errorXml } from '../s3/xml.js';
 import { validateKey } from '../s3/names.js';
@@ -87,6 +88,10 @@ export function createApp(o: AppOptions): Koa<S3State> {
       if (!target.virtualHost && target.rawPath.startsWith(ADMIN_PREFIX)) {
         return await serveAdmin(ctx as S3Ctx, { identities: o.identities, region: o.region, now, log, authorize: deps.authorize });
       }
+      // CORS (s3/cors.ts): browsers send preflights unsigned, so they are answered here; an
+      // Origin gets its rule's headers before the signature check, so refusals carry them too.
+      if (ctx.method === 'OPTIONS') return await preflight(o.store, ctx as S3Ctx);
+      if (ctx.req.headers.origin !== undefined) await addCorsHeaders(o.store, ctx as S3Ctx);
       const auth = verifyRequest(
         { method: ctx.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers: ctx.req.headers },
         o.identities,
@@ -154,7 +159,8 @@ export function sendError(ctx: S3Ctx, err: unknown, log: S3Deps['log']): void {
   if (e.status >= 500 && isS3Error(err)) log('warn', `${e.code}: ${e.message}`, { requestId: ctx.state.requestId });
   // Drop headers of the half-built reply (ETag etc.), keep the ids. A 304 keeps the validators
   // and caching headers a 200 would have sent (RFC 7232 §4.1; S3 sends ETag and Last-Modified).
-  const keep = ['x-amz-request-id', 'x-amz-id-2', 'server'];
+  // CORS headers stay too: without them a browser hides the error from the page.
+  const keep = ['x-amz-request-id', 'x-amz-id-2', 'server', ...CORS_RESPONSE_HEADERS];
   if (e.code === 'NotModified') keep.push('etag', 'last-modified', 'cache-control', 'expires');
   for (const name of Object.keys(ctx.response.headers)) {
     if (!keep.includes(name)) ctx.remove(name);

@@ -6,6 +6,7 @@ import * as access from './access-config.js';
 import * as acl from './acl.js';
 import * as buckets from './buckets.js';
 import { q, type S3Ctx, type S3Deps } from './context.js';
+import * as cors from './cors.js';
 import { deleteObjects } from './delete-objects.js';
 import { listObjectVersions, listObjectsV1, listObjectsV2 } from './listing.js';
 import * as objects from './objects.js';
@@ -73,6 +74,7 @@ const BUCKET_TABLE: Table = {
     policyStatus: route(access.getBucketPolicyStatus, 's3:GetBucketPolicyStatus'),
     publicAccessBlock: route(access.getPublicAccessBlock, 's3:GetBucketPublicAccessBlock'),
     acl: route(acl.getBucketAcl, 's3:GetBucketAcl'),
+    cors: route(cors.getBucketCors, 's3:GetBucketCORS'),
   },
   HEAD: { '': route(buckets.headBucket, 's3:ListBucket') },
   PUT: {
@@ -82,12 +84,14 @@ const BUCKET_TABLE: Table = {
     policy: route(access.putBucketPolicy, 's3:PutBucketPolicy'),
     publicAccessBlock: route(access.putPublicAccessBlock, 's3:PutBucketPublicAccessBlock'),
     acl: route(acl.putBucketAcl, 's3:PutBucketAcl'),
+    cors: route(cors.putBucketCors, 's3:PutBucketCORS'),
   },
   DELETE: {
     '': route(buckets.deleteBucket, 's3:DeleteBucket'),
     tagging: route(buckets.deleteBucketTagging, 's3:PutBucketTagging'),
     policy: route(access.deleteBucketPolicy, 's3:DeleteBucketPolicy'),
     publicAccessBlock: route(access.deletePublicAccessBlock, 's3:PutBucketPublicAccessBlock'),
+    cors: route(cors.deleteBucketCors, 's3:PutBucketCORS'),
   },
   POST: { delete: route(deleteObjects, null) },
 };

@@ -14,6 +14,7 @@ import type {
   CannedAcl,
   PublicAccessBlock,
   ChecksumAlgorithm,
+  CorsRule,
   ListedObject,
   MultipartUpload,
   ObjectVersion,
@@ -568,4 +569,22 @@ export function aclXml(o: Owner, acl: CannedAcl | undefined): string {
   if (acl === 'public-read-write') grants += grant(group(ALL_USERS), 'WRITE');
   if (acl === 'authenticated-read') grants += grant(group(AUTHENTICATED_USERS), 'READ');
   return doc('AccessControlPolicy', owner('Owner', o) + `<AccessControlList>${grants}</AccessControlList>`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bucket CORS
+
+/** GetBucketCors: the rules as stored, only the members each rule has. */
+export function corsXml(rules: CorsRule[]): string {
+  let body = '';
+  for (const r of rules) {
+    let rule = optEl('ID', r.id);
+    for (const h of r.allowedHeaders) rule += el('AllowedHeader', h);
+    for (const m of r.allowedMethods) rule += el('AllowedMethod', m);
+    for (const o of r.allowedOrigins) rule += el('AllowedOrigin', o);
+    for (const h of r.exposeHeaders) rule += el('ExposeHeader', h);
+    rule += optEl('MaxAgeSeconds', r.maxAgeSeconds);
+    body += `<CORSRule>${rule}</CORSRule>`;
+  }
+  return doc('CORSConfiguration', body);
 }

@@ -6,7 +6,7 @@
 
 import xml2js from 'xml2js';
 import { S3Error } from '../errors.js';
-import type { ChecksumAlgorithm, PublicAccessBlock } from '../meta/types.js';
+import type { ChecksumAlgorithm, CorsRule, PublicAccessBlock } from '../meta/types.js';
 
 /**
  * The largest XML request body accepted. DeleteObjects is the largest legitimate one: up to
@@ -373,4 +373,79 @@ export async function parseAccessControlPolicy(body: XmlBody): Promise<{ ownerId
     else grants.push({ grantee: { type: 'other', what: email !== undefined ? `email ${email}` : String(type) }, permission });
   }
   return { ownerId, grants };
+}
+
+// ---------------------------------------------------------------------------------------------
+// PutBucketCors
+
+/** S3 accepts at most this many CORSRule elements. */
+export const MAX_CORS_RULES = 100;
+/** The methods a CORSRule may allow, as S3 spells them (upper case only). */
+const CORS_METHODS: ReadonlySet<string> = new Set(['GET', 'PUT', 'POST', 'DELETE', 'HEAD']);
+const INT32_MAX = 2 ** 31 - 1;
+
+function invalidCors(message: string): S3Error {
+  return new S3Error('InvalidRequest', message);
+}
+
+/** Texts of every `name` child, trimmed: a value with surrounding whitespace could never match a header. */
+function allTexts(node: XNode, name: string): string[] {
+  return children(node, name).map((c) => leafText(c).trim());
+}
+
+/** The CORS rules of a PutBucketCors body, validated with S3's errors and messages. */
+export async function parseCorsConfiguration(body: XmlBody): Promise<CorsRule[]> {
+  const root = parseRoot(body, 'CORSConfiguration');
+  if (root === undefined) throw malformed();
+  const nodes = children(root, 'CORSRule');
+  // The schema's bounds; S3 answers an empty configuration with MalformedXML.
+  if (nodes.length === 0 || nodes.length > MAX_CORS_RULES) throw malformed();
+  return nodes.map(parseCorsRule);
+}
+
+function parseCorsRule(node: XNode): CorsRule {
+  const rule: CorsRule = {
+    allowedOrigins: allTexts(node, 'AllowedOrigin'),
+    allowedMethods: allTexts(node, 'AllowedMethod'),
+    allowedHeaders: allTexts(node, 'AllowedHeader'),
+    exposeHeaders: allTexts(node, 'ExposeHeader'),
+  };
+  // Each rule must name at least one origin and one method (the schema's minOccurs).
+  if (rule.allowedOrigins.length === 0 || rule.allowedMethods.length === 0) throw malformed();
+  const id = optionalText(node, 'ID');
+  if (id !== undefined) {
+    if (charLength(id) > 255) throw new S3Error('InvalidArgument', 'ID length should not exceed allowed limit of 255', { ArgumentName: 'ID', ArgumentValue: id });
+    rule.id = id;
+  }
+  const maxAge = optionalText(node, 'MaxAgeSeconds')?.trim();
+  if (maxAge !== undefined) rule.maxAgeSeconds = parseXsInt(maxAge);
+  validateCorsRule(rule);
+  return rule;
+}
+
+/** An xs:int, as the schema types MaxAgeSeconds; anything else does not validate. */
+function parseXsInt(text: string): number {
+  if (!/^[+-]?\d{1,10}$/.test(text)) throw malformed();
+  const n = Number(text);
+  if (n > INT32_MAX || n < -INT32_MAX - 1) throw malformed();
+  return n;
+}
+
+function validateCorsRule(rule: CorsRule): void {
+  for (const m of rule.allowedMethods) {
+    if (!CORS_METHODS.has(m)) throw invalidCors(`Found unsupported HTTP method in CORS config. Unsupported method is ${m}`);
+  }
+  for (const o of rule.allowedOrigins) {
+    if (wildcards(o) > 1) throw invalidCors(`AllowedOrigin "${o}" can not have more than one wildcard.`);
+  }
+  for (const h of rule.allowedHeaders) {
+    if (wildcards(h) > 1) throw invalidCors(`AllowedHeader "${h}" can not have more than one wildcard.`);
+  }
+  for (const h of rule.exposeHeaders) {
+    if (h.includes('*')) throw invalidCors(`ExposeHeader "${h}" contains wildcard. We currently do not support wildcard for ExposeHeader.`);
+  }
+}
+
+function wildcards(s: string): number {
+  return s.split('*').length - 1;
 }

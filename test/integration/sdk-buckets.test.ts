@@ -9,7 +9,6 @@ import {
   DeleteBucketCommand,
   DeleteObjectCommand,
   GetBucketAclCommand,
-  GetBucketCorsCommand,
   GetBucketLocationCommand,
   GetBucketWebsiteCommand,
   GetObjectCommand,
@@ -212,10 +211,10 @@ describe('DeleteBucket', () => {
 });
 
 describe('operations we do not implement', () => {
-  test('GetBucketCors → 501 NotImplemented', async () => {
-    const b = uniqueBucket('cors');
+  test('GetBucketWebsite → 501 NotImplemented', async () => {
+    const b = uniqueBucket('website');
     await s3.send(new CreateBucketCommand({ Bucket: b }));
-    await expectS3Error(s3.send(new GetBucketCorsCommand({ Bucket: b })), 'NotImplemented', 501);
+    await expectS3Error(s3.send(new GetBucketWebsiteCommand({ Bucket: b })), 'NotImplemented', 501);
   });
 
   test('explicit ACL grants (x-amz-grant-*) → 501 NotImplemented, nothing changes', async () => {
@@ -224,12 +223,6 @@ describe('operations we do not implement', () => {
     await expectS3Error(s3.send(new PutBucketAclCommand({ Bucket: b, GrantRead: 'uri="http://acs.amazonaws.com/groups/global/AllUsers"' })), 'NotImplemented', 501);
     const acl = await s3.send(new GetBucketAclCommand({ Bucket: b }));
     assert.deepEqual(acl.Grants?.map((g) => g.Permission), ['FULL_CONTROL']);
-  });
-
-  test('GetBucketWebsite → 501 NotImplemented', async () => {
-    const b = uniqueBucket('web');
-    await s3.send(new CreateBucketCommand({ Bucket: b }));
-    await expectS3Error(s3.send(new GetBucketWebsiteCommand({ Bucket: b })), 'NotImplemented', 501);
   });
 });
 
@@ -253,8 +246,8 @@ describe('error replies', () => {
     const noBucket = await fetch(await getSignedUrl(s3, new GetObjectCommand({ Bucket: uniqueBucket('gone'), Key: 'k' })));
     assertXmlError({ status: noBucket.status, headers: noBucket.headers, body: await noBucket.text() }, 'NoSuchBucket', 404);
 
-    const cors = await signedRawRequest(server, { method: 'GET', host: `127.0.0.1:${server.port}`, path: `/${b}?cors` });
-    assertXmlError({ status: cors.status, headers: cors.headers, body: cors.body.toString() }, 'NotImplemented', 501);
+    const website = await signedRawRequest(server, { method: 'GET', host: `127.0.0.1:${server.port}`, path: `/${b}?website` });
+    assertXmlError({ status: website.status, headers: website.headers, body: website.body.toString() }, 'NotImplemented', 501);
 
     const patch = await signedRawRequest(server, { method: 'PATCH', host: `127.0.0.1:${server.port}`, path: `/${b}/k`, body: '' });
     assertXmlError({ status: patch.status, headers: patch.headers, body: patch.body.toString() }, 'MethodNotAllowed', 405);
