@@ -10,6 +10,7 @@ import { S3Error, isS3Error } from '../errors.js';
 import type { ObjectStore } from '../object/store.js';
 import type { S3Ctx, S3Deps, S3State } from '../s3/context.js';
 import { bucketHandler, objectHandler, serviceHandler } from '../s3/dispatch.js';
+import { isFormPost } from '../s3/post-object.js';
 import { errorXml } from '../s3/xml.js';
 import { validateKey } from '../s3/names.js';
 import { openBody } from './body.js';
@@ -58,14 +59,20 @@ export function createApp(o: AppOptions): Koa<S3State> {
       const url = ctx.req.url ?? '/';
       const target = resolveTarget(url, ctx.req.headers.host, o.domains);
       ctx.state.target = target;
-      ctx.state.auth = verifyRequest(
-        { method: ctx.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers: ctx.req.headers },
-        o.credentials,
-        { region: o.region, now },
-      );
+      // POST Object: an HTML form upload is signed by its policy fields, not by the request;
+      // s3/post-object.ts checks that signature and sets the principal.
+      if (isFormPost(ctx.method, target, ctx.req.headers)) {
+        ctx.state.principal = { kind: 'anonymous' };
+      } else {
+        ctx.state.auth = verifyRequest(
+          { method: ctx.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers: ctx.req.headers },
+          o.credentials,
+          { region: o.region, now },
+        );
+        ctx.state.principal = deps.principalOf(ctx.state.auth.accessKeyId);
+      }
       // Every operation on a key, reads included, refuses a key S3 could not hold (too long,
       // NUL) with S3's error before it reaches the store.
-      ctx.state.principal = deps.principalOf(ctx.state.auth.accessKeyId);
       if (target.key !== undefined) validateKey(target.key);
       ctx.path = target.bucket === undefined
         ? '/'

@@ -8,6 +8,7 @@ import { deleteObjects } from './delete-objects.js';
 import { listObjectVersions, listObjectsV1, listObjectsV2 } from './listing.js';
 import * as objects from './objects.js';
 import * as multipart from './multipart.js';
+import { postObject } from './post-object.js';
 
 export type Handler = (deps: S3Deps, ctx: S3Ctx) => Promise<void>;
 
@@ -53,7 +54,8 @@ const BUCKET_TABLE: Table = {
   HEAD: { '': buckets.headBucket },
   PUT: { '': buckets.createBucket, versioning: buckets.putBucketVersioning, tagging: buckets.putBucketTagging },
   DELETE: { '': buckets.deleteBucket, tagging: buckets.deleteBucketTagging },
-  POST: { delete: deleteObjects },
+  // POST to the bucket itself is an HTML form upload (POST Object).
+  POST: { '': postObject, delete: deleteObjects },
 };
 
 const OBJECT_TABLE: Table = {
