@@ -25,7 +25,11 @@ export function cannedAclHeader(ctx: S3Ctx, target: 'bucket' | 'object'): Canned
     }
   }
   const v = header(ctx, 'x-amz-acl')?.trim();
-  if (v === undefined) return undefined;
+  return v === undefined ? undefined : parseCannedAcl(v, target);
+}
+
+/** A canned ACL name (x-amz-acl, or the acl field of a POST form). */
+export function parseCannedAcl(v: string, target: 'bucket' | 'object'): CannedAcl {
   const allowed = target === 'bucket' ? BUCKET_ACLS : OBJECT_ACLS;
   if ((allowed as string[]).includes(v)) return v as CannedAcl;
   if (v === 'aws-exec-read' || v === 'log-delivery-write' || v === 'bucket-owner-read' || v === 'bucket-owner-full-control') {

@@ -11,6 +11,7 @@ import { deleteObjects } from './delete-objects.js';
 import { listObjectVersions, listObjectsV1, listObjectsV2 } from './listing.js';
 import * as objects from './objects.js';
 import * as multipart from './multipart.js';
+import { postObject } from './post-object.js';
 
 export type Handler = (deps: S3Deps, ctx: S3Ctx) => Promise<void>;
 
@@ -93,7 +94,9 @@ const BUCKET_TABLE: Table = {
     publicAccessBlock: route(access.deletePublicAccessBlock, 's3:PutBucketPublicAccessBlock'),
     cors: route(cors.deleteBucketCors, 's3:PutBucketCORS'),
   },
-  POST: { delete: route(deleteObjects, null) },
+  // POST to the bucket itself is an HTML form upload (POST Object); the handler checks the
+  // form's signature and s3:PutObject itself.
+  POST: { '': route(postObject, null), delete: route(deleteObjects, null) },
 };
 
 const OBJECT_TABLE: Table = {

@@ -17,9 +17,14 @@ export function header(ctx: Koa.Context, name: string): string | undefined {
 }
 
 export function storedHeaders(ctx: Koa.Context): Record<string, string> {
+  return storedHeadersFrom((name) => header(ctx, name));
+}
+
+/** The same from any lookup by lower-case name (the fields of a POST form). */
+export function storedHeadersFrom(get: (name: string) => string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of STORED_HEADERS) {
-    let v = header(ctx, name);
+    let v = get(name);
     if (v === undefined) continue;
     if (name === 'content-encoding') {
       // aws-chunked describes the transfer, not the object; S3 drops it.
@@ -34,9 +39,14 @@ export function storedHeaders(ctx: Koa.Context): Record<string, string> {
 
 /** x-amz-meta-* headers (names lower-cased, prefix removed); at most 2 KiB in all, as S3. */
 export function userMetadata(ctx: Koa.Context): Record<string, string> {
+  return userMetadataFrom(Object.entries(ctx.req.headers));
+}
+
+/** The same from (lower-case name, value) pairs (the fields of a POST form). */
+export function userMetadataFrom(entries: Iterable<[string, string | string[] | undefined]>): Record<string, string> {
   const out: Record<string, string> = {};
   let size = 0;
-  for (const [name, value] of Object.entries(ctx.req.headers)) {
+  for (const [name, value] of entries) {
     if (!name.startsWith('x-amz-meta-') || value === undefined) continue;
     const v = Array.isArray(value) ? value.join(',') : value;
     const k = name.slice('x-amz-meta-'.length);

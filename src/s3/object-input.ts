@@ -1,5 +1,7 @@
 // Reading what a write request declares: Content-MD5, checksums, tags, storage class,
-// conditions. Each malformed value gets S3's error before any byte is stored.
+// conditions. Each malformed value gets S3's error before any byte is stored. Each reader takes
+// the request's headers, or (the ...From forms) any name → value lookup: the fields of a POST
+// form carry the same values.
 
 import { S3Error } from '../errors.js';
 import type { ChecksumAlgorithm } from '../meta/types.js';
@@ -8,8 +10,19 @@ import { header } from './headers.js';
 import type { S3Ctx } from './context.js';
 import { parseTaggingHeader } from './xml.js';
 
+/** A header or form field by lower-case name. */
+export type Lookup = (name: string) => string | undefined;
+
+export function headerLookup(ctx: S3Ctx): Lookup {
+  return (name) => header(ctx, name);
+}
+
 export function contentMd5(ctx: S3Ctx): string | undefined {
-  const v = header(ctx, 'content-md5');
+  return contentMd5From(headerLookup(ctx));
+}
+
+export function contentMd5From(get: Lookup): string | undefined {
+  const v = get('content-md5');
   if (v === undefined) return undefined;
   const b = Buffer.from(v, 'base64');
   if (b.length !== 16 || b.toString('base64') !== v.trim()) throw new S3Error('InvalidDigest');
@@ -25,17 +38,21 @@ export interface DeclaredChecksum {
 }
 
 export function declaredChecksum(ctx: S3Ctx): DeclaredChecksum {
+  return declaredChecksumFrom(headerLookup(ctx));
+}
+
+export function declaredChecksumFrom(get: Lookup): DeclaredChecksum {
   let algorithm: ChecksumAlgorithm | undefined;
   let value: string | undefined;
   for (const alg of CHECKSUM_ALGORITHMS) {
-    const v = header(ctx, checksumHeaderName(alg));
+    const v = get(checksumHeaderName(alg));
     if (v === undefined) continue;
     if (algorithm) throw new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.');
     if (!decodeChecksumValue(alg, v)) throw new S3Error('InvalidRequest', `Value for ${checksumHeaderName(alg)} header is invalid.`);
     algorithm = alg;
     value = v.trim();
   }
-  const trailer = header(ctx, 'x-amz-trailer');
+  const trailer = get('x-amz-trailer');
   let inTrailer = false;
   if (trailer !== undefined) {
     const name = trailer.trim().toLowerCase();
@@ -45,7 +62,7 @@ export function declaredChecksum(ctx: S3Ctx): DeclaredChecksum {
     algorithm = alg;
     inTrailer = true;
   }
-  const sdk = header(ctx, 'x-amz-sdk-checksum-algorithm') ?? header(ctx, 'x-amz-checksum-algorithm');
+  const sdk = get('x-amz-sdk-checksum-algorithm') ?? get('x-amz-checksum-algorithm');
   if (sdk !== undefined) {
     const alg = parseChecksumAlgorithm(sdk);
     if (!alg) throw new S3Error('InvalidRequest', 'Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]');
@@ -65,7 +82,11 @@ export function taggingHeader(ctx: S3Ctx): Record<string, string> | undefined {
 const STORAGE_CLASSES = new Set(['STANDARD', 'REDUCED_REDUNDANCY', 'STANDARD_IA', 'ONEZONE_IA', 'INTELLIGENT_TIERING', 'GLACIER', 'DEEP_ARCHIVE', 'OUTPOSTS', 'GLACIER_IR', 'SNOW', 'EXPRESS_ONEZONE']);
 
 export function storageClass(ctx: S3Ctx): string | undefined {
-  const v = header(ctx, 'x-amz-storage-class');
+  return storageClassFrom(headerLookup(ctx));
+}
+
+export function storageClassFrom(get: Lookup): string | undefined {
+  const v = get('x-amz-storage-class');
   if (v === undefined) return undefined;
   if (!STORAGE_CLASSES.has(v)) throw new S3Error('InvalidStorageClass', 'The storage class you specified is not valid', { StorageClassRequested: v });
   return v === 'STANDARD' ? undefined : v;
@@ -73,9 +94,13 @@ export function storageClass(ctx: S3Ctx): string | undefined {
 
 /** Headers of features we do not have: refuse rather than silently ignore (S3 would honour them). */
 export function refuseUnsupported(ctx: S3Ctx): void {
+  refuseUnsupportedFrom(headerLookup(ctx));
+}
+
+export function refuseUnsupportedFrom(get: Lookup): void {
   for (const h of ['x-amz-server-side-encryption-customer-algorithm', 'x-amz-object-lock-mode', 'x-amz-object-lock-retain-until-date', 'x-amz-object-lock-legal-hold']) {
-    if (header(ctx, h) !== undefined) throw new S3Error('NotImplemented', `The ${h} header is not supported by this server.`, { Header: h });
+    if (get(h) !== undefined) throw new S3Error('NotImplemented', `The ${h} header is not supported by this server.`, { Header: h });
   }
-  const sse = header(ctx, 'x-amz-server-side-encryption');
+  const sse = get('x-amz-server-side-encryption');
   if (sse !== undefined && sse !== 'AES256') throw new S3Error('NotImplemented', 'Only AES256 server-side encryption is accepted.', { Header: 'x-amz-server-side-encryption' });
 }

@@ -207,11 +207,11 @@ test('SignatureDoesNotMatch carries what S3 shows for debugging', () => {
 // ---------------------------------------------------------------------------------------------
 // Error codes, as S3 sends them
 
-test('no authentication at all → AccessDenied (anonymous access is not supported)', () => {
-  const err = s3ErrorFrom(() =>
-    verifyRequest({ method: 'GET', rawPath: '/b/k', rawQuery: '', headers: { host: 'h' } }, exampleCreds, opts));
-  assert.equal(err.code, 'AccessDenied');
-  assert.equal(err.status, 403);
+test('no authentication at all → an anonymous request with an unsigned body (policies decide later)', () => {
+  const r = verifyRequest({ method: 'GET', rawPath: '/b/k', rawQuery: '', headers: { host: 'h' } }, exampleCreds, opts);
+  assert.equal(r.anonymous, true);
+  assert.equal(r.accessKeyId, '');
+  assert.deepEqual(r.payload, { kind: 'unsigned' });
 });
 
 test('Signature Version 2 (header or query) → InvalidRequest asking for AWS4-HMAC-SHA256', () => {

@@ -9,7 +9,7 @@ import {
   PutBucketAclCommand, PutBucketPolicyCommand, PutObjectAclCommand, PutObjectCommand, PutPublicAccessBlockCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { sdkClient } from '../helpers/clients.js';
+import { run, sdkClient } from '../helpers/clients.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { bodyText, expectS3Error, uniqueBucket, xmlField } from './sdk-helpers.js';
 
@@ -49,6 +49,9 @@ describe('bucket policies', () => {
     const got = await anon('GET', `/${b}/site/index.html`);
     assert.equal(got.status, 200);
     assert.equal(got.body, '<h1>hi</h1>');
+    // What a user of the website does: plain curl, no credentials.
+    const curl = await run('curl', ['-sS', '-w', '\n%{http_code}', `${s.endpoint}/${b}/site/index.html`]);
+    assert.equal(curl.stdout, '<h1>hi</h1>\n200');
     assert.equal((await root.send(new GetBucketPolicyStatusCommand({ Bucket: b }))).PolicyStatus?.IsPublic, true);
     assert.equal(JSON.parse((await root.send(new GetBucketPolicyCommand({ Bucket: b }))).Policy!).Statement[0].Sid, 'PublicRead');
     // The policy grants reads only: no listing, no writes.

@@ -116,13 +116,17 @@ describe('raw requests signed with aws4, Host: bucket.localhost', () => {
     assert.ok(r.body.toString().includes(`<Name>${b}</Name>`));
   });
 
-  test('a virtual-host request for a missing bucket → 404 NoSuchBucket XML; unsigned → 403', async () => {
+  test('a virtual-host request for a missing bucket → 404 NoSuchBucket XML, signed or not (as S3)', async () => {
     const b = uniqueBucket('vhnone');
     const r = await signedRawRequest(server, { method: 'GET', host: vhost(b), path: '/k' });
     assertXmlError({ status: r.status, headers: r.headers, body: r.body.toString() }, 'NoSuchBucket', 404);
     assert.equal(xmlField(r.body.toString(), 'BucketName'), b);
     const anon = await rawRequest(server, { method: 'GET', path: '/k', headers: { Host: vhost(b) } });
-    assertXmlError({ status: anon.status, headers: anon.headers, body: anon.body.toString() }, 'AccessDenied', 403);
+    assertXmlError({ status: anon.status, headers: anon.headers, body: anon.body.toString() }, 'NoSuchBucket', 404);
+    // An existing private bucket: unsigned is AccessDenied.
+    await pathClient.send(new CreateBucketCommand({ Bucket: b }));
+    const denied = await rawRequest(server, { method: 'GET', path: '/k', headers: { Host: vhost(b) } });
+    assertXmlError({ status: denied.status, headers: denied.headers, body: denied.body.toString() }, 'AccessDenied', 403);
   });
 
   test('a signature made for another Host does not verify', async () => {

@@ -9,7 +9,7 @@ import {
   PutObjectCommand, S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { run, sdkClient } from '../helpers/clients.js';
+import { aws, boto3, run, sdkClient } from '../helpers/clients.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { bodyText, expectS3Error, uniqueBucket } from './sdk-helpers.js';
 
@@ -201,6 +201,34 @@ describe('policies decide what a user may do', () => {
     await expectS3Error(alice.send(new ListObjectsV2Command({ Bucket: b })), 'AccessDenied', 403);
     const far = clientOf(await addUser('far', 'from-elsewhere'));
     await expectS3Error(far.send(new GetObjectCommand({ Bucket: b, Key: 'home/alice/a' })), 'AccessDenied', 403);
+  });
+});
+
+describe('other clients sign as users too', () => {
+  test('aws-cli and boto3 with a readonly user\'s keys: reads work, writes are AccessDenied', T, async () => {
+    const b = uniqueBucket('cli');
+    await root.send(new CreateBucketCommand({ Bucket: b }));
+    await root.send(new PutObjectCommand({ Bucket: b, Key: 'f.txt', Body: 'from root' }));
+    const k = await addUser('cli-reader', 'readonly');
+    const as = { ...s, accessKeyId: k.accessKey, secretAccessKey: k.secretKey };
+    const get = await aws(as, ['s3', 'cp', `s3://${b}/f.txt`, '-']);
+    assert.equal(get.code, 0, get.stderr);
+    assert.equal(get.stdout, 'from root');
+    const put = await aws(as, ['s3', 'cp', '-', `s3://${b}/g.txt`], { input: 'x' });
+    assert.notEqual(put.code, 0);
+    assert.match(put.stderr, /AccessDenied/);
+    const py = await boto3(as, `
+keys = [o['Key'] for o in s3.list_objects_v2(Bucket=${JSON.stringify(b)})['Contents']]
+try:
+    s3.put_object(Bucket=${JSON.stringify(b)}, Key='h.txt', Body=b'x')
+    err = None
+except botocore.exceptions.ClientError as e:
+    err = e.response['Error']['Code']
+print(json.dumps([keys, err]))
+`);
+    assert.equal(py.code, 0, py.stderr);
+    assert.deepEqual(JSON.parse(py.stdout.trim().split('\n').pop()!), [['f.txt'], 'AccessDenied']);
+    await expectS3Error(root.send(new GetObjectCommand({ Bucket: b, Key: 'g.txt' })), 'NoSuchKey', 404);
   });
 });
 
