@@ -31,7 +31,9 @@ export interface AccessRequest {
 /** Bucket-level READ of an ACL grant: list the bucket. */
 const ACL_BUCKET_READ = new Set(['s3:ListBucket', 's3:ListBucketVersions', 's3:ListBucketMultipartUploads']);
 /** Bucket-level WRITE: make, overwrite and delete objects. */
-const ACL_BUCKET_WRITE = new Set(['s3:PutObject', 's3:DeleteObject', 's3:DeleteObjectVersion', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts']);
+// Not s3:DeleteObjectVersion: in S3 only the bucket owner's WRITE removes versions for good;
+// anyone else can only add delete markers.
+const ACL_BUCKET_WRITE = new Set(['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts']);
 /** Object-level READ: read the object. */
 const ACL_OBJECT_READ = new Set(['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectAttributes', 's3:GetObjectVersionAttributes']);
 /** Actions on an existing object, whose tags s3:ExistingObjectTag conditions may test. */
@@ -40,6 +42,8 @@ const OBJECT_LOOKUP = new Set([
   's3:DeleteObjectTagging', 's3:DeleteObjectVersionTagging', 's3:GetObjectAcl', 's3:GetObjectVersionAcl', 's3:PutObjectAcl',
   's3:PutObjectVersionAcl', 's3:DeleteObject', 's3:DeleteObjectVersion',
 ]);
+
+const DENY_ALL: Policy = parsePolicy(JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Principal: '*', Action: '*', Resource: 'arn:aws:s3:::*' }] }), 'bucket');
 
 const PUBLIC_ACLS = new Set<CannedAcl | undefined>(['public-read', 'public-read-write', 'authenticated-read']);
 
@@ -56,6 +60,7 @@ export class AccessControl {
     private readonly identities: Identities,
     private readonly store: ObjectStore,
     private readonly now: () => number = Date.now,
+    private readonly log: (level: 'warn', msg: string) => void = () => undefined,
   ) {}
 
   async check(r: AccessRequest): Promise<void> {
@@ -77,7 +82,7 @@ export class AccessControl {
       conditions: this.conditions(r),
     };
     if (r.key !== undefined && bucket && OBJECT_LOOKUP.has(r.action) && [...identity, ...(bucketPolicy ? [bucketPolicy] : [])].some((pol) => this.needsTags(pol))) {
-      const v = await this.version(r).catch(() => undefined);
+      const v = await this.version(r).catch(missingIsUndefined);
       for (const [k, val] of Object.entries(v?.tags ?? {})) ctx.conditions.set(`s3:existingobjecttag/${k.toLowerCase()}`, [val]);
     }
 
@@ -99,7 +104,11 @@ export class AccessControl {
     return false;
   }
 
-  /** The parsed bucket policy; stored policies were valid when stored. */
+  /**
+   * The parsed bucket policy. Stored policies were valid when stored; one a later parser
+   * refuses must not silently lose its Deny statements, so it denies everything (root aside)
+   * until it is replaced, and says so in the log.
+   */
   bucketPolicy(bucket: BucketRecord): Policy | undefined {
     const text = bucket.policy;
     if (text === undefined) return undefined;
@@ -107,8 +116,9 @@ export class AccessControl {
     if (!pol) {
       try {
         pol = parsePolicy(text, 'bucket', bucket.name);
-      } catch {
-        return undefined;
+      } catch (e) {
+        this.log('warn', `the policy of bucket ${bucket.name} cannot be read (${(e as Error).message}); it denies every request but the root key's until it is replaced`);
+        pol = DENY_ALL;
       }
       if (this.parsed.size > 1000) this.parsed.clear();
       this.parsed.set(text, pol);
@@ -125,7 +135,7 @@ export class AccessControl {
       (acl === 'authenticated-read' && signed && read);
     if (grants(bucket.acl, ACL_BUCKET_READ.has(r.action), ACL_BUCKET_WRITE.has(r.action))) return true;
     if (r.key !== undefined && ACL_OBJECT_READ.has(r.action)) {
-      const v = await this.version(r).catch(() => undefined);
+      const v = await this.version(r).catch(missingIsUndefined);
       // public-read-write on an object grants no more than reading it.
       if (v && grants(v.acl, true, false)) return true;
     }
@@ -166,6 +176,12 @@ export class AccessControl {
     if (r.principal.kind !== 'anonymous') c.set('s3:signatureversion', ['AWS4-HMAC-SHA256']);
     return c;
   }
+}
+
+/** A version that does not exist grants nothing; a malformed version id is the client's error. */
+function missingIsUndefined(e: unknown): undefined {
+  if (e instanceof S3Error && (e.code === 'NoSuchKey' || e.code === 'NoSuchVersion' || e.code === 'MethodNotAllowed')) return undefined;
+  throw e;
 }
 
 function resourceOf(r: AccessRequest): string {

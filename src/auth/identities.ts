@@ -85,6 +85,8 @@ export class Identities implements Credentials {
   private queue: Promise<unknown> = Promise.resolve();
   /** Keys whose secret could not be unsealed (root secret changed): they cannot sign. */
   unreadableKeys = 0;
+  /** Stored policies the parser refuses: they deny everything until replaced. */
+  readonly unreadablePolicies: string[] = [];
 
   constructor(
     private readonly meta: MetaStore,
@@ -98,13 +100,15 @@ export class Identities implements Credentials {
   async load(): Promise<void> {
     for (const { record } of await this.meta.listIam('policy')) {
       const p = record as PolicyRecord;
-      // A stored document was valid when it was stored; a stricter parser later must not lock
-      // anyone out at start-up, so an unparsable one grants nothing (and says so on `policy list`).
+      // A stored document was valid when it was stored. One a later parser refuses must not
+      // silently lose its Deny statements: it denies everything to the users it is attached to
+      // until it is replaced (the server logs its name at start).
       let parsed: Policy;
       try {
         parsed = parsePolicy(p.document, 'identity');
       } catch {
-        parsed = { version: '2012-10-17', statements: [] };
+        parsed = parsePolicy('{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}', 'identity');
+        this.unreadablePolicies.push(p.name);
       }
       this.policies.set(p.name, { ...p, parsed });
     }
@@ -198,6 +202,11 @@ export class Identities implements Credentials {
   removeUser(name: string): Promise<void> {
     return this.serial(async () => {
       this.mutableUser(name);
+      // Ownership is by name: a later user of the same name would inherit these buckets.
+      const owned = (await this.meta.listBuckets()).filter((b) => b.owner === name).map((b) => b.name);
+      if (owned.length > 0) {
+        throw new S3Error('DeleteConflict', `User ${name} owns ${owned.length} bucket(s) (${owned.slice(0, 5).join(', ')}${owned.length > 5 ? ', …' : ''}); delete them first.`);
+      }
       const keys = [...this.keys.entries()].filter(([, k]) => k.user === name).map(([id]) => id);
       await this.meta.batch([...keys.map((id) => iamDel('key', id)), iamDel('user', name)]);
       for (const id of keys) this.keys.delete(id);

@@ -36,6 +36,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     await engine.close();
     throw e;
   }
+  if (identities.unreadablePolicies.length > 0) {
+    log('warn', `stored policies that cannot be read deny everything until replaced: ${identities.unreadablePolicies.join(', ')}`);
+  }
   if (identities.unreadableKeys > 0) {
     log('warn', `${identities.unreadableKeys} user access key(s) were sealed under another root secret and cannot sign until that root secret is configured again`);
   }

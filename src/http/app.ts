@@ -10,7 +10,7 @@ import type { Identities } from '../auth/identities.js';
 import { verifyRequest } from '../auth/verify.js';
 import { S3Error, isS3Error } from '../errors.js';
 import type { ObjectStore } from '../object/store.js';
-import type { S3Ctx, S3Deps, S3State } from '../s3/context.js';
+import type { AccessExtra, S3Ctx, S3Deps, S3State } from '../s3/context.js';
 import { CORS_RESPONSE_HEADERS, addCorsHeaders, preflight } from '../s3/cors.js';
 import { actionOf, bucketRoute, objectRoute, serviceRoute, type Route } from '../s3/dispatch.js';
 import { errorXml } from '../s3/xml.js';
@@ -40,9 +40,9 @@ export function createApp(o: AppOptions): Koa<S3State> {
   app.silent = true;
   const log = o.log ?? (() => undefined);
   const now = o.now ?? Date.now;
-  const access = new AccessControl(o.identities, o.store, now);
+  const access = new AccessControl(o.identities, o.store, now, (level, msg) => log(level, msg));
 
-  const accessRequest = (ctx: S3Ctx, action: string, bucket?: string, key?: string, versionId?: string): AccessRequest => {
+  const accessRequest = (ctx: S3Ctx, action: string, bucket?: string, key?: string, versionId?: string, extra: AccessExtra = {}): AccessRequest => {
     const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
     const list = LIST_ACTIONS.has(action) && ctx.state.target.rawQuery !== '';
     const auth = ctx.state.auth;
@@ -55,8 +55,8 @@ export function createApp(o: AppOptions): Koa<S3State> {
       sourceIp: ctx.req.socket.remoteAddress ?? '',
       secure: (ctx.req.socket as { encrypted?: boolean }).encrypted === true,
       query: list ? { prefix: first(ctx.query.prefix), delimiter: first(ctx.query.delimiter), maxKeys: first(ctx.query['max-keys'] ?? ctx.query['max-uploads']) } : undefined,
-      cannedAcl: first(ctx.req.headers['x-amz-acl']),
-      authType: auth?.anonymous ? undefined : auth?.presigned ? 'REST-QUERY-STRING' : 'REST-HEADER',
+      cannedAcl: extra.authType === 'POST' ? extra.cannedAcl : first(ctx.req.headers['x-amz-acl']),
+      authType: extra.authType ?? (auth?.anonymous ? undefined : auth?.presigned ? 'REST-QUERY-STRING' : 'REST-HEADER'),
     };
   };
 
@@ -70,11 +70,12 @@ export function createApp(o: AppOptions): Koa<S3State> {
     principalOf: (accessKeyId) => o.identities.principalOf(accessKeyId),
     // The root key may do anything: its requests (most of them, on a single-user server) skip
     // building the request description altogether.
-    authorize: async (ctx, action, bucket, key, versionId) => {
+    authorize: async (ctx, action, bucket, key, versionId, extra) => {
       if (ctx.state.principal?.kind === 'root') return;
-      await access.check(accessRequest(ctx, action, bucket, key, versionId));
+      await access.check(accessRequest(ctx, action, bucket, key, versionId, extra));
     },
-    allowed: (ctx, action, bucket, key) => access.allowed(accessRequest(ctx, action, bucket, key)),
+    // For ListBuckets: its query (a bucket-name prefix) is not the s3:prefix of the bucket.
+    allowed: (ctx, action, bucket, key) => access.allowed({ ...accessRequest(ctx, action, bucket, key), query: undefined }),
   };
 
   // Request id, S3 error replies, where the request goes and who sent it.

@@ -13,7 +13,8 @@ const MAX_POLICY_BYTES = 20 * 1024;
 export async function putBucketPolicy(deps: S3Deps, ctx: S3Ctx): Promise<void> {
   const name = bucketOf(ctx);
   const b = await deps.store.getBucket(name);
-  const body = await readSmallBody(deps, ctx, MAX_POLICY_BYTES + 1);
+  // Read past the limit so an oversized policy gets S3's MalformedPolicy, not a length error.
+  const body = await readSmallBody(deps, ctx, 4 * MAX_POLICY_BYTES);
   if (body.length > MAX_POLICY_BYTES) throw new S3Error('MalformedPolicy', 'Policies must be less than 20 KB');
   if (body.length === 0) throw new S3Error('MalformedPolicy', 'Policies must be valid JSON and the first byte must be \'{\'');
   const text = body.toString('utf8');

@@ -35,7 +35,7 @@ export function parseCannedAcl(v: string, target: 'bucket' | 'object'): CannedAc
   if (v === 'aws-exec-read' || v === 'log-delivery-write' || v === 'bucket-owner-read' || v === 'bucket-owner-full-control') {
     throw new S3Error('NotImplemented', `The canned ACL ${v} is not supported by this server for a ${target}.`, { Header: 'x-amz-acl' });
   }
-  throw new S3Error('InvalidArgument', undefined, { ArgumentName: 'x-amz-acl', ArgumentValue: v });
+  throw new S3Error('InvalidArgument', `${v} is not a canned ACL.`, { ArgumentName: 'x-amz-acl', ArgumentValue: v });
 }
 
 /** Refuses a public ACL on a bucket whose PublicAccessBlock has BlockPublicAcls. */
@@ -43,11 +43,22 @@ export function checkAclAllowed(bucket: BucketRecord, acl: CannedAcl | undefined
   if (acl !== undefined && isPublicAcl(acl) && bucket.publicAccessBlock?.blockPublicAcls) throw new S3Error('AccessDenied');
 }
 
-/** The ACL an object write asks for, checked against its bucket's PublicAccessBlock. */
+/**
+ * The ACL an object write asks for, checked against its bucket's PublicAccessBlock and, as in
+ * S3, against s3:PutObjectAcl: s3:PutObject alone does not let a writer publish an object.
+ */
 export async function objectAclFor(deps: S3Deps, ctx: S3Ctx, bucket: string): Promise<CannedAcl | undefined> {
   const acl = cannedAclHeader(ctx, 'object');
-  if (acl !== undefined) checkAclAllowed(await deps.store.getBucket(bucket), acl);
+  if (acl !== undefined) {
+    checkAclAllowed(await deps.store.getBucket(bucket), acl);
+    await deps.authorize(ctx, 's3:PutObjectAcl', bucket, ctx.state.target.key);
+  }
   return acl;
+}
+
+/** Tags on a write need s3:PutObjectTagging besides s3:PutObject, as in S3. */
+export async function authorizeTags(deps: S3Deps, ctx: S3Ctx, bucket: string, key: string, tags: Record<string, string> | undefined): Promise<void> {
+  if (tags !== undefined) await deps.authorize(ctx, 's3:PutObjectTagging', bucket, key);
 }
 
 export function ownerOf(deps: S3Deps, b: BucketRecord): Owner {

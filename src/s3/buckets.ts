@@ -15,7 +15,14 @@ export async function listBuckets(deps: S3Deps, ctx: S3Ctx): Promise<void> {
   const p = ctx.state.principal;
   if (p?.kind === 'user') {
     const visible = [];
-    for (const b of buckets) if (b.owner === p.name || (await deps.allowed(ctx, 's3:ListBucket', b.name))) visible.push(b);
+    for (const b of buckets) {
+      // A bucket deleted meanwhile is simply not shown.
+      const may = b.owner === p.name || (await deps.allowed(ctx, 's3:ListBucket', b.name).catch((e: unknown) => {
+        if (e instanceof S3Error && e.code === 'NoSuchBucket') return false;
+        throw e;
+      }));
+      if (may) visible.push(b);
+    }
     buckets = visible;
   }
   const prefix = q(ctx, 'prefix');

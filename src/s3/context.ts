@@ -34,6 +34,12 @@ export interface RequestBody {
   checksumVerified: boolean;
 }
 
+/** Condition keys a handler knows better than the request's headers (a POST form's fields). */
+export interface AccessExtra {
+  cannedAcl?: string;
+  authType?: 'POST';
+}
+
 export interface S3Deps {
   store: ObjectStore;
   region: string;
@@ -47,7 +53,7 @@ export interface S3Deps {
    * 's3:PutObject') on the bucket (and key). For checks a handler makes itself: per key of a
    * multi-object delete, the source of a copy, the fields of a POST form.
    */
-  authorize(ctx: S3Ctx, action: string, bucket?: string, key?: string, versionId?: string): Promise<void>;
+  authorize(ctx: S3Ctx, action: string, bucket?: string, key?: string, versionId?: string, extra?: AccessExtra): Promise<void>;
   /** The same decision as authorize, as a boolean (ListBuckets shows only what a user may list). */
   allowed(ctx: S3Ctx, action: string, bucket?: string, key?: string): Promise<boolean>;
   /** Wraps the request body in the verifier its signature mode requires. */

@@ -1,7 +1,7 @@
 // CopyObject: same or cross bucket, COPY/REPLACE metadata and tagging directives, copy-source
 // conditions, copy onto itself with REPLACE (how users change metadata or restore a version).
 
-import { objectAclFor } from './acl.js';
+import { authorizeTags, objectAclFor } from './acl.js';
 import { S3Error } from '../errors.js';
 import type { ObjectVersion } from '../meta/types.js';
 import { evaluateConditions } from './conditions.js';
@@ -47,7 +47,7 @@ export function parseCopySource(raw: string): CopySource {
 export async function resolveCopySource(deps: S3Deps, ctx: S3Ctx): Promise<{ src: CopySource; v: ObjectVersion }> {
   const src = parseCopySource(header(ctx, 'x-amz-copy-source')!);
   // Reading the source needs its own permission, as for a GET of it.
-  await deps.authorize(ctx, src.versionId !== undefined ? 's3:GetObjectVersion' : 's3:GetObject', src.bucket, src.key);
+  await deps.authorize(ctx, src.versionId !== undefined ? 's3:GetObjectVersion' : 's3:GetObject', src.bucket, src.key, src.versionId);
   let v: ObjectVersion;
   try {
     v = await deps.store.resolve(src.bucket, src.key, { versionId: src.versionId });
@@ -89,6 +89,7 @@ export async function copyObject(deps: S3Deps, ctx: S3Ctx): Promise<void> {
   const headers = replace ? storedHeaders(ctx) : v.headers;
   const userMeta = replace ? userMetadata(ctx) : v.userMeta;
   const tags = tagDirective === 'REPLACE' ? taggingHeader(ctx) : v.tags;
+  if (tagDirective === 'REPLACE') await authorizeTags(deps, ctx, bucket, key, tags);
   // Keep the source's checksum algorithm unless the request names another.
   const algorithm = sum.algorithm ?? v.checksum?.algorithm;
 

@@ -1,7 +1,7 @@
 // Multipart upload operations: CreateMultipartUpload, UploadPart, UploadPartCopy,
 // CompleteMultipartUpload, AbortMultipartUpload, ListParts, ListMultipartUploads.
 
-import { objectAclFor } from './acl.js';
+import { authorizeTags, objectAclFor } from './acl.js';
 import { makeBodyVerifier } from '../auth/payload.js';
 import { S3Error } from '../errors.js';
 import { CHECKSUM_ALGORITHMS, checksumHeaderName, parseChecksumAlgorithm } from '../util/checksums.js';
@@ -51,12 +51,14 @@ export async function createMultipartUpload(deps: S3Deps, ctx: S3Ctx): Promise<v
   if (typeHeader && !algorithm) throw new S3Error('InvalidRequest', 'The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.');
   if (typeHeader === 'COMPOSITE' && algorithm === 'CRC64NVME') throw new S3Error('InvalidRequest', 'The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm.');
   if (typeHeader === 'FULL_OBJECT' && (algorithm === 'SHA1' || algorithm === 'SHA256')) throw new S3Error('InvalidRequest', `The FULL_OBJECT checksum type cannot be used with the ${algorithm.toLowerCase()} checksum algorithm.`);
+  const tags = taggingHeader(ctx);
+  await authorizeTags(deps, ctx, bucket, key, tags);
   const u = await deps.store.multipart.create(bucket, key, {
     headers: storedHeaders(ctx),
     userMeta: userMetadata(ctx),
     checksumAlgorithm: algorithm,
     checksumType: typeHeader as 'FULL_OBJECT' | 'COMPOSITE' | undefined,
-    tags: taggingHeader(ctx),
+    tags,
     storageClass: storageClass(ctx),
     acl: await objectAclFor(deps, ctx, bucket),
   });

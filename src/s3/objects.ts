@@ -1,7 +1,7 @@
 // Object operations: PutObject, GetObject, HeadObject, DeleteObject, CopyObject, and object
 // tagging.
 
-import { objectAclFor } from './acl.js';
+import { authorizeTags, objectAclFor } from './acl.js';
 import { S3Error } from '../errors.js';
 import type { ObjectVersion } from '../meta/types.js';
 import type { ObjectStore } from '../object/store.js';
@@ -32,6 +32,7 @@ export async function putObject(deps: S3Deps, ctx: S3Ctx): Promise<void> {
   const tags = taggingHeader(ctx);
   const sc = storageClass(ctx);
   const acl = await objectAclFor(deps, ctx, bucket);
+  await authorizeTags(deps, ctx, bucket, key, tags);
 
   const body = deps.openBody(ctx);
   if (body.size === undefined && header(ctx, 'transfer-encoding') === undefined) throw new S3Error('MissingContentLength');
@@ -89,6 +90,11 @@ const RESPONSE_OVERRIDES: Record<string, string> = {
 };
 
 export async function getOrHeadObject(deps: S3Deps, ctx: S3Ctx, isHead: boolean): Promise<void> {
+  // As S3: an unsigned request may not choose the reply's headers (a public text file served
+  // as text/html would be a page anyone could plant on this origin).
+  if (ctx.state.principal?.kind === 'anonymous' && !isHead && Object.keys(RESPONSE_OVERRIDES).some((p) => q(ctx, p) !== undefined)) {
+    throw new S3Error('InvalidRequest', 'Request specific response headers cannot be used for anonymous GET requests.');
+  }
   const v = await addressed(deps, ctx, isHead ? 'HEAD' : 'GET');
   const bucket = bucketOf(ctx);
   const versioned = await isVersioned(deps.store, bucket);

@@ -4,13 +4,11 @@
 // committed if it ends inside the policy's size range; fields after the file are ignored.
 
 import { checkAclAllowed, parseCannedAcl } from './acl.js';
-import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import { checkPostPolicy, decodePostPolicy, missingField, sizeRange, verifyPostSignature, type FormFields } from '../auth/post-policy.js';
 import { uriEncode } from '../auth/sigv4.js';
 import { S3Error } from '../errors.js';
-import { FormReader, formBoundary, isMultipartForm, type FormFile } from '../http/form-data.js';
-import type { Target } from '../http/routing.js';
+import { FormReader, formBoundary, type FormFile } from './form-data.js';
 import type { BucketRecord, ObjectVersion } from '../meta/types.js';
 import type { PutObjectOptions } from '../object/store.js';
 import { checksumHeaderName } from '../util/checksums.js';
@@ -27,16 +25,6 @@ const MAX_POST_SIZE = 5 * 1024 ** 3;
  * reply on a connection that stays usable; past it the connection is closed instead.
  */
 const DISCARD_LIMIT = 4 * 1024 * 1024;
-
-/**
- * A form upload that app.ts lets through without a request signature: POST to a bucket,
- * multipart/form-data, with neither an Authorization header nor query authentication.
- */
-export function isFormPost(method: string, target: Target, headers: IncomingHttpHeaders): boolean {
-  if (method !== 'POST' || target.bucket === undefined || target.key !== undefined) return false;
-  if (headers.authorization !== undefined || /(?:^|&)X-Amz-(?:Signature|Credential|Algorithm)=/i.test(target.rawQuery)) return false;
-  return isMultipartForm(headers['content-type']);
-}
 
 export async function postObject(deps: S3Deps, ctx: S3Ctx): Promise<void> {
   const bucket = bucketOf(ctx);
@@ -115,7 +103,11 @@ async function authenticate(deps: S3Deps, ctx: S3Ctx, bucket: string, key: strin
     // A signature over nothing: the form meant to be signed but lost its policy.
     throw missingField('policy');
   }
-  await deps.authorize(ctx, 's3:PutObject', bucket, key);
+  // The form's acl field is the s3:x-amz-acl of the upload, and s3:authType is POST.
+  const extra = { cannedAcl: fields.get('acl'), authType: 'POST' as const };
+  await deps.authorize(ctx, 's3:PutObject', bucket, key, undefined, extra);
+  if (fields.has('acl')) await deps.authorize(ctx, 's3:PutObjectAcl', bucket, key, undefined, extra);
+  if (fields.has('tagging')) await deps.authorize(ctx, 's3:PutObjectTagging', bucket, key, undefined, extra);
   return { min: range?.min ?? 0, max: Math.min(range?.max ?? MAX_POST_SIZE, MAX_POST_SIZE) };
 }
 

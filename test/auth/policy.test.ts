@@ -553,3 +553,18 @@ test('built-in admin: everything', () => {
   assert.equal(evaluate(p, req('admin:CreateUser', '*')), 'Allow');
   assert.equal(evaluate(p, req('s3:ListAllMyBuckets', '*', { principal: ANONYMOUS })), 'Allow');
 });
+
+test('wildcards match in time proportional to pattern × value, whatever the value (no ReDoS)', () => {
+  // Backtracking regexes took seconds on these (a key the caller picks, a policy any bucket owner stores).
+  const resources = identity([{ Effect: 'Allow', Action: 's3:GetObject', Resource: `${ARN}photos/*/*/*/*/*.jpg` }]);
+  const like = withCondition({ StringLike: { 's3:prefix': '*a*a*a*a*a*a*a*a*c' } });
+  const started = Date.now();
+  for (let i = 0; i < 20; i++) {
+    assert.equal(evaluate(resources, req('s3:GetObject', `${ARN}photos/${'/'.repeat(1000)}x`)), 'NotApplicable');
+    assert.equal(decideWith(like, { 's3:prefix': 'a'.repeat(2000) }), 'NotApplicable');
+  }
+  assert.ok(Date.now() - started < 2000, `40 hostile matches took ${Date.now() - started} ms`);
+  // …and still match what they should.
+  assert.equal(evaluate(resources, req('s3:GetObject', `${ARN}photos/a/b/c/d/e.jpg`)), 'Allow');
+  assert.equal(decideWith(like, { 's3:prefix': 'xaaaaaaaayc' }), 'Allow');
+});

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import {
   CreateBucketCommand, DeleteBucketPolicyCommand, DeletePublicAccessBlockCommand, GetBucketAclCommand,
   GetBucketPolicyCommand, GetBucketPolicyStatusCommand, GetObjectAclCommand, GetObjectCommand, GetPublicAccessBlockCommand,
-  PutBucketAclCommand, PutBucketPolicyCommand, PutObjectAclCommand, PutObjectCommand, PutPublicAccessBlockCommand,
+  PutBucketAclCommand, PutBucketVersioningCommand, PutBucketPolicyCommand, PutObjectAclCommand, PutObjectCommand, PutPublicAccessBlockCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
 import { run, sdkClient } from '../helpers/clients.js';
@@ -81,6 +81,47 @@ describe('bucket policies', () => {
     const otherBucket = publicRead('someone-elses-bucket');
     await expectS3Error(root.send(new PutBucketPolicyCommand({ Bucket: b, Policy: otherBucket })), 'MalformedPolicy', 400);
     await expectS3Error(root.send(new GetBucketPolicyCommand({ Bucket: b })), 'NoSuchBucketPolicy', 404);
+  });
+});
+
+describe('holes found in review stay closed', () => {
+  test('a copy source is checked at the version named: an old private version of a now public key is AccessDenied', T, async () => {
+    const b = uniqueBucket('ver');
+    // Anyone may write here, so only the source check stands between a caller and v1.
+    await root.send(new CreateBucketCommand({ Bucket: b, ACL: 'public-read-write' }));
+    await root.send(new PutBucketVersioningCommand({ Bucket: b, VersioningConfiguration: { Status: 'Enabled' } }));
+    const v1 = (await root.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'SECRET v1' }))).VersionId!;
+    await root.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'public v2', ACL: 'public-read' }));
+    const anonymousCopy = await fetch(`${s.endpoint}/${b}/stolen`, { method: 'PUT', headers: { 'x-amz-copy-source': `${b}/k?versionId=${v1}` } });
+    assert.equal(anonymousCopy.status, 403);
+    await expectS3Error(root.send(new GetObjectCommand({ Bucket: b, Key: 'stolen' })), 'NoSuchKey', 404);
+    // The current (public) version may be copied.
+    const ok = await fetch(`${s.endpoint}/${b}/copied`, { method: 'PUT', headers: { 'x-amz-copy-source': `${b}/k` } });
+    assert.equal(ok.status, 200, await ok.text());
+    assert.equal((await anon('GET', `/${b}/k?versionId=${v1}`)).status, 403);
+    assert.equal((await anon('GET', `/${b}/k`)).status, 200);
+  });
+
+  test('anonymous callers may not pick reply headers, nor delete versions of a public-read-write bucket', T, async () => {
+    const b = uniqueBucket('anon');
+    await root.send(new CreateBucketCommand({ Bucket: b, ACL: 'public-read-write' }));
+    await root.send(new PutBucketVersioningCommand({ Bucket: b, VersioningConfiguration: { Status: 'Enabled' } }));
+    const v1 = (await root.send(new PutObjectCommand({ Bucket: b, Key: 'important', Body: 'keep', ACL: 'public-read' }))).VersionId!;
+    const html = await anon('GET', `/${b}/important?response-content-type=text/html`);
+    assert.equal(html.status, 400);
+    assert.equal(xmlField(html.body, 'Code'), 'InvalidRequest');
+    assert.equal((await anon('DELETE', `/${b}/important?versionId=${v1}`)).status, 403);
+    assert.equal(await bodyText((await root.send(new GetObjectCommand({ Bucket: b, Key: 'important', VersionId: v1 }))).Body), 'keep');
+    // A plain DELETE only adds a delete marker, as for any writer.
+    assert.equal((await anon('DELETE', `/${b}/important`)).status, 204);
+    assert.equal(await bodyText((await root.send(new GetObjectCommand({ Bucket: b, Key: 'important', VersionId: v1 }))).Body), 'keep');
+  });
+
+  test('a bucket policy over 20 KB is MalformedPolicy', T, async () => {
+    const b = uniqueBucket('big');
+    await root.send(new CreateBucketCommand({ Bucket: b }));
+    const big = JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'x'.repeat(21_000), Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${b}/*` }] });
+    await expectS3Error(root.send(new PutBucketPolicyCommand({ Bucket: b, Policy: big })), 'MalformedPolicy', 400);
   });
 });
 

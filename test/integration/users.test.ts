@@ -153,6 +153,17 @@ describe('policies decide what a user may do', () => {
     assert.equal(await bodyText((await root.send(new GetObjectCommand({ Bucket: b, Key: 'k' }))).Body), 'hello', 'nothing changed');
   });
 
+  test('writeonly: uploads, but publishing (x-amz-acl) or tagging needs s3:PutObjectAcl / s3:PutObjectTagging', T, async () => {
+    const b = uniqueBucket('wo');
+    await root.send(new CreateBucketCommand({ Bucket: b }));
+    const wo = clientOf(await addUser('uploader', 'writeonly'));
+    await wo.send(new PutObjectCommand({ Bucket: b, Key: 'in', Body: 'x' }));
+    await expectS3Error(wo.send(new GetObjectCommand({ Bucket: b, Key: 'in' })), 'AccessDenied', 403);
+    await expectS3Error(wo.send(new PutObjectCommand({ Bucket: b, Key: 'pub', Body: 'x', ACL: 'public-read' })), 'AccessDenied', 403);
+    await expectS3Error(wo.send(new PutObjectCommand({ Bucket: b, Key: 'tagged', Body: 'x', Tagging: 'a=b' })), 'AccessDenied', 403);
+    await expectS3Error(root.send(new GetObjectCommand({ Bucket: b, Key: 'pub' })), 'NoSuchKey', 404);
+  });
+
   test('a user confined to bucket-a/* cannot list or read bucket-b; Deny beats Allow', T, async () => {
     const a = uniqueBucket('a');
     const bb = uniqueBucket('b');
@@ -241,6 +252,10 @@ describe('bucket ownership', () => {
     await maker.send(new CreateBucketCommand({ Bucket: b }));
     await maker.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'mine' }));
     await expectS3Error(other.send(new CreateBucketCommand({ Bucket: b })), 'BucketAlreadyExists', 409);
+    // A user who still owns buckets cannot be removed: a later user of that name would own them.
+    const rm = await admin(['user', 'remove', 'maker']);
+    assert.equal(rm.code, 1);
+    assert.match(rm.stderr, /DeleteConflict.*owns 1 bucket/);
     await expectS3Error(other.send(new GetObjectCommand({ Bucket: b, Key: 'k' })), 'AccessDenied', 403);
     // us-east-1: the owner's repeat is 200 and changes nothing.
     await maker.send(new CreateBucketCommand({ Bucket: b }));

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { isS3Error } from '../../src/errors.js';
-import { FormReader, MAX_PRE_FILE_BYTES, formBoundary, parseDisposition, type FormHead } from '../../src/http/form-data.js';
+import { FormReader, MAX_PRE_FILE_BYTES, formBoundary, parseDisposition, type FormHead } from '../../src/s3/form-data.js';
 
 const T = { timeout: 60_000 };
 const BOUNDARY = 'xYzZY-boundary';
