@@ -21,7 +21,7 @@
 import type { Identities } from '../auth/identities.js';
 import { verifyRequest } from '../auth/verify.js';
 import { S3Error, isS3Error } from '../errors.js';
-import type { S3Ctx, S3Deps } from '../s3/context.js';
+import { readSmallBody, type S3Ctx, type S3Deps } from '../s3/context.js';
 import { openBody } from './body.js';
 import { splitUrl } from './routing.js';
 
@@ -121,19 +121,8 @@ function decodeSegment(s: string): string {
   }
 }
 
-async function readBody(ctx: S3Ctx): Promise<Buffer> {
-  const body = openBody(ctx);
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of body.stream as AsyncIterable<Buffer>) {
-    n += c.length;
-    if (n > MAX_BODY) {
-      body.stream.destroy();
-      throw new S3Error('MaxMessageLengthExceeded', 'Your request was too big.');
-    }
-    chunks.push(c);
-  }
-  return Buffer.concat(chunks);
+function readBody(ctx: S3Ctx): Promise<Buffer> {
+  return readSmallBody({ openBody }, ctx, MAX_BODY);
 }
 
 async function readJson(ctx: S3Ctx): Promise<Record<string, unknown>> {

@@ -94,7 +94,7 @@ export function sendXml(ctx: S3Ctx, xml: string, status = 200): void {
 }
 
 /** Reads a small request body (XML configuration, Delete lists) through its verifier, bounded. */
-export async function readSmallBody(deps: S3Deps, ctx: S3Ctx, limit: number): Promise<Buffer> {
+export async function readSmallBody(deps: Pick<S3Deps, 'openBody'>, ctx: S3Ctx, limit: number): Promise<Buffer> {
   const body = deps.openBody(ctx);
   const chunks: Buffer[] = [];
   let n = 0;
