@@ -63,9 +63,47 @@ export interface Config {
   };
   /** Users declared in the config (`users:`); they cannot be changed through the admin API. */
   users: ConfigUser[];
+  /** HTTPS: PEM certificate chain and private key files; with both set, `address` serves HTTPS. */
+  tls?: { certFile: string; keyFile: string };
+  /** An optional plain-HTTP listener beside the HTTPS one (only meaningful with `tls`). */
+  httpAddress?: { host: string; port: number };
+  /** Server-side encryption: the file holding the 32-byte master key that wraps per-object data keys. */
+  sse: { masterKeyFile?: string };
+  limits: Limits;
+  /** Free space each disk keeps: writes that would go below it are refused. */
+  diskReserve: DiskReserve;
+  /** False hides the root secret from the start-up banner when it came from config or env. */
+  printSecret: boolean;
   /** The config file that was read, if any. */
   configFile?: string;
 }
+
+/** Overload protection. 0 means "no limit" for every cap and rate. */
+export interface Limits {
+  /** Open client connections at once; 0 picks a cap from the process's file-descriptor limit. */
+  maxConnections: number;
+  /** Open connections from one client address; 0 = only the global cap applies. */
+  maxConnectionsPerIp: number;
+  /** Seconds a client may take to send the request line and headers. */
+  headerTimeoutSeconds: number;
+  /** Seconds an idle keep-alive connection is held open between requests. */
+  keepAliveTimeoutSeconds: number;
+  /** Seconds without a byte of request body before the request is aborted. */
+  bodyIdleTimeoutSeconds: number;
+  /** Requests per second per access key (anonymous requests share one bucket per client address). */
+  requestsPerSecondPerKey: number;
+  /** Requests in flight per access key. */
+  concurrentRequestsPerKey: number;
+  /** Request-body bytes per second per connection. */
+  uploadBytesPerSecond: number;
+  /** Response-body bytes per second per connection. */
+  downloadBytesPerSecond: number;
+  /** Bytes of in-flight stripe and hash buffers for all requests together. */
+  memoryBudget: number;
+}
+
+/** A free-space reserve: a share of the disk's size, or a fixed number of bytes. */
+export type DiskReserve = { percent: number } | { bytes: number };
 
 export interface LoadConfigOptions {
   /** Command-line arguments, searched for `--config PATH` / `--config=PATH`. Default: process.argv.slice(2). */
@@ -95,6 +133,20 @@ export const DEFAULTS = {
   scannerBytesPerSecond: 8 * 1024 * 1024,
   multipartExpirySeconds: 7 * 24 * 60 * 60,
   logLevel: 'info' as LogLevel,
+  limits: {
+    maxConnections: 0,
+    maxConnectionsPerIp: 0,
+    headerTimeoutSeconds: 30,
+    keepAliveTimeoutSeconds: 5,
+    bodyIdleTimeoutSeconds: 60,
+    requestsPerSecondPerKey: 0,
+    concurrentRequestsPerKey: 0,
+    uploadBytesPerSecond: 0,
+    downloadBytesPerSecond: 0,
+    memoryBudget: 256 * 1024 * 1024,
+  } satisfies Limits,
+  diskReserve: { percent: 2 } as DiskReserve,
+  printSecret: true,
 } as const;
 
 /** Default parity for N disks: half of them, rounded down (4 disks → 2+2, 1 disk → no parity). */
@@ -103,8 +155,9 @@ export function defaultParity(diskCount: number): number {
 }
 
 /**
- * Every key of the YAML file and the environment variable that overrides it. Flat on
- * purpose: one line per setting, nothing nested, so the file reads like a list of answers.
+ * Every key of the YAML file and the environment variable that overrides it. Mostly flat, one
+ * line per setting, so the file reads like a list of answers; a dotted key ("tls.cert") is
+ * written in the file as a key inside its section ("tls:" then "  cert: …").
  */
 export const CONFIG_KEYS = {
   address: 'TESSERA_ADDRESS',
@@ -121,7 +174,26 @@ export const CONFIG_KEYS = {
   root_access_key: 'TESSERA_ROOT_ACCESS_KEY',
   root_secret_key: 'TESSERA_ROOT_SECRET_KEY',
   users: 'TESSERA_USERS',
+  'tls.cert': 'TESSERA_TLS_CERT',
+  'tls.key': 'TESSERA_TLS_KEY',
+  http_address: 'TESSERA_HTTP_ADDRESS',
+  'sse.master_key_file': 'TESSERA_SSE_MASTER_KEY_FILE',
+  'limits.max_connections': 'TESSERA_MAX_CONNECTIONS',
+  'limits.max_connections_per_ip': 'TESSERA_MAX_CONNECTIONS_PER_IP',
+  'limits.header_timeout': 'TESSERA_HEADER_TIMEOUT',
+  'limits.keep_alive_timeout': 'TESSERA_KEEP_ALIVE_TIMEOUT',
+  'limits.body_idle_timeout': 'TESSERA_BODY_IDLE_TIMEOUT',
+  'limits.requests_per_second_per_key': 'TESSERA_REQUESTS_PER_SECOND_PER_KEY',
+  'limits.concurrent_requests_per_key': 'TESSERA_CONCURRENT_REQUESTS_PER_KEY',
+  'limits.upload_bytes_per_second': 'TESSERA_UPLOAD_BYTES_PER_SECOND',
+  'limits.download_bytes_per_second': 'TESSERA_DOWNLOAD_BYTES_PER_SECOND',
+  'limits.memory_budget': 'TESSERA_MEMORY_BUDGET',
+  disk_reserve: 'TESSERA_DISK_RESERVE',
+  print_secret: 'TESSERA_PRINT_SECRET',
 } as const;
+
+/** The sections of the file: the part of a dotted key before its dot. */
+const SECTIONS = new Set(Object.keys(CONFIG_KEYS).filter((k) => k.includes('.')).map((k) => k.slice(0, k.indexOf('.'))));
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 
@@ -263,6 +335,55 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> 
     if (u.accessKeyId === accessKey) throw new ConfigError(`${originOf('users')}: user ${u.name} has the root access key`);
   }
 
+  const filePath = (v: unknown, s: Setting): string => {
+    if (typeof v !== 'string' || v.trim() === '') throw new ConfigError(`expected a file path, got ${show(v)}`);
+    return path.resolve(s.baseDir, v.trim());
+  };
+  const certFile = get('tls.cert', filePath, () => undefined);
+  const keyFile = get('tls.key', filePath, () => undefined);
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    const [given, missing] = certFile !== undefined ? (['tls.cert', 'tls.key'] as const) : (['tls.key', 'tls.cert'] as const);
+    throw new ConfigError(`${originOf(given)}: ${given} is set but ${missing} is not; HTTPS needs both (${CONFIG_KEYS['tls.cert']} and ${CONFIG_KEYS['tls.key']})`);
+  }
+  const tls = certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined;
+  const httpAddress = get('http_address', parseAddress, () => undefined);
+  if (httpAddress !== undefined && tls === undefined) {
+    throw new ConfigError(`${originOf('http_address')}: http_address adds a plain-HTTP listener beside HTTPS; it needs tls.cert and tls.key (without them, address already serves plain HTTP)`);
+  }
+  if (httpAddress !== undefined && httpAddress.port !== 0 && httpAddress.port === address.port && httpAddress.host === address.host) {
+    throw new ConfigError(`${originOf('http_address')}: http_address is the same as address`);
+  }
+  const masterKeyFile = get('sse.master_key_file', filePath, () => undefined);
+
+  const D = DEFAULTS.limits;
+  const seconds = (key: ConfigKey, fallback: number, min: number): number =>
+    get(key, (v) => {
+      const n = parseWholeNumber(v);
+      if (n < min) throw new ConfigError(`expected at least ${min} second${min === 1 ? '' : 's'}, got ${show(v)}`);
+      return n;
+    }, () => fallback);
+  const limits: Limits = {
+    maxConnections: get('limits.max_connections', parseWholeNumber, () => D.maxConnections),
+    maxConnectionsPerIp: get('limits.max_connections_per_ip', parseWholeNumber, () => D.maxConnectionsPerIp),
+    headerTimeoutSeconds: seconds('limits.header_timeout', D.headerTimeoutSeconds, 1),
+    keepAliveTimeoutSeconds: seconds('limits.keep_alive_timeout', D.keepAliveTimeoutSeconds, 1),
+    bodyIdleTimeoutSeconds: seconds('limits.body_idle_timeout', D.bodyIdleTimeoutSeconds, 1),
+    requestsPerSecondPerKey: get('limits.requests_per_second_per_key', parseWholeNumber, () => D.requestsPerSecondPerKey),
+    concurrentRequestsPerKey: get('limits.concurrent_requests_per_key', parseWholeNumber, () => D.concurrentRequestsPerKey),
+    uploadBytesPerSecond: get('limits.upload_bytes_per_second', parseSize, () => D.uploadBytesPerSecond),
+    downloadBytesPerSecond: get('limits.download_bytes_per_second', parseSize, () => D.downloadBytesPerSecond),
+    memoryBudget: get('limits.memory_budget', (v) => {
+      const n = parseSize(v);
+      if (n < 16 * 1024 * 1024) throw new ConfigError(`memory budget must be at least 16MiB, got ${show(v)}`);
+      return n;
+    }, () => D.memoryBudget),
+  };
+  if (limits.maxConnectionsPerIp > 0 && limits.maxConnections > 0 && limits.maxConnectionsPerIp > limits.maxConnections) {
+    throw new ConfigError(`${originOf('limits.max_connections_per_ip')}: max_connections_per_ip (${limits.maxConnectionsPerIp}) is above max_connections (${limits.maxConnections})`);
+  }
+  const diskReserve = get('disk_reserve', parseReserve, () => DEFAULTS.diskReserve);
+  const printSecret = get('print_secret', parseBoolean, () => DEFAULTS.printSecret);
+
   // Only now, with every value known to be sound, touch the filesystem.
   await prepareDirectories([
     ...disks.map((d) => ({ path: d, label: `disk ${d}`, origin: disksOrigin })),
@@ -293,6 +414,12 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> 
     logLevel,
     credentials,
     users,
+    ...(tls !== undefined ? { tls } : {}),
+    ...(httpAddress !== undefined ? { httpAddress } : {}),
+    sse: masterKeyFile !== undefined ? { masterKeyFile } : {},
+    limits,
+    diskReserve,
+    printSecret,
     ...(configFile !== undefined ? { configFile } : {}),
   };
 }
@@ -326,24 +453,61 @@ async function readConfigFile(file: string): Promise<Map<ConfigKey, Setting>> {
   if (!isMap(contents)) {
     throw new ConfigError(`${file}: expected "key: value" settings at the top level, such as "address: 127.0.0.1:9000"`);
   }
-  for (const pair of contents.items) {
-    const keyNode = pair.key as YamlNode | null;
-    const line = keyNode?.range ? lineCounter.linePos(keyNode.range[0]).line : undefined;
-    const where = line === undefined ? file : `${file}:${line}`;
-    const key = isScalar(keyNode) ? keyNode.value : undefined;
-    if (typeof key !== 'string' || !(key in CONFIG_KEYS)) {
-      const name = typeof key === 'string' || typeof key === 'number' ? String(key) : '(complex key)';
-      const hint = suggestKey(name);
-      throw new ConfigError(`${where}: unknown key ${JSON.stringify(name)}${hint ? ` (did you mean "${hint}"?)` : ''}`);
+  const readPairs = (items: ReadonlyArray<{ key: unknown; value: unknown }>, section: string | undefined): void => {
+    for (const pair of items) {
+      const keyNode = pair.key as YamlNode | null;
+      const line = keyNode?.range ? lineCounter.linePos(keyNode.range[0]).line : undefined;
+      const where = line === undefined ? file : `${file}:${line}`;
+      const bare = isScalar(keyNode) ? keyNode.value : undefined;
+      const key = typeof bare === 'string' && section !== undefined ? `${section}.${bare}` : bare;
+      const valueNode = pair.value as YamlNode | null;
+      if (section === undefined && typeof key === 'string' && SECTIONS.has(key)) {
+        // "tls:" with nothing under it means "all defaults"; anything else must be a map of keys.
+        if (valueNode === null || (isScalar(valueNode) && (valueNode.value === null || valueNode.value === ''))) continue;
+        if (!isMap(valueNode)) throw new ConfigError(`${where}: ${key} is a section: expected its settings indented under it, such as "${key}:" then "  ${firstKeyOf(key)}: …"`);
+        readPairs(valueNode.items, key);
+        continue;
+      }
+      if (typeof key !== 'string' || !(key in CONFIG_KEYS)) {
+        const name = typeof key === 'string' || typeof key === 'number' ? String(key) : '(complex key)';
+        const hint = suggestKey(name);
+        throw new ConfigError(`${where}: unknown key ${JSON.stringify(name)}${hint ? ` (did you mean "${hint}"?)` : ''}`);
+      }
+      const value: unknown = valueNode === null ? null : valueNode.toJS(doc, { maxAliasCount: 100 });
+      // "key:" with nothing after it, or "", means "use the default", so the example file can
+      // list every key without pinning the derived ones.
+      if (value === null || (typeof value === 'string' && value.trim() === '')) continue;
+      settings.set(key as ConfigKey, { value, origin: `${where}: ${key}`, baseDir });
     }
-    const valueNode = pair.value as YamlNode | null;
-    const value: unknown = valueNode === null ? null : valueNode.toJS(doc, { maxAliasCount: 100 });
-    // "key:" with nothing after it, or "", means "use the default", so the example file can
-    // list every key without pinning the derived ones.
-    if (value === null || (typeof value === 'string' && value.trim() === '')) continue;
-    settings.set(key as ConfigKey, { value, origin: `${where}: ${key}`, baseDir });
-  }
+  };
+  readPairs(contents.items, undefined);
   return settings;
+}
+
+function firstKeyOf(section: string): string {
+  const k = Object.keys(CONFIG_KEYS).find((key) => key.startsWith(`${section}.`))!;
+  return k.slice(section.length + 1);
+}
+
+/** "5%" of each disk's size, or a size such as "10GiB". */
+function parseReserve(value: unknown): DiskReserve {
+  if (typeof value === 'string' && value.trim().endsWith('%')) {
+    const text = value.trim().slice(0, -1).trim();
+    const n = Number(text);
+    if (!/^\d+(\.\d+)?$/.test(text) || !(n >= 0 && n < 100)) throw new ConfigError(`expected a percentage from 0% to 99%, got ${show(value)}`);
+    return { percent: n };
+  }
+  return { bytes: parseSize(value) };
+}
+
+function parseBoolean(value: unknown): boolean {
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'string') {
+    const v = value.trim().toLowerCase();
+    if (['true', 'yes', 'on', '1'].includes(v)) return true;
+    if (['false', 'no', 'off', '0'].includes(v)) return false;
+  }
+  throw new ConfigError(`expected true or false, got ${show(value)}`);
 }
 
 /** The known key an unknown one was most likely meant to be, if any is close. */

@@ -202,6 +202,46 @@ describe('config file and environment', () => {
     assert.deepEqual(partial.address, { host: '127.0.0.1', port: 7000 });
   });
 
+  test('sections (tls, sse, limits) in the file, each key overridden by its variable', async () => {
+    const cwd = await tempDir();
+    const file = await writeFile(
+      path.join(cwd, 'etc', 'tessera.yaml'),
+      [
+        'tls:',
+        '  cert: certs/server.pem',
+        '  key: certs/server.key',
+        'http_address: 127.0.0.1:9080',
+        'sse:',
+        '  master_key_file: master.key',
+        'limits:',
+        '  max_connections: 500',
+        '  body_idle_timeout: 20',
+        '  upload_bytes_per_second: 1MiB',
+        '  memory_budget: 64MiB',
+        'disk_reserve: 1GiB',
+        'print_secret: false',
+        '',
+      ].join('\n'),
+    );
+    const c = await load(cwd, {}, ['--config', file]);
+    assert.deepEqual(c.tls, { certFile: path.join(cwd, 'etc', 'certs', 'server.pem'), keyFile: path.join(cwd, 'etc', 'certs', 'server.key') });
+    assert.deepEqual(c.httpAddress, { host: '127.0.0.1', port: 9080 });
+    assert.deepEqual(c.sse, { masterKeyFile: path.join(cwd, 'etc', 'master.key') });
+    assert.equal(c.limits.maxConnections, 500);
+    assert.equal(c.limits.bodyIdleTimeoutSeconds, 20);
+    assert.equal(c.limits.uploadBytesPerSecond, MiB);
+    assert.equal(c.limits.memoryBudget, 64 * MiB);
+    assert.equal(c.limits.headerTimeoutSeconds, 30, 'keys left out of a section keep their defaults');
+    assert.deepEqual(c.diskReserve, { bytes: 1024 * MiB });
+    assert.equal(c.printSecret, false);
+    const env = await load(cwd, { TESSERA_BODY_IDLE_TIMEOUT: '7', TESSERA_TLS_CERT: 'other.pem', TESSERA_DISK_RESERVE: '5%', TESSERA_PRINT_SECRET: 'yes' }, ['--config', file]);
+    assert.equal(env.limits.bodyIdleTimeoutSeconds, 7);
+    assert.equal(env.limits.maxConnections, 500);
+    assert.equal(env.tls?.certFile, path.join(cwd, 'other.pem'), 'a relative path from the environment is relative to the current directory');
+    assert.deepEqual(env.diskReserve, { percent: 5 });
+    assert.equal(env.printSecret, true);
+  });
+
   test('an empty file or keys left empty mean defaults', async () => {
     const cwd = await tempDir();
     await writeFile(path.join(cwd, 'empty.yaml'), '# nothing here\n');
@@ -254,7 +294,14 @@ describe('bad configuration stops start-up with one clear line', () => {
   const cases: { name: string; file?: string; env?: NodeJS.ProcessEnv; argv?: string[]; error: RegExp; setup?: (dir: string) => Promise<void> }[] = [
     { name: 'unknown top-level key, with a suggestion and line', file: 'region: x\nadress: 127.0.0.1:1\n', error: /c\.yaml:2: unknown key "adress" \(did you mean "address"\?\)/ },
     { name: 'unknown key without a close match', file: 'frobnicate: 1\n', error: /unknown key "frobnicate"$/ },
-    { name: 'unknown key holding a mapping', file: 'tls:\n  cert: x\n', error: /unknown key "tls"/ },
+    { name: 'unknown key holding a mapping', file: 'cluster:\n  peers: x\n', error: /unknown key "cluster"/ },
+    { name: 'unknown key inside a section', file: 'limits:\n  max_conections: 3\n', error: /c\.yaml:2: unknown key "limits\.max_conections" \(did you mean "limits\.max_connections"\?\)/ },
+    { name: 'section given a value', file: 'tls: yes\n', error: /tls is a section/ },
+    { name: 'certificate without its key', file: 'tls:\n  cert: x.pem\n', error: /tls\.cert is set but tls\.key is not/ },
+    { name: 'plain-HTTP listener without TLS', env: { TESSERA_HTTP_ADDRESS: '127.0.0.1:9080' }, error: /TESSERA_HTTP_ADDRESS: http_address adds a plain-HTTP listener beside HTTPS/ },
+    { name: 'body idle timeout of zero', env: { TESSERA_BODY_IDLE_TIMEOUT: '0' }, error: /TESSERA_BODY_IDLE_TIMEOUT: expected at least 1 second/ },
+    { name: 'reserve above 99%', env: { TESSERA_DISK_RESERVE: '150%' }, error: /TESSERA_DISK_RESERVE: expected a percentage/ },
+    { name: 'print_secret not a boolean', env: { TESSERA_PRINT_SECRET: 'maybe' }, error: /TESSERA_PRINT_SECRET: expected true or false/ },
     { name: 'env variable name used as a key', file: 'TESSERA_REGION: x\n', error: /unknown key "TESSERA_REGION" \(did you mean "region"\?\)/ },
     { name: 'a mapping where a value belongs', file: 'address:\n  host: x\n  port: 1\n', error: /c\.yaml:1: address: expected host:port .*got a mapping/ },
     { name: 'YAML syntax error', file: 'region: [unclosed\n', error: /c\.yaml:\d+: not valid YAML/ },
@@ -483,10 +530,15 @@ describe('config.example.yaml', () => {
   test('documents every key: a comment right above it with the default and the env variable', async () => {
     const lines = (await fs.readFile(path.join(repoRoot(), 'config.example.yaml'), 'utf8')).split('\n');
     for (const [key, variable] of Object.entries(CONFIG_KEYS)) {
-      const at = lines.findIndex((l) => l.startsWith(`${key}:`));
+      // A dotted key ("tls.cert") is written inside its section: "tls:" then "  cert: …".
+      const dot = key.indexOf('.');
+      const section = dot < 0 ? -1 : lines.findIndex((l) => l.startsWith(`${key.slice(0, dot)}:`));
+      if (dot >= 0) assert.ok(section > 0, `section of ${key} is in the example`);
+      const prefix = dot < 0 ? `${key}:` : `  ${key.slice(dot + 1)}:`;
+      const at = lines.findIndex((l, i) => i > section && l.startsWith(prefix));
       assert.ok(at > 0, `${key} is in the example`);
       const comment: string[] = [];
-      for (let i = at - 1; i >= 0 && lines[i]!.startsWith('#'); i--) comment.unshift(lines[i]!);
+      for (let i = at - 1; i >= 0 && lines[i]!.trimStart().startsWith('#'); i--) comment.unshift(lines[i]!.trim());
       const text = comment.join(' ');
       assert.ok(comment.length > 0, `${key} has a comment above it`);
       assert.match(text, /Default:/, `${key} comment gives the default`);
