@@ -92,8 +92,9 @@ export interface MemoryBenchResult {
 /** The `tessera` entry point beside this file (dist/src/cli/main.js once built). */
 const MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
-const ACCESS_KEY = 'AKIAMEMORYBENCH00001';
-const SECRET_KEY = 'memory-bench-secret-key-not-for-anything-else';
+/** The root key of the server the bench starts (on loopback, for its lifetime only). */
+export const ACCESS_KEY = 'AKIAMEMORYBENCH00001';
+export const SECRET_KEY = 'memory-bench-secret-key-not-for-anything-else';
 
 export interface ServerProcess {
   child: ChildProcess;

@@ -17,6 +17,11 @@
 //   GET    policies/NAME              one policy            admin:GetPolicy
 //   PUT    policies/NAME (document)   add or replace        admin:CreatePolicy
 //   DELETE policies/NAME              remove                admin:DeletePolicy
+//   GET    info                       version, uptime, memory  admin:ServerInfo
+//
+// The info reply's keys are a contract (scripts and `tessera bench memory` read them); add
+// keys, never rename them: {"version", "uptime" (seconds), "memory": {"rss", "heapUsed",
+// "budget", "budgetInUse", "budgetHighWater"} (bytes)}.
 
 import type { Identities } from '../auth/identities.js';
 import { verifyRequest } from '../auth/verify.js';
@@ -34,6 +39,15 @@ export interface AdminDeps {
   now: () => number;
   log: S3Deps['log'];
   authorize: S3Deps['authorize'];
+  /** What GET info answers. */
+  info(): ServerInfo;
+}
+
+export interface ServerInfo {
+  version: string;
+  /** Seconds since the server started. */
+  uptime: number;
+  memory: { rss: number; heapUsed: number; budget: number; budgetInUse: number; budgetHighWater: number };
 }
 
 interface AdminRoute {
@@ -69,6 +83,7 @@ const ROUTES: Array<[string, string[], AdminRoute]> = [
     run: async (c, d, [n]) => d.identities.putPolicy(n!, (await readBody(c)).toString('utf8')),
   }],
   ['DELETE', ['policies', ':'], { action: 'admin:DeletePolicy', run: async (_c, d, [n]) => d.identities.removePolicy(n!) }],
+  ['GET', ['info'], { action: 'admin:ServerInfo', run: async (_c, d) => d.info() }],
 ];
 
 export async function serveAdmin(ctx: S3Ctx, d: AdminDeps): Promise<void> {

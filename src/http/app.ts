@@ -15,7 +15,8 @@ import { CORS_RESPONSE_HEADERS, addCorsHeaders, preflight } from '../s3/cors.js'
 import { actionOf, bucketRoute, objectRoute, serviceRoute, type Route } from '../s3/dispatch.js';
 import { errorXml } from '../s3/xml.js';
 import { validateKey } from '../s3/names.js';
-import { ADMIN_PREFIX, serveAdmin } from './admin-api.js';
+import { ADMIN_PREFIX, serveAdmin, type ServerInfo } from './admin-api.js';
+import { VERSION } from '../version.js';
 import { openBody } from './body.js';
 import { newRequestId } from './request-id.js';
 import { resolveTarget } from './routing.js';
@@ -41,6 +42,16 @@ export function createApp(o: AppOptions): Koa<S3State> {
   const log = o.log ?? (() => undefined);
   const now = o.now ?? Date.now;
   const access = new AccessControl(o.identities, o.store, now, (level, msg) => log(level, msg));
+  const startedAt = Date.now();
+  const info = (): ServerInfo => {
+    const mem = process.memoryUsage();
+    const budget = o.store.memory;
+    return {
+      version: VERSION,
+      uptime: Math.floor((Date.now() - startedAt) / 1000),
+      memory: { rss: mem.rss, heapUsed: mem.heapUsed, budget: budget.limit, budgetInUse: budget.inUse, budgetHighWater: budget.highWater },
+    };
+  };
 
   const accessRequest = (ctx: S3Ctx, action: string, bucket?: string, key?: string, versionId?: string, extra: AccessExtra = {}): AccessRequest => {
     const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
@@ -92,7 +103,7 @@ export function createApp(o: AppOptions): Koa<S3State> {
       ctx.state.target = target;
       // The admin API shares the port (path style only) and answers in JSON.
       if (!target.virtualHost && target.rawPath.startsWith(ADMIN_PREFIX)) {
-        return await serveAdmin(ctx as S3Ctx, { identities: o.identities, region: o.region, now, log, authorize: deps.authorize });
+        return await serveAdmin(ctx as S3Ctx, { identities: o.identities, region: o.region, now, log, authorize: deps.authorize, info });
       }
       // CORS (s3/cors.ts): browsers send preflights unsigned, so they are answered here; an
       // Origin gets its rule's headers before the signature check, so refusals carry them too.

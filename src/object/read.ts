@@ -13,7 +13,8 @@ import { Readable } from 'node:stream';
 import { S3Error } from '../errors.js';
 import { crc32c } from '../erasure/bitrot.js';
 import type { Slab } from '../erasure/buffer-pool.js';
-import { ReaderClosedError, ShardRangeReader, type RangeChunks } from '../erasure/reader.js';
+import { BudgetAbortedError, type Lease } from '../erasure/memory-budget.js';
+import { ReaderClosedError, ShardRangeReader, runBytes, type RangeChunks } from '../erasure/reader.js';
 import type { InlineLayout, ObjectVersion, ShardLayout } from '../meta/types.js';
 import type { ObjectStore } from './store.js';
 
@@ -45,7 +46,7 @@ function segmentsOf(v: ObjectVersion, start: number, end: number): Segment[] {
   return out;
 }
 
-class ObjectDataStream extends Readable {
+export class ObjectDataStream extends Readable {
   private index = 0;
   private current: ShardRangeReader | undefined;
   /** The next segment's reader, opened early (its read-ahead running) when the current one has started its last run. */
@@ -60,8 +61,18 @@ class ObjectDataStream extends Readable {
    */
   private owned: Map<Buffer, Slab> | undefined;
   private fetching = false;
+  private leaseChecked = false;
   private scheduled = false;
   private unpipeOwn: ((dest?: unknown) => boolean) | undefined;
+  /**
+   * The stream's share of the memory budget (erasure/memory-budget.ts): two runs of stripes
+   * (one being sent, one being read), taken before the first disk read, plus one more run of
+   * read-ahead when the budget has it to spare. Given back at the end or on destroy.
+   */
+  private lease: Lease | undefined;
+  private readonly leaseStop = new AbortController();
+  /** Object bytes the readers may read ahead: what the lease allows. */
+  private aheadBytes = 0;
 
   constructor(
     private readonly store: ObjectStore,
@@ -109,6 +120,8 @@ class ObjectDataStream extends Readable {
     this.fetching = false;
     if (this.destroyed) return;
     if (chunks === null) {
+      // Every disk read is done; what is still being sent lives in the socket's buffers.
+      this.releaseLease();
       this.push(null);
       return;
     }
@@ -118,8 +131,70 @@ class ObjectDataStream extends Readable {
     this.deliver();
   }
 
+  /** Bytes of one run of stripes of the largest erasure-coded segment (0 when all are inline). */
+  private runBytes(): { run: number; stripe: number } {
+    let run = 0;
+    let stripe = 0;
+    for (const seg of this.segments) {
+      if (seg.layout.kind !== 'shards') continue;
+      const l = seg.layout;
+      run = Math.max(run, runBytes(l));
+      stripe = Math.max(stripe, l.k * l.blockSize);
+    }
+    return { run, stripe };
+  }
+
+  /** What this stream must lease before it reads a disk (see `lease`). */
+  leaseBytes(): number {
+    return 2 * this.runBytes().run;
+  }
+
+  /** A lease taken by the caller (a copy takes its read and write sides at once). */
+  adoptLease(lease: Lease): void {
+    if (this.lease || this.destroyed) {
+      lease.release();
+      return;
+    }
+    this.lease = lease;
+  }
+
+  get hasLease(): boolean {
+    return this.lease !== undefined;
+  }
+
+  private async ensureLease(): Promise<void> {
+    const { run, stripe } = this.runBytes();
+    if (run === 0) return;
+    let lease = this.lease;
+    if (!lease) {
+      try {
+        lease = this.lease = await this.store.memory.acquire(2 * run, this.leaseStop.signal);
+      } catch (e) {
+        if (e instanceof BudgetAbortedError) throw new ReaderClosedError();
+        throw e;
+      }
+      // Destroyed while it waited: _destroy found no lease to give back.
+      if (this.destroyed) {
+        this.releaseLease();
+        throw new ReaderClosedError();
+      }
+    }
+    // The readers' default read-ahead (two stripes queued) when one more run is to be had.
+    this.aheadBytes = lease.tryGrow(run) ? 2 * stripe : 0;
+  }
+
+  private releaseLease(): void {
+    const l = this.lease;
+    this.lease = undefined;
+    l?.release();
+  }
+
   /** The next chunks of the range, crossing into the next segment as needed; null at the end or once destroyed. */
   private async nextChunks(): Promise<RangeChunks | null> {
+    if (!this.leaseChecked) {
+      this.leaseChecked = true;
+      await this.ensureLease();
+    }
     for (;;) {
       // Nothing may be opened once destroyed: _destroy has already closed what there was.
       if (this.destroyed) return null;
@@ -151,13 +226,14 @@ class ObjectDataStream extends Readable {
 
   private openUpcoming(): ShardRangeReader | undefined {
     const seg = this.segments[this.index + 1];
-    return seg && seg.layout.kind === 'shards' ? this.openReader(seg) : undefined;
+    // No read-ahead beyond its first run while the current part finishes: both live on one lease.
+    return seg && seg.layout.kind === 'shards' ? this.openReader(seg, 0) : undefined;
   }
 
-  private openReader(seg: Segment): ShardRangeReader {
+  private openReader(seg: Segment, aheadBytes = this.aheadBytes): ShardRangeReader {
     const v = this.v;
     const heals = this.store.heals;
-    return new ShardRangeReader(this.store.disks, seg.layout as ShardLayout, seg.start, seg.end, (dataId, shard, reason) => heals.report(v, dataId, shard, reason));
+    return new ShardRangeReader(this.store.disks, seg.layout as ShardLayout, seg.start, seg.end, (dataId, shard, reason) => heals.report(v, dataId, shard, reason), { aheadBytes });
   }
 
   private async readInline(l: InlineLayout): Promise<Buffer> {
@@ -238,7 +314,9 @@ class ObjectDataStream extends Readable {
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     const readers = [this.current, this.upcoming];
     this.current = this.upcoming = undefined;
-    Promise.all(readers.map((r) => r?.close())).then(
+    this.leaseStop.abort();
+    // The lease goes back once no read is in flight any more (close() waits for them).
+    Promise.all(readers.map((r) => r?.close())).finally(() => this.releaseLease()).then(
       () => cb(err),
       () => cb(err),
     );

@@ -11,9 +11,10 @@ import type { BucketRecord, BucketSettings, CannedAcl, ChecksumAlgorithm, DataLa
 import { crc32c } from '../erasure/bitrot.js';
 import { GarbageCollector, layoutsOf } from './garbage.js';
 import { IdGenerator, isWellFormedVersionId } from './ids.js';
-import { ingest, type Ingested } from './ingest.js';
+import { MemoryBudget, UNLIMITED } from '../erasure/memory-budget.js';
+import { ingest, uploadLeaseBytes, type Ingested } from './ingest.js';
 import { KeyLock } from './key-lock.js';
-import { openDataStream } from './read.js';
+import { ObjectDataStream, openDataStream } from './read.js';
 import { HealQueue } from './heal-queue.js';
 import { Multipart } from './multipart.js';
 
@@ -29,6 +30,8 @@ export interface ObjectStoreOptions {
   now?: () => number;
   ids?: IdGenerator;
   log?: (msg: string) => void;
+  /** The budget every request's stripe buffers are leased from (limits.memory_budget); default: no limit. */
+  memory?: MemoryBudget;
 }
 
 export interface Conditions {
@@ -79,6 +82,8 @@ export class ObjectStore {
   readonly garbage: GarbageCollector;
   readonly heals: HealQueue;
   readonly multipart: Multipart;
+  /** Stripe buffers of uploads, downloads and copies in flight are leased from this. */
+  readonly memory: MemoryBudget;
   private readonly log: (msg: string) => void;
   private readonly background = new Set<Promise<unknown>>();
   /**
@@ -99,6 +104,7 @@ export class ObjectStore {
     this.now = o.now ?? Date.now;
     this.ids = o.ids ?? new IdGenerator(this.now, pooledRandomBytes);
     this.log = o.log ?? (() => undefined);
+    this.memory = o.memory ?? UNLIMITED();
     this.garbage = new GarbageCollector(this.disks, this.meta, this.log);
     this.heals = new HealQueue(this, this.log);
     this.multipart = new Multipart(this);
@@ -221,18 +227,33 @@ export class ObjectStore {
     const upstream = o.checksumVerifiedUpstream === true && (o.expectedChecksum !== undefined || o.trailerChecksum !== undefined);
     const algs: ChecksumAlgorithm[] = o.checksumAlgorithm && !upstream ? [o.checksumAlgorithm] : [];
     const dataId = this.ids.dataId();
-    const got = await ingest(body, {
-      disks: this.disks,
-      k: this.k,
-      m: this.m,
-      blockSize: this.blockSize,
-      inlineThreshold: this.inlineThreshold,
-      dataId,
-      describe: { bucket, key, ...extra },
-      expectedSize: o.expectedSize,
-      maxSize: MAX_OBJECT_SIZE,
-      checksumAlgorithms: algs,
-    });
+    const shape = { k: this.k, m: this.m, blockSize: this.blockSize, inlineThreshold: this.inlineThreshold, expectedSize: o.expectedSize };
+    // A copy reads and writes at once: it leases both sides in one go, so no copy ever holds
+    // one side while it waits for the other (which could leave every copy waiting on the rest).
+    const copying = body instanceof ObjectDataStream && !body.hasLease;
+    let lease;
+    if (copying) {
+      const readBytes = body.leaseBytes();
+      lease = await this.memory.acquire(readBytes + uploadLeaseBytes(shape));
+      body.adoptLease(lease.split(readBytes));
+    }
+    let got: Ingested;
+    try {
+      got = await ingest(body, {
+        ...shape,
+        disks: this.disks,
+        dataId,
+        describe: { bucket, key, ...extra },
+        maxSize: MAX_OBJECT_SIZE,
+        checksumAlgorithms: algs,
+        budget: this.memory,
+        lease,
+      });
+    } catch (e) {
+      // A source stream that was never read to its end still holds its lease and files.
+      if (copying) body.destroy();
+      throw e;
+    }
     try {
       if (o.expectedSize !== undefined && got.size !== o.expectedSize) throw new S3Error('IncompleteBody');
       if (o.contentMd5 !== undefined && got.md5.toString('base64') !== o.contentMd5) {
