@@ -26,6 +26,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     inlineThreshold: config.inlineThreshold,
     scannerBytesPerSecond: config.scannerBytesPerSecond,
     multipartExpirySeconds: config.multipartExpirySeconds,
+    diskReserve: config.diskReserve,
     log: (msg) => log('info', msg),
   });
   const creds = config.credentials;

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Disk } from '../disk/disk.js';
+import type { SpaceGuard } from '../disk/space.js';
 import { S3Error } from '../errors.js';
 import type { BucketRecord, BucketSettings, CannedAcl, ChecksumAlgorithm, DataLayout, ListCurrentOptions, ListCurrentResult, ListVersionsOptions, ListVersionsResult, MetaOp, MetaStore, ObjectVersion, StoredChecksum, Versioning } from '../meta/types.js';
 import { crc32c } from '../erasure/bitrot.js';
@@ -29,6 +30,8 @@ export interface ObjectStoreOptions {
   now?: () => number;
   ids?: IdGenerator;
   log?: (msg: string) => void;
+  /** The free-space reserve object writes are checked against (none: no check). */
+  space?: SpaceGuard;
 }
 
 export interface Conditions {
@@ -79,6 +82,7 @@ export class ObjectStore {
   readonly garbage: GarbageCollector;
   readonly heals: HealQueue;
   readonly multipart: Multipart;
+  readonly space: SpaceGuard | undefined;
   private readonly log: (msg: string) => void;
   private readonly background = new Set<Promise<unknown>>();
   /**
@@ -99,6 +103,7 @@ export class ObjectStore {
     this.now = o.now ?? Date.now;
     this.ids = o.ids ?? new IdGenerator(this.now, pooledRandomBytes);
     this.log = o.log ?? (() => undefined);
+    this.space = o.space;
     this.garbage = new GarbageCollector(this.disks, this.meta, this.log);
     this.heals = new HealQueue(this, this.log);
     this.multipart = new Multipart(this);
@@ -232,6 +237,7 @@ export class ObjectStore {
       expectedSize: o.expectedSize,
       maxSize: MAX_OBJECT_SIZE,
       checksumAlgorithms: algs,
+      space: this.space,
     });
     try {
       if (o.expectedSize !== undefined && got.size !== o.expectedSize) throw new S3Error('IncompleteBody');
