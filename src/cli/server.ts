@@ -52,7 +52,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   });
   let http: RunningServer;
   try {
-    http = await listen(app, config.address.host, config.address.port);
+    http = await listen(app, config.address.host, config.address.port, log);
   } catch (e) {
     await engine.close();
     throw e;

@@ -3,6 +3,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
+import type { Logger } from '../ops/log.js';
+import { attachWireHandlers } from './wire.js';
 
 export interface RunningServer {
   server: http.Server;
@@ -11,8 +13,10 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function listen(app: Koa<any>, host: string, port: number): Promise<RunningServer> {
+export async function listen(app: Koa<any>, host: string, port: number, log?: Logger): Promise<RunningServer> {
   const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, app.callback());
+  // Malformed requests, Expect headers and hang-ups answered in S3's terms (wire.ts).
+  attachWireHandlers(server, app, log);
   // Large uploads may legitimately take long; idle sockets are closed by keepAliveTimeout.
   server.timeout = 0;
   await new Promise<void>((resolve, reject) => {

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { startServer, type Started } from '../../src/cli/server.js';
+import type { Logger } from '../../src/ops/log.js';
 
 export interface TestServer {
   started: Started;
@@ -27,6 +28,8 @@ export interface TestServerOptions {
   parity?: number;
   env?: Record<string, string>;
   root?: string;
+  /** Receives the server's log lines (none are kept otherwise). */
+  log?: Logger;
 }
 
 export const TEST_ACCESS_KEY = 'AKIAIOSFODNN7EXAMPLE';
@@ -50,7 +53,7 @@ export async function startTestServer(o: TestServerOptions = {}): Promise<TestSe
       ...o.env,
     },
   });
-  const started = await startServer(config, () => undefined);
+  const started = await startServer(config, o.log ?? (() => undefined));
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
