@@ -1,37 +1,176 @@
-// An HTTP server around the Koa app, with sane socket limits.
+// The listening sockets around the Koa app: plain HTTP, or HTTPS (TLS 1.2 and newer) with an
+// optional plain-HTTP listener beside it. Every server is made by `makeServer`, so whatever
+// must hold for each listening socket (timeouts, connection guards, wire handlers) is added
+// there once.
 
 import http from 'node:http';
+import https from 'node:https';
+import { promises as fs } from 'node:fs';
+import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
 
+export type AnyServer = http.Server | https.Server;
+
+export interface ListenOptions {
+  host: string;
+  port: number;
+  /** PEM files; with them, host:port serves HTTPS. */
+  tls?: { certFile: string; keyFile: string };
+  /** A plain-HTTP listener beside the HTTPS one (ignored without `tls`). */
+  httpAddress?: { host: string; port: number };
+  /** Seconds an idle keep-alive connection is held between requests. */
+  keepAliveTimeoutSeconds?: number;
+  /** Seconds a client may take to send the request line and headers. */
+  headerTimeoutSeconds?: number;
+}
+
 export interface RunningServer {
-  server: http.Server;
+  /** The main server (HTTPS when TLS is configured). */
+  server: AnyServer;
+  /** Every listening server: the main one first, then the plain-HTTP one if any. */
+  servers: AnyServer[];
+  /** The main endpoint: https://… with TLS, else http://… */
   url: string;
   port: number;
+  secure: boolean;
+  /** The plain-HTTP listener beside HTTPS, when `httpAddress` is set. */
+  httpUrl?: string;
+  httpPort?: number;
+  /**
+   * Reads the certificate and key files again and uses them for new TLS handshakes. Open
+   * connections keep the session they have. A pair that cannot be used is refused (the promise
+   * rejects with TlsSetupError) and the current one stays. Without TLS it does nothing.
+   */
+  reloadTls(): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function listen(app: Koa<any>, host: string, port: number): Promise<RunningServer> {
-  const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, app.callback());
-  // Large uploads may legitimately take long; idle sockets are closed by keepAliveTimeout.
+/** The certificate or key cannot be read or used; the message names the files and the reason. */
+export class TlsSetupError extends Error {}
+
+/**
+ * TLS 1.0 and 1.1 are broken enough that no current client needs them (S3 itself requires
+ * 1.2 since 2024); refusing them is what "TLS 1.2+" means.
+ */
+const MIN_TLS_VERSION = 'TLSv1.2' as const;
+
+/** Without a configured value: long enough for slow clients on a LAN, short enough to free sockets. */
+const DEFAULT_KEEP_ALIVE_SECONDS = 65;
+const DEFAULT_HEADER_TIMEOUT_SECONDS = 60;
+
+interface TlsMaterial {
+  cert: Buffer;
+  key: Buffer;
+}
+
+/**
+ * Reads and checks a certificate/key pair. createSecureContext parses both and fails when the
+ * key does not belong to the certificate, so a bad pair is caught here, never in a handshake.
+ */
+export async function loadTlsMaterial(files: { certFile: string; keyFile: string }): Promise<TlsMaterial> {
+  const read = async (file: string, what: string): Promise<Buffer> => {
+    try {
+      return await fs.readFile(file);
+    } catch (e) {
+      throw new TlsSetupError(`cannot read the TLS ${what} ${file}: ${(e as Error).message}`);
+    }
+  };
+  const cert = await read(files.certFile, 'certificate');
+  const key = await read(files.keyFile, 'private key');
+  try {
+    tls.createSecureContext({ cert, key, minVersion: MIN_TLS_VERSION });
+  } catch (e) {
+    throw new TlsSetupError(`the TLS certificate ${files.certFile} and key ${files.keyFile} cannot be used: ${describeTlsError(e)}`);
+  }
+  return { cert, key };
+}
+
+/** OpenSSL's messages are terse ("error:0480006C:PEM routines::no start line"); add what it means. */
+function describeTlsError(e: unknown): string {
+  const msg = (e as Error).message ?? String(e);
+  if (/no start line/i.test(msg)) return `${msg} (not a PEM file, or a PEM file of another kind)`;
+  if (/key values mismatch/i.test(msg)) return `${msg} (the private key does not belong to the certificate)`;
+  return msg;
+}
+
+export async function listen(app: Koa<any>, opts: ListenOptions): Promise<RunningServer> {
+  const handler = app.callback();
+  let material = opts.tls ? await loadTlsMaterial(opts.tls) : undefined;
+  const main = makeServer(handler, opts, material);
+  const servers: AnyServer[] = [main];
+  if (material && opts.httpAddress) servers.push(makeServer(handler, opts, undefined));
+
+  const addresses: AddressInfo[] = [];
+  try {
+    addresses.push(await bind(main, opts.host, opts.port));
+    if (servers[1]) addresses.push(await bind(servers[1], opts.httpAddress!.host, opts.httpAddress!.port));
+  } catch (e) {
+    await closeAll(servers);
+    throw e;
+  }
+
+  const running: RunningServer = {
+    server: main,
+    servers,
+    url: urlOf(material ? 'https' : 'http', addresses[0]!),
+    port: addresses[0]!.port,
+    secure: material !== undefined,
+    async reloadTls() {
+      if (!opts.tls || !material) return;
+      const next = await loadTlsMaterial(opts.tls);
+      // Only new handshakes use the new context; established connections are left alone.
+      (main as https.Server).setSecureContext({ ...next, minVersion: MIN_TLS_VERSION });
+      material = next;
+    },
+    close: () => closeAll(servers),
+  };
+  if (addresses[1]) {
+    running.httpUrl = urlOf('http', addresses[1]);
+    running.httpPort = addresses[1].port;
+  }
+  return running;
+}
+
+/** The one place a listening server is made: HTTPS when `material` is given, else plain HTTP. */
+function makeServer(handler: http.RequestListener, opts: ListenOptions, material: TlsMaterial | undefined): AnyServer {
+  const timeouts = {
+    keepAliveTimeout: (opts.keepAliveTimeoutSeconds ?? DEFAULT_KEEP_ALIVE_SECONDS) * 1000,
+    headersTimeout: (opts.headerTimeoutSeconds ?? DEFAULT_HEADER_TIMEOUT_SECONDS) * 1000,
+    // Large uploads may legitimately take long: no limit on a whole request.
+    requestTimeout: 0,
+  };
+  const server: AnyServer = material
+    ? https.createServer({ ...timeouts, cert: material.cert, key: material.key, minVersion: MIN_TLS_VERSION }, handler)
+    : http.createServer(timeouts, handler);
   server.timeout = 0;
-  await new Promise<void>((resolve, reject) => {
+  return server;
+}
+
+function bind(server: AnyServer, host: string, port: number): Promise<AddressInfo> {
+  return new Promise<AddressInfo>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
       server.off('error', reject);
-      resolve();
+      resolve(server.address() as AddressInfo);
     });
   });
-  const addr = server.address() as AddressInfo;
+}
+
+function urlOf(scheme: 'http' | 'https', addr: AddressInfo): string {
   const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  return {
-    server,
-    port: addr.port,
-    url: `http://${h}:${addr.port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return `${scheme}://${h}:${addr.port}`;
+}
+
+async function closeAll(servers: AnyServer[]): Promise<void> {
+  await Promise.all(
+    servers.map(
+      (server) =>
+        new Promise<void>((resolve) => {
+          if (!server.listening) return resolve();
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    ),
+  );
 }
