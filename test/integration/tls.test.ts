@@ -1,5 +1,5 @@
 // HTTPS end to end on a real `tessera server` process: a self-signed CA made with openssl,
-// the SDK v3, aws-cli and curl told to trust it (and refusing without it), TLS 1.1 refused,
+// the SDK v3, aws-cli, boto3 and curl told to trust it (and refusing without it), TLS 1.1 refused,
 // the plain-HTTP listener beside HTTPS, a certificate swapped by SIGHUP while an upload is in
 // flight and a keep-alive connection is open, a bad pair refused at reload and at start.
 
@@ -167,6 +167,28 @@ test('curl --cacert with SigV4 reads an object; without --cacert it refuses the 
   assert.equal(ok.stdout, 'curl sees this');
   const refused = await run('curl', args, { timeoutMs: 20_000 });
   assert.equal(refused.code, 60, `curl exit 60 is "peer certificate cannot be authenticated": ${refused.stderr}`);
+});
+
+test('boto3 with verify=ca.pem lists and reads; with the default trust store it refuses the certificate', { timeout: 60_000 }, async () => {
+  const env = await awsEnv({ region: 'us-east-1', accessKeyId: TEST_ACCESS_KEY, secretAccessKey: TEST_SECRET_KEY } as TestServer);
+  const code = `
+import boto3, botocore, sys
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], verify=sys.argv[2])
+s3.put_object(Bucket="${BUCKET}", Key="boto3.txt", Body=b"from boto3")
+print(s3.get_object(Bucket="${BUCKET}", Key="boto3.txt")["Body"].read().decode())
+try:
+    boto3.client("s3", endpoint_url=sys.argv[1]).list_objects_v2(Bucket="${BUCKET}")
+    print("TRUSTED WITHOUT CA")
+except botocore.exceptions.SSLError:
+    print("refused without CA")
+`;
+  try {
+    const r = await run('python3', ['-c', code, httpsUrl, ca.caFile], { env, timeoutMs: 50_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'from boto3\nrefused without CA\n');
+  } finally {
+    await removeAwsConfig(env);
+  }
 });
 
 test('TLS 1.2 and 1.3 are accepted; TLS 1.1 and 1.0 are refused by the server', { timeout: 20_000 }, async () => {
