@@ -3,7 +3,7 @@
 import { loadConfig, type Config } from '../config/config.js';
 import { Identities } from '../auth/identities.js';
 import { createApp } from '../http/app.js';
-import { listen, type RunningServer } from '../http/server.js';
+import { certificateWarning, listen, type CertificateInfo, type RunningServer } from '../http/server.js';
 import { openEngine, type Engine } from '../object/engine.js';
 import { createLogger, type Logger } from '../ops/log.js';
 import path from 'node:path';
@@ -66,6 +66,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     await engine.close();
     throw e;
   }
+  const warning = http.certificate && certificateWarning(http.certificate);
+  if (warning) log('warn', warning, { cert: config.tls?.certFile });
   return {
     config,
     engine,
@@ -128,7 +130,7 @@ export function banner(s: Started): string {
     `  endpoint:    ${s.http.url}${s.http.secure ? ' (HTTPS, TLS 1.2+)' : ''}`,
   ];
   if (s.http.httpUrl) lines.push(`  plain HTTP:  ${s.http.httpUrl} (unencrypted: keep it on a trusted network)`);
-  if (c.tls) lines.push(`  certificate: ${c.tls.certFile} (reloaded on SIGHUP)`);
+  if (c.tls && s.http.certificate) lines.push(`  certificate: ${c.tls.certFile} (${describeCertificate(s.http.certificate)}; reloaded on SIGHUP)`);
   lines.push(
     `  region:      ${c.region}`,
     `  disks:       ${c.disks.join(', ')}`,
@@ -176,6 +178,11 @@ export async function runServer(argv: string[]): Promise<void> {
   process.on('SIGHUP', () => void reloadCertificate(s));
 }
 
+function describeCertificate(info: CertificateInfo): string {
+  const names = info.altNames || info.subject;
+  return `for ${names}, valid until ${info.validTo.toISOString().slice(0, 10)}`;
+}
+
 async function reloadCertificate(s: Started): Promise<void> {
   const files = s.config.tls;
   if (!files) {
@@ -184,7 +191,10 @@ async function reloadCertificate(s: Started): Promise<void> {
   }
   try {
     await s.http.reloadTls();
-    s.log('info', `received SIGHUP; TLS certificate reloaded from ${files.certFile}`, { cert: files.certFile, key: files.keyFile });
+    const info = s.http.certificate!;
+    s.log('info', `received SIGHUP; TLS certificate reloaded from ${files.certFile} (${describeCertificate(info)})`, { cert: files.certFile, key: files.keyFile });
+    const warning = certificateWarning(info);
+    if (warning) s.log('warn', warning, { cert: files.certFile });
   } catch (e) {
     s.log('error', `received SIGHUP; TLS certificate NOT reloaded, the current one stays in use: ${(e as Error).message}`, { cert: files.certFile, key: files.keyFile });
   }

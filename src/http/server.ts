@@ -3,6 +3,7 @@
 // must hold for each listening socket (timeouts, connection guards, wire handlers) is added
 // there once.
 
+import { X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import { promises as fs } from 'node:fs';
@@ -34,6 +35,8 @@ export interface RunningServer {
   url: string;
   port: number;
   secure: boolean;
+  /** The certificate in use (updated by reloadTls), when TLS is on. */
+  certificate?: CertificateInfo;
   /** The plain-HTTP listener beside HTTPS, when `httpAddress` is set. */
   httpUrl?: string;
   httpPort?: number;
@@ -59,9 +62,33 @@ const MIN_TLS_VERSION = 'TLSv1.2' as const;
 const DEFAULT_KEEP_ALIVE_SECONDS = 65;
 const DEFAULT_HEADER_TIMEOUT_SECONDS = 60;
 
+/** What an operator wants to see of the server certificate: who it is for and until when. */
+export interface CertificateInfo {
+  subject: string;
+  /** The subjectAltName entries ("DNS:s3.example.lan, IP Address:192.0.2.10"), or '' when it has none. */
+  altNames: string;
+  validFrom: Date;
+  validTo: Date;
+}
+
 interface TlsMaterial {
   cert: Buffer;
   key: Buffer;
+  info: CertificateInfo;
+}
+
+/**
+ * A line to log about the certificate's validity period, or undefined when it is fine. An
+ * expired certificate is still served (refusing to start would not help the clients either),
+ * but every start and reload says so.
+ */
+export function certificateWarning(info: CertificateInfo, now = new Date(), soonDays = 14): string | undefined {
+  const day = 24 * 60 * 60 * 1000;
+  if (info.validTo.getTime() <= now.getTime()) return `the TLS certificate EXPIRED on ${info.validTo.toISOString()}; clients will refuse it`;
+  if (info.validFrom.getTime() > now.getTime()) return `the TLS certificate is not valid before ${info.validFrom.toISOString()}; clients will refuse it until then`;
+  const left = Math.floor((info.validTo.getTime() - now.getTime()) / day);
+  if (left < soonDays) return `the TLS certificate expires in ${left} day${left === 1 ? '' : 's'} (${info.validTo.toISOString()}); renew it and send SIGHUP`;
+  return undefined;
 }
 
 /**
@@ -78,12 +105,16 @@ export async function loadTlsMaterial(files: { certFile: string; keyFile: string
   };
   const cert = await read(files.certFile, 'certificate');
   const key = await read(files.keyFile, 'private key');
+  let info: CertificateInfo;
   try {
     tls.createSecureContext({ cert, key, minVersion: MIN_TLS_VERSION });
+    // The first certificate of the chain is the server's own.
+    const x = new X509Certificate(cert);
+    info = { subject: x.subject.replace(/\n/g, ', '), altNames: x.subjectAltName ?? '', validFrom: new Date(x.validFrom), validTo: new Date(x.validTo) };
   } catch (e) {
     throw new TlsSetupError(`the TLS certificate ${files.certFile} and key ${files.keyFile} cannot be used: ${describeTlsError(e)}`);
   }
-  return { cert, key };
+  return { cert, key, info };
 }
 
 /** OpenSSL's messages are terse ("error:0480006C:PEM routines::no start line"); add what it means. */
@@ -120,11 +151,13 @@ export async function listen(app: Koa<any>, opts: ListenOptions): Promise<Runnin
       if (!opts.tls || !material) return;
       const next = await loadTlsMaterial(opts.tls);
       // Only new handshakes use the new context; established connections are left alone.
-      (main as https.Server).setSecureContext({ ...next, minVersion: MIN_TLS_VERSION });
+      (main as https.Server).setSecureContext({ cert: next.cert, key: next.key, minVersion: MIN_TLS_VERSION });
       material = next;
+      running.certificate = next.info;
     },
     close: () => closeAll(servers),
   };
+  if (material) running.certificate = material.info;
   if (addresses[1]) {
     running.httpUrl = urlOf('http', addresses[1]);
     running.httpPort = addresses[1].port;

@@ -105,6 +105,7 @@ test('the banner shows the HTTPS and plain-HTTP endpoints, --ca-bundle, and no s
   const out = srv.output();
   assert.match(out, new RegExp(`endpoint: +https://127\\.0\\.0\\.1:${httpsPort}`));
   assert.ok(out.includes(`plain HTTP:  ${httpUrl}`), out);
+  assert.match(out, /certificate: .*live\.pem \(for IP Address:127\.0\.0\.1, DNS:localhost, valid until \d{4}-\d\d-\d\d; reloaded on SIGHUP\)/);
   assert.match(out, new RegExp(`aws --endpoint-url https://127\\.0\\.0\\.1:${httpsPort} --ca-bundle \\S+ s3 mb`));
   assert.ok(!out.includes(TEST_SECRET_KEY), 'the secret key must not be printed');
   assert.match(out, /secret key: +\(hidden: print_secret is off/);
@@ -261,6 +262,7 @@ test('SIGHUP swaps the certificate: new connections get it, an upload in flight 
     await copyFile(certB.keyFile, liveKey);
     srv.child.kill('SIGHUP');
     await waitForOutput('TLS certificate reloaded');
+    assert.match(srv.output(), /TLS certificate reloaded from .*live\.pem \(for IP Address:127\.0\.0\.1, DNS:localhost, valid until/);
 
     assert.equal((await handshake()).fingerprint256, certB.fingerprint256, 'a new connection sees the new certificate');
     assert.equal(uploadSocket!.getPeerCertificate().fingerprint256, certA.fingerprint256);
