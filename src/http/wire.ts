@@ -19,7 +19,8 @@ import type { Logger } from '../ops/log.js';
 import { errorXml } from '../s3/xml.js';
 import { newRequestId } from './request-id.js';
 
-type Server = http.Server;
+// An https.Server is an http.Server as far as these events go.
+type Server = http.Server | import('node:https').Server;
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
 /** Errors that only mean the peer went away: routine on any network, logged at debug. */
@@ -35,8 +36,9 @@ export function isHangUp(err: unknown): boolean {
   return e.message === 'aborted' || e.message === 'Premature close' || e.code === 'HPE_INVALID_EOF_STATE';
 }
 
-export function attachWireHandlers(server: Server, app: Koa<any>, log: Logger = () => undefined): void {
-  const handle: Handler = app.callback();
+/** `app`: the Koa app, or the request handler already made from it (app.callback()). */
+export function attachWireHandlers(server: Server, app: Koa<any> | Handler, log: Logger = () => undefined): void {
+  const handle: Handler = typeof app === 'function' ? app : app.callback();
 
   server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
     continueOnFirstRead(req, res);
