@@ -141,6 +141,8 @@ export function banner(s: Started): string {
     `  secret key:  ${secret.hidden ? `(hidden: print_secret is off${c.credentials.storedAt ? `; it is in ${c.credentials.storedAt}` : ''})` : secret.value}`,
   );
   if (c.credentials.storedAt) lines.push(`  (generated credentials are kept in ${c.credentials.storedAt})`);
+  const clear = plainHttpOnNetwork(c);
+  if (clear) lines.push(`  WARNING: plain HTTP on ${clear}: signatures, presigned URLs and data cross the network in clear; set tls.cert and tls.key (see HTTPS in the README)`);
   if (s.engine.replacedDisks.length) lines.push(`  healing onto blank disk(s): ${s.engine.replacedDisks.map((i) => c.disks[i]).join(', ')}`);
   if (s.engine.offlineDisks.length) lines.push(`  OFFLINE disk(s): ${s.engine.offlineDisks.map((i) => c.disks[i]).join(', ')}`);
   // A private CA is the common case for a self-hosted server: show the flag that makes
@@ -177,6 +179,18 @@ export async function runServer(argv: string[]): Promise<void> {
   // SIGHUP reloads the certificate (after a renewal) without a restart; it never stops the
   // server, which is what it would do without a handler.
   process.on('SIGHUP', () => void reloadCertificate(s));
+}
+
+/** True for addresses only this machine can reach. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+/** The plain-HTTP address that other machines can reach, if any (the banner warns about it). */
+function plainHttpOnNetwork(c: Config): string | undefined {
+  const plain = c.tls ? c.httpAddress : c.address;
+  if (!plain || isLoopback(plain.host)) return undefined;
+  return plain.host.includes(':') ? `[${plain.host}]:${plain.port}` : `${plain.host}:${plain.port}`;
 }
 
 function describeCertificate(info: CertificateInfo): string {

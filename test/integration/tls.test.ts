@@ -86,7 +86,8 @@ before(async () => {
     // Long enough that the keep-alive connection of the SIGHUP test outlives the test's steps.
     TESSERA_KEEP_ALIVE_TIMEOUT: '60',
   });
-  httpsUrl = `https://127.0.0.1:${httpsPort}`;
+  httpsUrl = srv.endpoint;
+  assert.equal(httpsUrl, `https://127.0.0.1:${httpsPort}`);
   httpUrl = `http://127.0.0.1:${httpPort}`;
   const s3 = client(httpsUrl, ca.ca);
   await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
