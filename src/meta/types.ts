@@ -38,10 +38,21 @@ export interface BucketRecord {
   acl?: CannedAcl;
   cors?: CorsRule[];
   publicAccessBlock?: PublicAccessBlock;
+  /** Most bytes of object data the bucket may hold (every version counts); absent = no limit. */
+  quota?: { maxBytes: number };
+}
+
+/**
+ * What a bucket holds: object data bytes and versions (delete markers aside), every version
+ * counted. Kept in the same batch as each change, so it is never recounted by a scan.
+ */
+export interface BucketUsage {
+  bytes: number;
+  versions: number;
 }
 
 /** Bucket settings that change as a whole and alone (see ObjectStore.updateBucket). */
-export type BucketSettings = Pick<BucketRecord, 'policy' | 'acl' | 'cors' | 'publicAccessBlock'>;
+export type BucketSettings = Pick<BucketRecord, 'policy' | 'acl' | 'cors' | 'publicAccessBlock' | 'quota'>;
 
 export type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256';
 
@@ -229,6 +240,8 @@ export interface MetaStore {
   batch(ops: MetaOp[]): Promise<void>;
 
   getBucket(name: string): Promise<BucketRecord | undefined>;
+  /** Undefined for a bucket made before usage was kept (or no bucket). */
+  getUsage(bucket: string): Promise<BucketUsage | undefined>;
   listBuckets(): Promise<BucketRecord[]>; // by name
   /** True if the bucket holds any version or current record (objects, delete markers). */
   bucketHasObjects(bucket: string): Promise<boolean>;
