@@ -12,6 +12,7 @@
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Disk, fsyncDir } from '../disk/disk.js';
+import { PRIVATE_FILE_MODE } from '../util/private-files.js';
 import { S3Error } from '../errors.js';
 import { crc32c } from './bitrot.js';
 import { createCodec } from './index-codec.js';
@@ -390,7 +391,7 @@ export async function publishShards(disks: Disk[], dataId: string, distribution:
 // its bookkeeping per call, and the write path makes (k + m) calls per stripe.
 
 function openFd(file: string): Promise<number> {
-  return new Promise((resolve, reject) => fs.open(file, 'w', (e, fd) => (e ? reject(e) : resolve(fd))));
+  return new Promise((resolve, reject) => fs.open(file, 'w', PRIVATE_FILE_MODE, (e, fd) => (e ? reject(e) : resolve(fd))));
 }
 
 function closeFd(fd: number): Promise<void> {

@@ -12,7 +12,7 @@ import { Readable, pipeline } from 'node:stream';
 import { S3Error } from '../errors.js';
 import type { InlineLayout, ObjectVersion, ShardLayout, SseInfo } from '../meta/types.js';
 import { OpenStream, sealedRange, unwrapKey, wrapKey } from './sse-format.js';
-import { openDataStream } from './read.js';
+import { openDataStream, openDataStreamReady } from './read.js';
 import type { ObjectStore } from './store.js';
 
 /** What a request asks for: SSE-S3, or SSE-C with the customer's key (32 bytes) and its MD5 (base64). */
@@ -119,9 +119,41 @@ export class SseKeyring {
  * part it covers) only the sealed chunks holding the range are read, then opened and trimmed.
  * Version and part sizes are plaintext sizes; each layout's size is its stored size.
  */
-export function openDecrypted(store: ObjectStore, v: ObjectVersion, dataKey: Buffer, start: number, end: number): Readable {
+export function openDecrypted(store: ObjectStore, v: ObjectVersion, dataKey: Buffer, start: number, end: number, firstRaw?: Readable): Readable {
+  const streams = planDecrypted(v, start, end);
+  async function* plaintext(): AsyncGenerator<Buffer> {
+    for (let i = 0; i < streams.length; i++) {
+      const s = streams[i]!;
+      const r = sealedRange(s.plain, s.start, s.end);
+      const raw = i === 0 && firstRaw ? firstRaw : openDataStream(store, { ...v, data: s.layout }, r.start, r.end);
+      const opened = pipeline(raw, new OpenStream(dataKey, s.layout.dataId, s.plain, r), () => undefined) as unknown as Readable;
+      // Leaving the loop early (the consumer went away) destroys `opened`, and pipeline then `raw`.
+      for await (const chunk of opened as AsyncIterable<Buffer>) yield chunk;
+    }
+  }
+  return Readable.from(plaintext(), { objectMode: false, highWaterMark: 1 });
+}
+
+/** openDecrypted, once the first stored chunks are read (see openDataStreamReady): an unreadable object fails before any reply. */
+export async function openDecryptedReady(store: ObjectStore, v: ObjectVersion, dataKey: Buffer, start: number, end: number): Promise<Readable> {
+  const first = planDecrypted(v, start, end)[0];
+  if (!first) return openDecrypted(store, v, dataKey, start, end);
+  const r = sealedRange(first.plain, first.start, first.end);
+  const raw = await openDataStreamReady(store, { ...v, data: first.layout }, r.start, r.end);
+  return openDecrypted(store, v, dataKey, start, end, raw);
+}
+
+interface PlannedStream {
+  layout: ShardLayout | InlineLayout;
+  /** Plaintext size of the whole stream. */
+  plain: number;
+  start: number;
+  end: number;
+}
+
+function planDecrypted(v: ObjectVersion, start: number, end: number): PlannedStream[] {
   const data = v.data;
-  const streams: { layout: ShardLayout | InlineLayout; plain: number; start: number; end: number }[] = [];
+  const streams: PlannedStream[] = [];
   if (data && end >= start) {
     if (data.kind !== 'parts') streams.push({ layout: data, plain: v.size, start, end });
     else {
@@ -134,14 +166,5 @@ export function openDecrypted(store: ObjectStore, v: ObjectVersion, dataKey: Buf
       }
     }
   }
-  async function* plaintext(): AsyncGenerator<Buffer> {
-    for (const s of streams) {
-      const r = sealedRange(s.plain, s.start, s.end);
-      const raw = openDataStream(store, { ...v, data: s.layout }, r.start, r.end);
-      const opened = pipeline(raw, new OpenStream(dataKey, s.layout.dataId, s.plain, r), () => undefined) as unknown as Readable;
-      // Leaving the loop early (the consumer went away) destroys `opened`, and pipeline then `raw`.
-      for await (const chunk of opened as AsyncIterable<Buffer>) yield chunk;
-    }
-  }
-  return Readable.from(plaintext(), { objectMode: false, highWaterMark: 1 });
+  return streams;
 }

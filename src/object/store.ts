@@ -13,10 +13,10 @@ import { GarbageCollector, layoutsOf } from './garbage.js';
 import { IdGenerator, isWellFormedVersionId } from './ids.js';
 import { ingest, type Ingested } from './ingest.js';
 import { KeyLock } from './key-lock.js';
-import { openDataStream } from './read.js';
+import { openDataStream, openDataStreamReady } from './read.js';
 import { HealQueue } from './heal-queue.js';
 import { Multipart } from './multipart.js';
-import { openDecrypted, SseKeyring, type SseRequest } from './sse.js';
+import { openDecrypted, openDecryptedReady, SseKeyring, type SseRequest } from './sse.js';
 import { sealedSize, SealStream } from './sse-format.js';
 import { createChecksummer } from '../util/checksums.js';
 import { createHash } from 'node:crypto';
@@ -518,6 +518,12 @@ export class ObjectStore {
   openData(v: ObjectVersion, start = 0, end = v.size - 1, customerKey?: Buffer): Readable {
     const dataKey = this.sse.dataKeyForRead(v.sse, customerKey);
     return dataKey ? openDecrypted(this, v, dataKey, start, end) : openDataStream(this, v, start, end);
+  }
+
+  /** openData, resolved once the first chunks are read: a read that cannot start fails before any reply. */
+  openDataReady(v: ObjectVersion, start = 0, end = v.size - 1, customerKey?: Buffer): Promise<Readable> {
+    const dataKey = this.sse.dataKeyForRead(v.sse, customerKey);
+    return dataKey ? openDecryptedReady(this, v, dataKey, start, end) : openDataStreamReady(this, v, start, end);
   }
 
   listObjects(bucket: string, o: ListCurrentOptions): Promise<ListCurrentResult> {
