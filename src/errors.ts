@@ -70,6 +70,9 @@ const STATUS: Record<string, number> = {
   // Not an S3 code: the storage engine could not reach enough healthy shards.
   InsufficientReadQuorum: 503,
   InsufficientWriteQuorum: 503,
+  // Not an S3 code (S3 never runs out of space): a disk would go below its free-space reserve,
+  // or filled up during the write. 507 Insufficient Storage, which SDKs do not retry.
+  XTesseraStorageFull: 507,
   // Bucket policies, ACLs and PublicAccessBlock.
   NoSuchPublicAccessBlockConfiguration: 404,
   AccessControlListNotSupported: 400,

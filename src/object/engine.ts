@@ -2,6 +2,7 @@
 // background upkeep. This is what the server (and tests, and tools) start from.
 
 import { openDiskSet } from '../disk/disk-set.js';
+import { SpaceGuard, type DiskReserve } from '../disk/space.js';
 import { writeQuorum } from '../erasure/quorum.js';
 import { metaWriteQuorum } from '../meta/journal/quorum-journal.js';
 import type { MetaIndex } from './meta-index.js';
@@ -28,6 +29,14 @@ export interface EngineOptions {
   now?: () => number;
   /** The SSE-S3 master key (32 bytes); without it SSE-S3 requests are refused. */
   masterKey?: Buffer;
+  /**
+   * Free space every disk's (and the metadata directory's) filesystem keeps: object writes that
+   * would go below it are refused. Absent or zero: no check (a full disk then fails the write
+   * that hits ENOSPC, cleanly).
+   */
+  diskReserve?: DiskReserve;
+  /** How long a free-space reading is trusted (ms; default 1000). */
+  spaceCacheMs?: number;
 }
 
 export interface DiskUsage {
@@ -78,7 +87,12 @@ export async function openEngine(o: EngineOptions): Promise<Engine> {
     log: o.log,
   });
   const meta = metaIndex.meta;
+  const reserve = o.diskReserve;
+  const space = reserve && ('percent' in reserve ? reserve.percent > 0 : reserve.bytes > 0)
+    ? new SpaceGuard([...o.disks, o.metaDir], { reserve, cacheMs: o.spaceCacheMs, log: o.log })
+    : undefined;
   const store = new ObjectStore({
+    space,
     disks: set.disks,
     meta,
     k,

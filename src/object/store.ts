@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable, pipeline } from 'node:stream';
 import type { Disk } from '../disk/disk.js';
+import type { SpaceGuard } from '../disk/space.js';
 import { S3Error } from '../errors.js';
 import type { BucketRecord, BucketSettings, CannedAcl, ChecksumAlgorithm, DataLayout, ListCurrentOptions, ListCurrentResult, ListVersionsOptions, ListVersionsResult, MetaOp, MetaStore, ObjectVersion, SseInfo, StoredChecksum, Versioning } from '../meta/types.js';
 import { crc32c } from '../erasure/bitrot.js';
@@ -35,6 +36,8 @@ export interface ObjectStoreOptions {
   log?: (msg: string) => void;
   /** Keys for server-side encryption; without one, only SSE-C can be served. */
   sse?: SseKeyring;
+  /** The free-space reserve object writes are checked against (none: no check). */
+  space?: SpaceGuard;
 }
 
 export interface Conditions {
@@ -96,6 +99,7 @@ export class ObjectStore {
   readonly heals: HealQueue;
   readonly multipart: Multipart;
   readonly sse: SseKeyring;
+  readonly space: SpaceGuard | undefined;
   private readonly log: (msg: string) => void;
   private readonly background = new Set<Promise<unknown>>();
   /**
@@ -116,6 +120,7 @@ export class ObjectStore {
     this.now = o.now ?? Date.now;
     this.ids = o.ids ?? new IdGenerator(this.now, pooledRandomBytes);
     this.log = o.log ?? (() => undefined);
+    this.space = o.space;
     this.garbage = new GarbageCollector(this.disks, this.meta, this.log);
     this.heals = new HealQueue(this, this.log);
     this.multipart = new Multipart(this);
@@ -265,6 +270,7 @@ export class ObjectStore {
       expectedSize: seal && o.expectedSize !== undefined ? sealedSize(o.expectedSize) : o.expectedSize,
       maxSize: seal ? sealedSize(MAX_OBJECT_SIZE) : MAX_OBJECT_SIZE,
       checksumAlgorithms: seal ? [] : algs,
+      space: this.space,
     });
     let contentMd5 = got.md5;
     if (sealer) {
