@@ -10,6 +10,7 @@ import { openMetaIndex } from './meta-open.js';
 import { recoverTemporaryFiles, type RecoveryReport } from './recovery.js';
 import { Upkeep } from './scanner.js';
 import { ObjectStore } from './store.js';
+import { SseKeyring } from './sse.js';
 
 export interface EngineOptions {
   disks: string[];
@@ -26,6 +27,8 @@ export interface EngineOptions {
   rebuildMeta?: boolean;
   log?: (msg: string) => void;
   now?: () => number;
+  /** The SSE-S3 master key (32 bytes); without it SSE-S3 requests are refused. */
+  masterKey?: Buffer;
   /**
    * Free space every disk's (and the metadata directory's) filesystem keeps: object writes that
    * would go below it are refused. Absent or zero: no check (a full disk then fails the write
@@ -98,6 +101,7 @@ export async function openEngine(o: EngineOptions): Promise<Engine> {
     inlineThreshold: o.inlineThreshold ?? DEFAULT_INLINE_THRESHOLD,
     log: o.log,
     now: o.now,
+    sse: new SseKeyring(o.masterKey),
   });
   const recovery = await recoverTemporaryFiles(store);
   metaIndex.startCompaction();
