@@ -49,10 +49,11 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     identities,
     owner: { id: ownerId(creds.accessKeyId), displayName: 'tessera' },
     log,
+    limits: config.limits,
   });
   let http: RunningServer;
   try {
-    http = await listen(app, config.address.host, config.address.port);
+    http = await listen(app, config.address.host, config.address.port, { limits: config.limits, log });
   } catch (e) {
     await engine.close();
     throw e;

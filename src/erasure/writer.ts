@@ -12,7 +12,8 @@
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Disk, fsyncDir } from '../disk/disk.js';
-import { S3Error } from '../errors.js';
+import { S3Error, slowDown } from '../errors.js';
+import { isResourceError } from '../util/process-errors.js';
 import { crc32c } from './bitrot.js';
 import { createCodec } from './index-codec.js';
 import type { ErasureCodec } from './codec.js';
@@ -118,6 +119,11 @@ export class ShardWriter {
   private shortStripeSeen = false;
   private closed = false;
   private readonly written: boolean[] = [];
+  /**
+   * Set when a write failed because the process ran out of descriptors or memory: no disk is
+   * to blame, so the whole write is refused (503 SlowDown) instead of going on degraded.
+   */
+  private exhausted = false;
 
   private constructor(private readonly o: ShardWriterOptions, fds: (number | undefined)[]) {
     this.codec = createCodec(o.k, o.m);
@@ -132,18 +138,21 @@ export class ShardWriter {
 
   static async open(o: ShardWriterOptions): Promise<ShardWriter> {
     const n = o.k + o.m;
+    let exhausted = false;
     const fds = await Promise.all(
       Array.from({ length: n }, async (_, i) => {
         const disk = o.disks[o.distribution[i]!]!;
         if (!disk.online) return undefined;
         try {
           return await openFd(disk.tmpPath(o.dataId));
-        } catch {
+        } catch (e) {
+          if (isResourceError(e)) exhausted = true;
           return undefined;
         }
       }),
     );
     const w = new ShardWriter(o, fds);
+    w.exhausted = exhausted;
     try {
       w.checkQuorum();
     } catch (e) {
@@ -160,6 +169,7 @@ export class ShardWriter {
   }
 
   private checkQuorum(): void {
+    if (this.exhausted) throw outOfResources();
     if (this.healthyShards < writeQuorum(this.o.k, this.o.m)) {
       throw new S3Error('InsufficientWriteQuorum', `Only ${this.healthyShards} of ${this.o.k + this.o.m} disks accepted the write; ${writeQuorum(this.o.k, this.o.m)} are needed.`);
     }
@@ -232,7 +242,8 @@ export class ShardWriter {
         this.release(shard);
         if (shard.unsynced >= EARLY_SYNC_BYTES) this.earlySync(i, shard);
       },
-      () => {
+      (e: unknown) => {
+        if (isResourceError(e)) this.exhausted = true;
         this.release(shard);
         this.dropShard(i);
       },
@@ -307,7 +318,8 @@ export class ShardWriter {
         try {
           await writevAll(shard.fd, [trailer], this.end);
           await fsyncFd(shard.fd);
-        } catch {
+        } catch (e) {
+          if (isResourceError(e)) this.exhausted = true;
           this.release(shard);
           this.dropShard(i);
           return;
@@ -320,12 +332,17 @@ export class ShardWriter {
           // The directory entry of the new file must be durable too before the commit.
           await fsyncDir(path.dirname(o.disks[o.distribution[i]!]!.tmpPath(o.dataId)));
           this.written[i] = true;
-        } catch {
+        } catch (e) {
+          if (isResourceError(e)) this.exhausted = true;
           this.shards[i] = undefined;
         }
       }),
     );
     const n = this.written.filter(Boolean).length;
+    if (this.exhausted) {
+      await this.abort();
+      throw outOfResources();
+    }
     if (n < writeQuorum(o.k, o.m)) {
       await this.abort();
       throw new S3Error('InsufficientWriteQuorum');
@@ -384,6 +401,10 @@ export async function publishShards(disks: Disk[], dataId: string, distribution:
       }
     }),
   );
+}
+
+function outOfResources(): S3Error {
+  return slowDown('The server is short of file descriptors or memory; please retry.');
 }
 
 // Raw descriptors and callback fs calls: a FileHandle costs a promise, a handle object and

@@ -4,7 +4,8 @@
 
 import { randomInt } from 'node:crypto';
 import type { Disk } from '../../disk/disk.js';
-import { S3Error } from '../../errors.js';
+import { S3Error, slowDown } from '../../errors.js';
+import { isResourceError } from '../../util/process-errors.js';
 import type { Digest } from '../digest.js';
 import { DiskJournal } from './disk-journal.js';
 import { encodeRecord, GENESIS, Kind, type RecordId } from './record.js';
@@ -100,6 +101,8 @@ export class QuorumJournal {
       let ok = 0;
       let running = 0;
       let settled = false;
+      // A disk that failed for want of descriptors or memory is not a failed disk.
+      let exhausted = false;
       const next = () => {
         while (!settled && ok + running < this.quorum && candidates.length > 0) {
           const d = candidates.shift()!;
@@ -114,6 +117,7 @@ export class QuorumJournal {
             },
             (e: Error) => {
               running--;
+              if (isResourceError(e)) exhausted = true;
               errors.push(e.message);
               next();
             },
@@ -121,6 +125,7 @@ export class QuorumJournal {
         }
         if (!settled && ok + running < this.quorum) {
           settled = true;
+          if (exhausted) return reject(slowDown('The server is short of file descriptors or memory; please retry.'));
           reject(new S3Error('InsufficientWriteQuorum', `Metadata could not be written on enough disks (${ok} of ${n}, ${this.quorum} needed): ${errors.join('; ')}`));
         }
       };
