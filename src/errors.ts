@@ -58,6 +58,7 @@ const STATUS: Record<string, number> = {
   NotModified: 304,
   PreconditionFailed: 412,
   RequestTimeTooSkewed: 403,
+  RequestHeaderSectionTooLarge: 400,
   RequestTimeout: 400,
   ServiceUnavailable: 503,
   SignatureDoesNotMatch: 403,

@@ -584,7 +584,9 @@ async function prepareDirectories(dirs: DirectoryToPrepare[]): Promise<void> {
   }
   for (const d of dirs) {
     try {
-      await fs.mkdir(d.path, { recursive: true });
+      // 0700: object data and metadata are the server user's alone (existing directories
+      // are tightened when the server opens them).
+      await fs.mkdir(d.path, { recursive: true, mode: 0o700 });
     } catch (err) {
       throw new ConfigError(`${d.origin}: ${d.label} cannot be created: ${(err as Error).message}`);
     }

@@ -6,6 +6,7 @@ import { promises as fsp } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { isResourceError } from '../util/process-errors.js';
 import { Disk, type DiskFormat } from './disk.js';
+import { mkdirPrivate } from '../util/private-files.js';
 
 export class DiskSetError extends Error {}
 
@@ -25,7 +26,7 @@ export async function openDiskSet(roots: string[], newId: () => string = randomU
   const formats: (DiskFormat | undefined | Error)[] = [];
   for (const d of disks) {
     try {
-      await fsp.mkdir(d.root, { recursive: true });
+      await mkdirPrivate(d.root, true);
       formats.push(await d.readFormat());
     } catch (e) {
       formats.push(e as Error);
@@ -75,6 +76,7 @@ export async function openDiskSet(roots: string[], newId: () => string = randomU
     }
     d.format = f;
     await d.ensureDirs();
+    await d.makeShardDirsPrivate();
   }
   return { disks, deploymentId, replaced, offline, created: false };
 }

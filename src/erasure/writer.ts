@@ -12,6 +12,7 @@
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Disk, fsyncDir } from '../disk/disk.js';
+import { PRIVATE_FILE_MODE } from '../util/private-files.js';
 import { S3Error, slowDown } from '../errors.js';
 import { isResourceError } from '../util/process-errors.js';
 import { crc32c } from './bitrot.js';
@@ -411,7 +412,7 @@ function outOfResources(): S3Error {
 // its bookkeeping per call, and the write path makes (k + m) calls per stripe.
 
 function openFd(file: string): Promise<number> {
-  return new Promise((resolve, reject) => fs.open(file, 'w', (e, fd) => (e ? reject(e) : resolve(fd))));
+  return new Promise((resolve, reject) => fs.open(file, 'w', PRIVATE_FILE_MODE, (e, fd) => (e ? reject(e) : resolve(fd))));
 }
 
 function closeFd(fd: number): Promise<void> {

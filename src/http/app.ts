@@ -16,8 +16,8 @@ import type { AccessExtra, S3Ctx, S3Deps, S3State } from '../s3/context.js';
 import { CORS_RESPONSE_HEADERS, addCorsHeaders, preflight } from '../s3/cors.js';
 import { actionOf, bucketRoute, objectRoute, serviceRoute, type Route } from '../s3/dispatch.js';
 import { errorXml } from '../s3/xml.js';
-import { validateKey } from '../s3/names.js';
-import { isHangUp, isResourceError } from '../util/process-errors.js';
+import { validateTarget } from '../s3/validate.js';
+import { isResourceError } from '../util/process-errors.js';
 import { ADMIN_PREFIX, serveAdmin } from './admin-api.js';
 import { openBody } from './body.js';
 import { guardBody, hasBody } from './body-guard.js';
@@ -25,6 +25,7 @@ import { KeyLimits } from './key-limits.js';
 import { Throttle } from './throttle.js';
 import { newRequestId } from './request-id.js';
 import { resolveTarget } from './routing.js';
+import { isHangUp } from './wire.js';
 
 export interface AppOptions {
   store: ObjectStore;
@@ -137,9 +138,9 @@ export function createApp(o: AppOptions): Koa<S3State> {
         // 'close' comes when the reply is done or the connection is gone, whichever is first.
         ctx.res.once('close', release);
       }
-      // Every operation on a key, reads included, refuses a key S3 could not hold (too long,
-      // NUL) with S3's error before it reaches the store.
-      if (target.key !== undefined) validateKey(target.key);
+      // Every name the request carries (bucket, key, query parameters, copy source) is checked
+      // here, once, with S3's error before anything reaches the store (s3/validate.ts).
+      validateTarget(target, ctx.req.headers);
       ctx.path = target.bucket === undefined
         ? '/'
         : target.key === undefined
@@ -169,6 +170,11 @@ export function createApp(o: AppOptions): Koa<S3State> {
   router.all('/:bucket', (ctx) => run(ctx as S3Ctx, bucketRoute(ctx as S3Ctx, ctx.method)));
   router.all('/:bucket/:key', (ctx) => run(ctx as S3Ctx, objectRoute(ctx as S3Ctx, ctx.method)));
   app.use(router.routes());
+  // Nothing matched (no route takes an empty bucket segment or an odd path): still S3 XML,
+  // never Koa's plain-text 404.
+  app.use(() => {
+    throw new S3Error('InvalidURI', "Couldn't parse the specified URI.");
+  });
 
   // A body stream that fails after the headers went out (a disk lost mid-GET beyond what
   // parity covers) cannot become an error reply: cut the connection so the client sees a
@@ -176,9 +182,8 @@ export function createApp(o: AppOptions): Koa<S3State> {
   app.on('error', (err: unknown, ctx?: Koa.Context) => {
     if (ctx?.res.headersSent) ctx.res.destroy();
     // A client that hangs up mid-response is routine, not a server error.
-    const code = (err as NodeJS.ErrnoException | undefined)?.code;
-    const hangUp = code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED';
-    if (!isS3Error(err)) log(hangUp ? 'debug' : 'error', hangUp ? 'client closed the connection' : 'response failed', { error: String(err) });
+    const hangUp = isHangUp(err);
+    if (!isS3Error(err)) log(hangUp ? 'debug' : 'error', hangUp ? 'client closed the connection' : 'response failed', { requestId: ctx?.state?.requestId, error: String(err) });
   });
   return app;
 }
@@ -240,10 +245,11 @@ export function sendError(ctx: S3Ctx, err: unknown, log: S3Deps['log']): void {
     // Out of descriptors or memory: the request may succeed in a moment; nothing is broken.
     log('warn', 'request refused: the process is out of resources', { requestId: ctx.state.requestId, error: String(err) });
     e = slowDown('The server is short of file descriptors or memory; please retry.');
-  } else if (isHangUp(err) && (ctx.req.destroyed || ctx.req.socket.destroyed)) {
-    // The client went away: there is nobody to answer, and no fault of ours to report.
+  } else if (isHangUp(err) && clientGone(ctx)) {
+    // The client hung up mid-request (its body stopped, the socket closed): routine on any
+    // network. Nobody will read this reply; it is built only to finish the request cleanly.
     log('debug', 'client closed the connection', { requestId: ctx.state.requestId, error: String(err) });
-    e = new S3Error('RequestTimeout');
+    e = new S3Error('IncompleteBody');
   } else {
     log('error', 'internal error', { requestId: ctx.state.requestId, error: err instanceof Error ? err.stack ?? err.message : String(err) });
     e = new S3Error('InternalError');
@@ -273,6 +279,12 @@ export function sendError(ctx: S3Ctx, err: unknown, log: S3Deps['log']): void {
   const cl = ctx.req.headers['content-length'];
   const hasBody = (cl !== undefined && cl !== '0') || ctx.req.headers['transfer-encoding'] !== undefined;
   if (hasBody && !ctx.req.complete) ctx.set('Connection', 'close');
+}
+
+/** The request's connection is closed, or its body ended before its declared length. */
+function clientGone(ctx: S3Ctx): boolean {
+  const req = ctx.req;
+  return req.socket.destroyed || req.destroyed || !req.complete;
 }
 
 function decodeSafe(s: string): string {

@@ -36,6 +36,10 @@ export function guardBody(req: IncomingMessage, res: ServerResponse, timeoutMs: 
   let seen = socket.bytesRead;
   let lastProgress = Date.now();
   let timedOut = false;
+  // A client that asked for `100 Continue` sends nothing until it gets it, and it only goes out
+  // once a handler starts reading (http/wire.ts): until then the silence is ours.
+  const expectsContinue = /100-continue/i.test(String(req.headers.expect ?? ''));
+  const continued = () => (res as { _sent100?: boolean })._sent100 === true || req.readableFlowing !== null;
   const stop = () => {
     clearInterval(timer);
     res.off('close', stop);
@@ -47,7 +51,7 @@ export function guardBody(req: IncomingMessage, res: ServerResponse, timeoutMs: 
     if (req.complete || req.destroyed || res.writableEnded) return stop();
     const now = Date.now();
     const read = socket.bytesRead;
-    if (read !== seen || req.readableLength > 0) {
+    if (read !== seen || req.readableLength > 0 || (expectsContinue && !continued())) {
       seen = read;
       lastProgress = now;
       return;

@@ -173,18 +173,25 @@ export function guardConnections(server: Server, limits: Pick<Limits, 'maxConnec
     socket.once('close', () => counter.release(ip));
     for (const l of inner) l.call(server, socket);
   });
-  // accept() itself can fail with EMFILE when descriptors run out despite the cap (other
-  // files open): that is an overload to report, never a reason to stop listening or crash.
-  let lastAcceptLog = 0;
+  return counter;
+}
+
+/**
+ * Logs a listening server's errors instead of letting them escape (call it once the server
+ * listens, so that a failed listen rejects its caller alone). accept() itself can fail with
+ * EMFILE when descriptors run out despite the cap (other files open): an overload to report,
+ * never a reason to stop listening or crash.
+ */
+export function reportAcceptErrors(server: Server, log: Logger = () => undefined): void {
+  let lastLog = 0;
   server.on('error', (e: Error) => {
-    const now = Date.now();
     if (isResourceError(e)) {
-      if (now - lastAcceptLog < LOG_EVERY_MS) return;
-      lastAcceptLog = now;
+      const now = Date.now();
+      if (now - lastLog < LOG_EVERY_MS) return;
+      lastLog = now;
       log('warn', 'cannot accept connections: the process is out of file descriptors', { error: e.message });
       return;
     }
     log('error', 'server error', { error: e.message });
   });
-  return counter;
 }

@@ -12,6 +12,8 @@ import { canCombine, combineCrc } from '../util/crc-combine.js';
 import type { Conditions, ObjectStore, PutObjectOptions } from './store.js';
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
+/** S3's largest object, 5 TiB: what 10,000 parts of up to 5 GiB may assemble into at most. */
+export const MAX_OBJECT_SIZE_TOTAL = 5 * 1024 ** 4;
 export const MAX_PARTS = 10_000;
 
 /** What CreateMultipartUpload records for the object-to-be. */
@@ -150,6 +152,9 @@ export class Multipart {
       const md5s = Buffer.concat(chosen.map((p) => Buffer.from(p.etag, 'hex')));
       const etag = `${createHash('md5').update(md5s).digest('hex')}-${chosen.length}`;
       const size = chosen.reduce((a, p) => a + p.size, 0);
+      if (size > MAX_OBJECT_SIZE_TOTAL) {
+        throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(size), MaxSizeAllowed: String(MAX_OBJECT_SIZE_TOTAL) });
+      }
       const used = new Set(chosen.map((p) => p.partNumber));
       const unused = stored.filter((p) => !used.has(p.partNumber));
       const ops: MetaOp[] = [

@@ -27,6 +27,18 @@ export function openDataStream(store: ObjectStore, v: ObjectVersion, start: numb
   return new ObjectDataStream(store, v, segmentsOf(v, start, end));
 }
 
+/**
+ * The same stream, once its first chunks have been read and verified. A GET waits for this
+ * before it commits to a 200: data that cannot be read at all (fewer healthy shards than the
+ * read quorum) then becomes an error reply (503) instead of a status line followed by a cut
+ * connection. A failure after the first stripe can still only abort the response.
+ */
+export async function openDataStreamReady(store: ObjectStore, v: ObjectVersion, start: number, end: number): Promise<Readable> {
+  const s = new ObjectDataStream(store, v, segmentsOf(v, start, end));
+  await s.prime();
+  return s;
+}
+
 /** The layouts covering [start, end] and the range within each. */
 function segmentsOf(v: ObjectVersion, start: number, end: number): Segment[] {
   const data = v.data;
@@ -60,6 +72,8 @@ class ObjectDataStream extends Readable {
    */
   private owned: Map<Buffer, Slab> | undefined;
   private fetching = false;
+  /** A consumer asked for data while the first fetch (prime) ran: deliver once it is done. */
+  private readWaiting = false;
   private scheduled = false;
   private unpipeOwn: ((dest?: unknown) => boolean) | undefined;
 
@@ -85,6 +99,7 @@ class ObjectDataStream extends Readable {
   /** Pushes fetched chunks while the consumer takes them; fetches more once they are out. */
   private readonly deliver = (): void => {
     this.scheduled = false;
+    this.readWaiting = false;
     if (this.destroyed) return;
     const { chunks, slabs } = this.pending;
     while (this.at < chunks.length) {
@@ -94,7 +109,30 @@ class ObjectDataStream extends Readable {
       if (!this.push(chunks[i])) return;
     }
     if (!this.fetching) void this.fetch();
+    else this.readWaiting = true;
   };
+
+  /** Fetches the first chunks without pushing them; throws what the read threw (the stream is then destroyed). */
+  async prime(): Promise<void> {
+    this.fetching = true;
+    let chunks: RangeChunks | null;
+    try {
+      chunks = await this.nextChunks();
+    } catch (e) {
+      this.fetching = false;
+      this.destroy();
+      throw e;
+    }
+    this.fetching = false;
+    if (chunks !== null) {
+      this.pending = chunks;
+      this.at = 0;
+    }
+    if (this.readWaiting) {
+      this.readWaiting = false;
+      this.deliver();
+    }
+  }
 
   private async fetch(): Promise<void> {
     this.fetching = true;

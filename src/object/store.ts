@@ -13,7 +13,7 @@ import { GarbageCollector, layoutsOf } from './garbage.js';
 import { IdGenerator, isWellFormedVersionId } from './ids.js';
 import { ingest, type Ingested } from './ingest.js';
 import { KeyLock } from './key-lock.js';
-import { openDataStream } from './read.js';
+import { openDataStream, openDataStreamReady } from './read.js';
 import { HealQueue } from './heal-queue.js';
 import { Multipart } from './multipart.js';
 
@@ -469,6 +469,11 @@ export class ObjectStore {
   /** Bytes [start, end] of a version's data as a stream (bounded memory). */
   openData(v: ObjectVersion, start = 0, end = v.size - 1): Readable {
     return openDataStream(this, v, start, end);
+  }
+
+  /** openData, resolved once the first chunks are read: a read that cannot start fails before any reply. */
+  openDataReady(v: ObjectVersion, start = 0, end = v.size - 1): Promise<Readable> {
+    return openDataStreamReady(this, v, start, end);
   }
 
   listObjects(bucket: string, o: ListCurrentOptions): Promise<ListCurrentResult> {

@@ -9,39 +9,7 @@ import { type S3Ctx, type S3Deps, bucketOf, keyOf, sendXml } from './context.js'
 import { header, storedHeaders, userMetadata } from './headers.js';
 import { declaredChecksum, refuseUnsupported, storageClass, taggingHeader } from './object-input.js';
 import { copyObjectResultXml } from './xml.js';
-import { validateKey } from './names.js';
-
-export interface CopySource {
-  bucket: string;
-  key: string;
-  versionId?: string;
-}
-
-/** x-amz-copy-source: "bucket/key" or "/bucket/key", URL-encoded, optional "?versionId=". */
-export function parseCopySource(raw: string): CopySource {
-  let s = raw.trim();
-  let versionId: string | undefined;
-  const qi = s.indexOf('?');
-  if (qi >= 0) {
-    const params = new URLSearchParams(s.slice(qi + 1));
-    versionId = params.get('versionId') ?? undefined;
-    s = s.slice(0, qi);
-  }
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(s);
-  } catch {
-    throw new S3Error('InvalidArgument', 'Invalid copy source encoding', { ArgumentName: 'x-amz-copy-source', ArgumentValue: raw });
-  }
-  if (decoded.startsWith('/')) decoded = decoded.slice(1);
-  const slash = decoded.indexOf('/');
-  if (slash <= 0 || slash === decoded.length - 1) {
-    throw new S3Error('InvalidArgument', 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey', { ArgumentName: 'x-amz-copy-source', ArgumentValue: raw });
-  }
-  const key = decoded.slice(slash + 1);
-  validateKey(key);
-  return { bucket: decoded.slice(0, slash), key, versionId };
-}
+import { parseCopySource, type CopySource } from './validate.js';
 
 /** Resolves the source version and checks the x-amz-copy-source-if-* conditions. */
 export async function resolveCopySource(deps: S3Deps, ctx: S3Ctx): Promise<{ src: CopySource; v: ObjectVersion }> {

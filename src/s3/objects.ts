@@ -169,7 +169,8 @@ export async function getOrHeadObject(deps: S3Deps, ctx: S3Ctx, isHead: boolean)
   }
   // A small object lives in one metadata record: send it as one buffer, not as a stream.
   const inline = await deps.store.inlineData(v);
-  ctx.body = inline ? inline.subarray(start, end + 1) : deps.store.openData(v, start, end);
+  // Shards: the first stripe is read before the status is committed (see openDataReady).
+  ctx.body = inline ? inline.subarray(start, end + 1) : await deps.store.openDataReady(v, start, end);
   ctx.length = length;
 }
 

@@ -1,5 +1,5 @@
 // Errors that say something about this process or the machine, not about a disk or a request:
-// out of file descriptors, memory or kernel buffers, and clients that hang up. A disk that
+// out of file descriptors, memory or kernel buffers. (Clients that hang up: http/wire.ts.) A disk that
 // answers EMFILE is healthy; it is the process that has too many files open. Marking it offline
 // (and queueing repairs of shards that are fine) would turn a burst of connections into a
 // storage outage, so every layer that judges a disk asks here first.
@@ -9,9 +9,6 @@ const RESOURCE_CODES = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'EAGAIN', 'EWOULDB
 
 /** Messages of libraries (LevelDB) that report the same conditions without an errno code. */
 const RESOURCE_MESSAGE = /too many open files|cannot allocate memory|resource temporarily unavailable/i;
-
-/** Codes of a client that went away in the middle of a request. */
-const HANG_UP_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED']);
 
 function codeOf(e: unknown): string | undefined {
   const code = (e as { code?: unknown } | null | undefined)?.code;
@@ -25,11 +22,4 @@ export function isResourceError(e: unknown): boolean {
   const cause = (e as { cause?: unknown } | null | undefined)?.cause;
   if (cause !== undefined && cause !== e && isResourceError(cause)) return true;
   return e instanceof Error && RESOURCE_MESSAGE.test(e.message);
-}
-
-/** True when `e` is a client closing its connection early (never a server or disk fault). */
-export function isHangUp(e: unknown): boolean {
-  const code = codeOf(e);
-  if (code !== undefined && HANG_UP_CODES.has(code)) return true;
-  return e instanceof Error && (e.message === 'aborted' || e.message === 'Premature close');
 }

@@ -56,7 +56,7 @@ export async function spawnServer(root: string, port: number, env: Record<string
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | string>((resolve) => child.on('exit', (code, sig) => resolve(code ?? sig ?? -1)));
-  const endpoint = `http://127.0.0.1:${port}`;
+  const endpoint = `${env.TESSERA_TLS_CERT ? 'https' : 'http'}://127.0.0.1:${port}`;
   const deadline = Date.now() + 20_000;
   while (!out.includes('endpoint:')) {
     if (child.exitCode !== null) throw new Error(`server exited: ${out}`);

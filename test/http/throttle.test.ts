@@ -8,7 +8,8 @@ import { pipeline } from 'node:stream/promises';
 import { TokenBucket, Throttle } from '../../src/http/throttle.js';
 import { KeyLimits } from '../../src/http/key-limits.js';
 import { ConnectionCounter, effectiveMaxConnections, serverTimeouts } from '../../src/http/connections.js';
-import { isHangUp, isResourceError } from '../../src/util/process-errors.js';
+import { isResourceError } from '../../src/util/process-errors.js';
+import { isHangUp } from '../../src/http/wire.js';
 import { S3Error } from '../../src/errors.js';
 
 const T = { timeout: 10_000 };

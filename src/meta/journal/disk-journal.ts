@@ -6,6 +6,7 @@ import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { fsyncDir, type Disk } from '../../disk/disk.js';
+import { PRIVATE_DIR_MODE } from '../../util/private-files.js';
 import type { RecordId } from './record.js';
 
 const write = promisify(fs.write);
@@ -95,7 +96,7 @@ export class DiskJournal {
   }
 
   private async openSegment(first: RecordId, diskId: string | undefined): Promise<OpenSegment> {
-    const made = await fsp.mkdir(this.dir).then(() => true, (e: NodeJS.ErrnoException) => {
+    const made = await fsp.mkdir(this.dir, { mode: PRIVATE_DIR_MODE }).then(() => true, (e: NodeJS.ErrnoException) => {
       if (e.code !== 'EEXIST') throw e;
       return false;
     });
