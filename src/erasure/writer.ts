@@ -8,10 +8,15 @@
 // and block go down in one positioned writev on a raw file descriptor. A shard whose write
 // fails is dropped (its file closed once nothing is in flight on it, and removed); when fewer
 // than the write quorum remain, the stripe fails with InsufficientWriteQuorum.
+//
+// A full filesystem (ENOSPC, EDQUOT) is different: the disk is fine, there is just no room,
+// and writing on with fewer shards would leave an object that healing cannot complete either.
+// The whole write fails with XTesseraStorageFull, and the caller's abort() removes every file.
 
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Disk, fsyncDir } from '../disk/disk.js';
+import { isNoSpace, storageFullError } from '../disk/space.js';
 import { PRIVATE_FILE_MODE } from '../util/private-files.js';
 import { S3Error, slowDown } from '../errors.js';
 import { isResourceError } from '../util/process-errors.js';
@@ -125,6 +130,8 @@ export class ShardWriter {
    * to blame, so the whole write is refused (503 SlowDown) instead of going on degraded.
    */
   private exhausted = false;
+  /** Some shard's filesystem was full: the write as a whole fails (see the top of the file). */
+  private noSpace = false;
 
   private constructor(private readonly o: ShardWriterOptions, fds: (number | undefined)[]) {
     this.codec = createCodec(o.k, o.m);
@@ -140,6 +147,7 @@ export class ShardWriter {
   static async open(o: ShardWriterOptions): Promise<ShardWriter> {
     const n = o.k + o.m;
     let exhausted = false;
+    let noSpace = false;
     const fds = await Promise.all(
       Array.from({ length: n }, async (_, i) => {
         const disk = o.disks[o.distribution[i]!]!;
@@ -148,12 +156,15 @@ export class ShardWriter {
           return await openFd(disk.tmpPath(o.dataId));
         } catch (e) {
           if (isResourceError(e)) exhausted = true;
+          // Out of inodes, or no block left for the directory entry.
+          if (isNoSpace(e)) noSpace = true;
           return undefined;
         }
       }),
     );
     const w = new ShardWriter(o, fds);
     w.exhausted = exhausted;
+    w.noSpace = noSpace;
     try {
       w.checkQuorum();
     } catch (e) {
@@ -171,6 +182,7 @@ export class ShardWriter {
 
   private checkQuorum(): void {
     if (this.exhausted) throw outOfResources();
+    if (this.noSpace) throw storageFullError();
     if (this.healthyShards < writeQuorum(this.o.k, this.o.m)) {
       throw new S3Error('InsufficientWriteQuorum', `Only ${this.healthyShards} of ${this.o.k + this.o.m} disks accepted the write; ${writeQuorum(this.o.k, this.o.m)} are needed.`);
     }
@@ -245,6 +257,7 @@ export class ShardWriter {
       },
       (e: unknown) => {
         if (isResourceError(e)) this.exhausted = true;
+        if (isNoSpace(e)) this.noSpace = true;
         this.release(shard);
         this.dropShard(i);
       },
@@ -267,9 +280,11 @@ export class ShardWriter {
         shard.sync = undefined;
         this.release(shard);
       },
-      () => {
+      (e: unknown) => {
         earlySyncs--;
         shard.sync = undefined;
+        if (isResourceError(e)) this.exhausted = true;
+        if (isNoSpace(e)) this.noSpace = true;
         this.release(shard);
         this.dropShard(i);
       },
@@ -321,6 +336,7 @@ export class ShardWriter {
           await fsyncFd(shard.fd);
         } catch (e) {
           if (isResourceError(e)) this.exhausted = true;
+          if (isNoSpace(e)) this.noSpace = true;
           this.release(shard);
           this.dropShard(i);
           return;
@@ -343,6 +359,10 @@ export class ShardWriter {
     if (this.exhausted) {
       await this.abort();
       throw outOfResources();
+    }
+    if (this.noSpace) {
+      await this.abort();
+      throw storageFullError();
     }
     if (n < writeQuorum(o.k, o.m)) {
       await this.abort();
