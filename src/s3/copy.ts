@@ -55,8 +55,10 @@ export async function copyObject(deps: S3Deps, ctx: S3Ctx): Promise<void> {
   const sourceKey = copySourceCustomerKey(ctx);
   deps.store.sse.dataKeyForRead(v.sse, sourceKey?.key);
   const encryption = await writeSse(ctx, deps, bucket);
+  // Only encryption the request names makes a copy onto itself a change (a bucket default does not).
+  const asksForEncryption = header(ctx, 'x-amz-server-side-encryption') !== undefined || header(ctx, 'x-amz-server-side-encryption-customer-algorithm') !== undefined;
   const sameObject = src.bucket === bucket && src.key === key && src.versionId === undefined;
-  if (sameObject && metaDirective === 'COPY' && tagDirective === 'COPY' && sc === undefined && sum.algorithm === undefined && encryption === undefined) {
+  if (sameObject && metaDirective === 'COPY' && tagDirective === 'COPY' && sc === undefined && sum.algorithm === undefined && !asksForEncryption) {
     throw new S3Error('InvalidRequest', "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.");
   }
   const replace = metaDirective === 'REPLACE';

@@ -18,8 +18,9 @@ import { after, before, test } from 'node:test';
 import {
   CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand,
   DeleteBucketEncryptionCommand, GetBucketEncryptionCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command,
-  PutBucketEncryptionCommand, PutObjectCommand, S3Client, UploadPartCommand,
+  PutBucketEncryptionCommand, PutObjectCommand, S3Client, UploadPartCommand, UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
+import { banner } from '../../src/cli/server.js';
 import { sdkClient } from '../helpers/clients.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { assertXmlError, bodyBytes, expectS3Error, expectStatusError, signedRawRequest, uniqueBucket } from './sdk-helpers.js';
@@ -107,6 +108,7 @@ after(async () => {
 });
 
 test('SSE-S3: round trip, S3 headers, and no plaintext on any disk or in the metadata (inline and erasure-coded)', { timeout: 60_000 }, async () => {
+  assert.match(banner(s.started), /encryption: +SSE-S3 available \(master key .*master\.key\)/);
   const b = uniqueBucket('sse');
   await c.send(new CreateBucketCommand({ Bucket: b }));
   const small = pattern(20_000); // inline, in the metadata store
@@ -184,6 +186,11 @@ test('CopyObject: plain to SSE-S3 and SSE-S3 to plain', { timeout: 30_000 }, asy
   assert.equal(back.ServerSideEncryption, undefined);
   assert.equal((await c.send(new HeadObjectCommand({ Bucket: b, Key: 'back' }))).ServerSideEncryption, undefined);
   assert.ok((await get(c, { Bucket: b, Key: 'back' })).equals(data));
+  // UploadPartCopy of a range of the encrypted object into an SSE-S3 upload.
+  const u = await c.send(new CreateMultipartUploadCommand({ Bucket: b, Key: 'mpc', ServerSideEncryption: 'AES256' }));
+  const pc = await c.send(new UploadPartCopyCommand({ Bucket: b, Key: 'mpc', UploadId: u.UploadId, PartNumber: 1, CopySource: `${b}/enc`, CopySourceRange: 'bytes=65000-200000' }));
+  await c.send(new CompleteMultipartUploadCommand({ Bucket: b, Key: 'mpc', UploadId: u.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: pc.CopyPartResult?.ETag }] } }));
+  assert.ok((await get(c, { Bucket: b, Key: 'mpc' })).equals(data.subarray(65000, 200001)));
   // Encrypting an object in place is a legal copy onto itself.
   await c.send(new CopyObjectCommand({ Bucket: b, Key: 'plain', CopySource: `${b}/plain`, ServerSideEncryption: 'AES256' }));
   assert.equal((await c.send(new HeadObjectCommand({ Bucket: b, Key: 'plain' }))).ServerSideEncryption, 'AES256');
@@ -271,6 +278,7 @@ test('without a master key every SSE-S3 request is refused and nothing is stored
   const plainServer = await startTestServer();
   const pc = sdkClient(plainServer);
   try {
+    assert.match(banner(plainServer.started), /encryption: +off/);
     const b = uniqueBucket('ssen');
     await pc.send(new CreateBucketCommand({ Bucket: b }));
     await pc.send(new PutObjectCommand({ Bucket: b, Key: 'src', Body: 'clear' }));
