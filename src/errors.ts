@@ -104,6 +104,14 @@ export class S3Error extends Error {
   }
 }
 
+/**
+ * 503 SlowDown: the client should retry later. Retry-After (seconds) tells it when; S3's own
+ * SDKs back off on SlowDown whether or not the header is there.
+ */
+export function slowDown(message?: string, retryAfterSeconds = 1): S3Error {
+  return new S3Error('SlowDown', message, {}, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) });
+}
+
 export function isS3Error(e: unknown): e is S3Error {
   return e instanceof S3Error;
 }
@@ -144,6 +152,8 @@ function defaultMessage(code: string): string {
     case 'IncompleteBody': return 'You did not provide the number of bytes specified by the Content-Length HTTP header.';
     case 'InternalError': return 'We encountered an internal error. Please try again.';
     case 'ConditionalRequestConflict': return 'A conflicting operation occurred. If using PutObject you can retry the request. If using CompleteMultipartUpload you can retry the request and all parts must be uploaded again.';
+    case 'SlowDown': return 'Please reduce your request rate.';
+    case 'RequestTimeout': return 'Your socket connection to the server was not read from or written to within the timeout period.';
     case 'InsufficientReadQuorum': return 'Storage resources are insufficient for the read operation.';
     case 'InsufficientWriteQuorum': return 'Storage resources are insufficient for the write operation.';
     default: return code;
