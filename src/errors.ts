@@ -73,6 +73,9 @@ const STATUS: Record<string, number> = {
   // Not an S3 code (S3 never runs out of space): a disk would go below its free-space reserve,
   // or filled up during the write. 507 Insufficient Storage, which SDKs do not retry.
   XTesseraStorageFull: 507,
+  // Not an S3 code either (S3 buckets have no size limit): the bucket's quota (an admin
+  // setting) would be exceeded. 403 like other refusals of a well-formed request by policy.
+  XTesseraQuotaExceeded: 403,
   // Bucket policies, ACLs and PublicAccessBlock.
   NoSuchPublicAccessBlockConfiguration: 404,
   AccessControlListNotSupported: 400,

@@ -120,7 +120,7 @@ export function createApp(o: AppOptions): Koa<S3State> {
       ctx.state.target = target;
       // The admin API shares the port (path style only) and answers in JSON.
       if (!target.virtualHost && target.rawPath.startsWith(ADMIN_PREFIX)) {
-        return await serveAdmin(ctx as S3Ctx, { identities: o.identities, region: o.region, now, log, authorize: deps.authorize });
+        return await serveAdmin(ctx as S3Ctx, { identities: o.identities, store: o.store, region: o.region, now, log, authorize: deps.authorize });
       }
       // CORS (s3/cors.ts): browsers send preflights unsigned, so they are answered here; an
       // Origin gets its rule's headers before the signature check, so refusals carry them too.
