@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
+import tls from 'node:tls';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -356,6 +357,40 @@ test('per-key bandwidth caps pace uploads and downloads', T, async () => {
     const down = performance.now() - t0;
     assert.ok(got.equals(data));
     assert.ok(down >= 900 && down < 5000, `download took ${down} ms`);
+  } finally {
+    await s.destroy();
+  }
+});
+
+/** A TLS handshake with the server: 'ok', or the error it ended with. */
+function handshake(port: number, ca: Buffer): Promise<string> {
+  return new Promise((resolve) => {
+    const sock = tls.connect({ host: '127.0.0.1', port, ca }, () => {
+      sock.destroy();
+      resolve('ok');
+    });
+    sock.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+  });
+}
+
+test('HTTPS and its plain-HTTP listener share one cap; TLS connections over it are dropped before the handshake', T, async () => {
+  const s = await startTestServer({ tls: true, plainHttp: true, env: { TESSERA_MAX_CONNECTIONS: '3' } });
+  try {
+    assert.equal(await handshake(s.port, s.ca!), 'ok');
+    await until(() => s.started.http.connections.open === 0, 1000);
+    const idle = await openIdle(s.port, 3);
+    assert.ok(await until(() => s.started.http.connections.open === 3, 1000));
+    const refused = await handshake(s.port, s.ca!);
+    assert.notEqual(refused, 'ok');
+    // Nothing but a closed socket: no bytes of a handshake, no plaintext reply on a TLS port.
+    assert.deepEqual(idle.received, ['', '', '']);
+    const plain = await request(`${s.httpEndpoint!}/`);
+    assert.equal(plain.status, 503);
+    assert.match(plain.body, /<Code>SlowDown<\/Code>/);
+    idle.sockets[0]!.destroy();
+    assert.ok(await until(() => s.started.http.connections.open === 2, 1000));
+    assert.equal(await handshake(s.port, s.ca!), 'ok');
+    idle.destroy();
   } finally {
     await s.destroy();
   }
