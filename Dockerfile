@@ -3,6 +3,12 @@
 #
 #   docker build -t tessera .
 #   docker run -p 9000:9000 -v tessera-data:/data tessera
+#
+# Anything beyond one machine should use HTTPS: mount the certificate and key (readable by the
+# container's user, uid 1000) and name them; `docker kill --signal=HUP <container>` reloads them.
+#
+#   docker run -p 9000:9000 -v tessera-data:/data -v /etc/tessera/tls:/tls:ro \
+#     -e TESSERA_TLS_CERT=/tls/server.pem -e TESSERA_TLS_KEY=/tls/server.key tessera
 
 FROM node:20-bookworm-slim AS build
 # The native CRC32C addon (sse4_crc32) and LevelDB (classic-level) build with node-gyp.

@@ -24,6 +24,8 @@ const STATUS: Record<string, number> = {
   InvalidArgument: 400,
   InvalidBucketName: 400,
   InvalidDigest: 400,
+  InvalidEncryptionAlgorithmError: 400,
+  ServerSideEncryptionConfigurationNotFoundError: 404,
   InvalidLocationConstraint: 400,
   InvalidObjectState: 403,
   InvalidPart: 400,
@@ -58,6 +60,7 @@ const STATUS: Record<string, number> = {
   NotModified: 304,
   PreconditionFailed: 412,
   RequestTimeTooSkewed: 403,
+  RequestHeaderSectionTooLarge: 400,
   RequestTimeout: 400,
   ServiceUnavailable: 503,
   SignatureDoesNotMatch: 403,
@@ -67,6 +70,12 @@ const STATUS: Record<string, number> = {
   // Not an S3 code: the storage engine could not reach enough healthy shards.
   InsufficientReadQuorum: 503,
   InsufficientWriteQuorum: 503,
+  // Not an S3 code (S3 never runs out of space): a disk would go below its free-space reserve,
+  // or filled up during the write. 507 Insufficient Storage, which SDKs do not retry.
+  XTesseraStorageFull: 507,
+  // Not an S3 code either (S3 buckets have no size limit): the bucket's quota (an admin
+  // setting) would be exceeded. 403 like other refusals of a well-formed request by policy.
+  XTesseraQuotaExceeded: 403,
   // Bucket policies, ACLs and PublicAccessBlock.
   NoSuchPublicAccessBlockConfiguration: 404,
   AccessControlListNotSupported: 400,
@@ -98,6 +107,14 @@ export class S3Error extends Error {
   }
 }
 
+/**
+ * 503 SlowDown: the client should retry later. Retry-After (seconds) tells it when; S3's own
+ * SDKs back off on SlowDown whether or not the header is there.
+ */
+export function slowDown(message?: string, retryAfterSeconds = 1): S3Error {
+  return new S3Error('SlowDown', message, {}, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) });
+}
+
 export function isS3Error(e: unknown): e is S3Error {
   return e instanceof S3Error;
 }
@@ -111,6 +128,7 @@ function defaultMessage(code: string): string {
     case 'NoSuchBucketPolicy': return 'The bucket policy does not exist';
     case 'NoSuchPublicAccessBlockConfiguration': return 'The public access block configuration was not found';
     case 'NoSuchCORSConfiguration': return 'The CORS configuration does not exist';
+    case 'ServerSideEncryptionConfigurationNotFoundError': return 'The server side encryption configuration was not found';
     case 'BucketNotEmpty': return 'The bucket you tried to delete is not empty';
     case 'BucketAlreadyOwnedByYou': return 'Your previous request to create the named bucket succeeded and you already own it.';
     case 'BucketAlreadyExists': return 'The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.';
@@ -137,6 +155,8 @@ function defaultMessage(code: string): string {
     case 'IncompleteBody': return 'You did not provide the number of bytes specified by the Content-Length HTTP header.';
     case 'InternalError': return 'We encountered an internal error. Please try again.';
     case 'ConditionalRequestConflict': return 'A conflicting operation occurred. If using PutObject you can retry the request. If using CompleteMultipartUpload you can retry the request and all parts must be uploaded again.';
+    case 'SlowDown': return 'Please reduce your request rate.';
+    case 'RequestTimeout': return 'Your socket connection to the server was not read from or written to within the timeout period.';
     case 'InsufficientReadQuorum': return 'Storage resources are insufficient for the read operation.';
     case 'InsufficientWriteQuorum': return 'Storage resources are insufficient for the write operation.';
     default: return code;

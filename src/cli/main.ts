@@ -4,6 +4,7 @@
 import { CONFIG_EXIT_CODE, ConfigError, formatConfigError } from '../config/config.js';
 import { DiskSetError } from '../disk/disk-set.js';
 import { MetaIndexError } from '../object/meta-errors.js';
+import { TlsSetupError } from '../http/server.js';
 import { runServer } from './server.js';
 
 const USAGE = `usage: tessera <command> [options]
@@ -55,6 +56,10 @@ main(process.argv.slice(2)).catch((e: unknown) => {
   }
   if (e instanceof MetaIndexError) {
     process.stderr.write(`tessera: metadata: ${e.message}\n`);
+    process.exit(CONFIG_EXIT_CODE);
+  }
+  if (e instanceof TlsSetupError) {
+    process.stderr.write(`tessera: tls: ${e.message}\n`);
     process.exit(CONFIG_EXIT_CODE);
   }
   const err = e as NodeJS.ErrnoException;

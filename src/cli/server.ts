@@ -3,10 +3,12 @@
 import { loadConfig, type Config } from '../config/config.js';
 import { Identities } from '../auth/identities.js';
 import { createApp } from '../http/app.js';
-import { listen, type RunningServer } from '../http/server.js';
+import { certificateWarning, listen, type CertificateInfo, type RunningServer } from '../http/server.js';
 import { openEngine, type Engine } from '../object/engine.js';
 import { createLogger, type Logger } from '../ops/log.js';
 import path from 'node:path';
+import { loadMasterKey } from '../config/master-key.js';
+import { makePrivate } from '../util/private-files.js';
 
 export interface Started {
   config: Config;
@@ -18,7 +20,10 @@ export interface Started {
 
 /** Starts a server from an already loaded configuration (tests use this directly). */
 export async function startServer(config: Config, log: Logger = createLogger(config.logLevel)): Promise<Started> {
+  // Read (and its permissions checked) before anything opens: a bad key file stops start-up.
+  const masterKey = config.sse.masterKeyFile !== undefined ? await loadMasterKey(config.sse.masterKeyFile) : undefined;
   const engine = await openEngine({
+    masterKey,
     disks: config.disks,
     metaDir: path.join(config.metaDir, 'leveldb'),
     parity: config.parity,
@@ -27,8 +32,10 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     scannerBytesPerSecond: config.scannerBytesPerSecond,
     multipartExpirySeconds: config.multipartExpirySeconds,
     memoryBudget: config.limits.memoryBudget,
+    diskReserve: config.diskReserve,
     log: (msg) => log('info', msg),
   });
+  await makeDirectoriesPrivate(config, engine, log);
   const creds = config.credentials;
   const identities = new Identities(engine.store.meta, creds, config.users);
   try {
@@ -50,14 +57,26 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     identities,
     owner: { id: ownerId(creds.accessKeyId), displayName: 'tessera' },
     log,
+    limits: config.limits,
   });
   let http: RunningServer;
   try {
-    http = await listen(app, config.address.host, config.address.port);
+    http = await listen(app, {
+      host: config.address.host,
+      port: config.address.port,
+      ...(config.tls ? { tls: config.tls } : {}),
+      ...(config.httpAddress ? { httpAddress: config.httpAddress } : {}),
+      keepAliveTimeoutSeconds: config.limits.keepAliveTimeoutSeconds,
+      headerTimeoutSeconds: config.limits.headerTimeoutSeconds,
+      limits: config.limits,
+      log,
+    });
   } catch (e) {
     await engine.close();
     throw e;
   }
+  const warning = http.certificate && certificateWarning(http.certificate);
+  if (warning) log('warn', warning, { cert: config.tls?.certFile });
   return {
     config,
     engine,
@@ -68,6 +87,22 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       await engine.close();
     },
   };
+}
+
+/**
+ * The disk directories and the metadata directory hold every object and every secret: they
+ * are made 0700 (directories from an older version were 0755). The engine already tightened
+ * what it opened, quietly; this says so once, and warns where it cannot (not our directory).
+ */
+async function makeDirectoriesPrivate(config: Config, engine: Engine, log: Logger): Promise<void> {
+  const dirs = [config.metaDir, ...config.disks.filter((_, i) => !engine.offlineDisks.includes(i))];
+  for (const dir of dirs) {
+    try {
+      if (await makePrivate(dir)) log('info', `permissions of ${dir} set to 0700 (data at rest is readable by this user only)`);
+    } catch (e) {
+      log('warn', `cannot make ${dir} private (mode 0700): ${(e as Error).message}; other local users may be able to read it`);
+    }
+  }
 }
 
 /** A stable canonical-user-like id derived from the access key (S3 shows a 64-hex owner id). */
@@ -88,27 +123,47 @@ function describeIndex(e: Engine): string {
   }
 }
 
+/** What the banner shows for the secret key, and why (see `print_secret` in the README). */
+function shownSecret(c: Config): { value: string; hidden: boolean } {
+  // The start that generated the pair is the only time anyone can learn it without reading
+  // the credentials file, so it is shown then even with print_secret off.
+  if (c.printSecret || c.credentials.generated) return { value: c.credentials.secretAccessKey, hidden: false };
+  return { value: '<secret key>', hidden: true };
+}
+
 export function banner(s: Started): string {
   const c = s.config;
+  const secret = shownSecret(c);
   const lines = [
     'Tessera S3 server',
-    `  endpoint:    ${s.http.url}`,
+    `  endpoint:    ${s.http.url}${s.http.secure ? ' (HTTPS, TLS 1.2+)' : ''}`,
+  ];
+  if (s.http.httpUrl) lines.push(`  plain HTTP:  ${s.http.httpUrl} (unencrypted: keep it on a trusted network)`);
+  if (c.tls && s.http.certificate) lines.push(`  certificate: ${c.tls.certFile} (${describeCertificate(s.http.certificate)}; reloaded on SIGHUP)`);
+  lines.push(
     `  region:      ${c.region}`,
     `  disks:       ${c.disks.join(', ')}`,
     `  metadata:    ${c.metaDir} (${describeIndex(s.engine)})`,
     `  erasure:     ${c.dataShards} data + ${c.parity} parity shards (survives ${c.parity} lost disk${c.parity === 1 ? '' : 's'})`,
+    `  encryption:  ${c.sse?.masterKeyFile !== undefined ? `SSE-S3 available (master key ${c.sse.masterKeyFile})` : 'off (no sse.master_key_file: SSE-S3 refused; SSE-C over HTTPS only)'}`,
     `  access key:  ${c.credentials.accessKeyId}`,
-    `  secret key:  ${c.credentials.secretAccessKey}`,
-  ];
+    `  secret key:  ${secret.hidden ? `(hidden: print_secret is off${c.credentials.storedAt ? `; it is in ${c.credentials.storedAt}` : ''})` : secret.value}`,
+  );
   if (c.credentials.storedAt) lines.push(`  (generated credentials are kept in ${c.credentials.storedAt})`);
+  const clear = plainHttpOnNetwork(c);
+  if (clear) lines.push(`  WARNING: plain HTTP on ${clear}: signatures, presigned URLs and data cross the network in clear; set tls.cert and tls.key (see HTTPS in the README)`);
   if (s.engine.replacedDisks.length) lines.push(`  healing onto blank disk(s): ${s.engine.replacedDisks.map((i) => c.disks[i]).join(', ')}`);
   if (s.engine.offlineDisks.length) lines.push(`  OFFLINE disk(s): ${s.engine.offlineDisks.map((i) => c.disks[i]).join(', ')}`);
+  // A private CA is the common case for a self-hosted server: show the flag that makes
+  // aws-cli trust it. The server does not know which CA signed its certificate, so it names
+  // the file by its role.
+  const caBundle = c.tls ? ' --ca-bundle ca.pem' : '';
+  lines.push('', '  Use it with aws-cli:');
+  if (c.tls) lines.push('    # ca.pem: the CA certificate that signed the server certificate (or the certificate itself if self-signed)');
   lines.push(
-    '',
-    '  Use it with aws-cli:',
-    `    export AWS_ACCESS_KEY_ID=${c.credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${c.credentials.secretAccessKey} AWS_DEFAULT_REGION=${c.region}`,
-    `    aws --endpoint-url ${s.http.url} s3 mb s3://my-bucket`,
-    `    aws --endpoint-url ${s.http.url} s3 cp ./file s3://my-bucket/`,
+    `    export AWS_ACCESS_KEY_ID=${c.credentials.accessKeyId} AWS_SECRET_ACCESS_KEY=${secret.value} AWS_DEFAULT_REGION=${c.region}`,
+    `    aws --endpoint-url ${s.http.url}${caBundle} s3 mb s3://my-bucket`,
+    `    aws --endpoint-url ${s.http.url}${caBundle} s3 cp ./file s3://my-bucket/`,
   );
   return lines.join('\n');
 }
@@ -130,4 +185,41 @@ export async function runServer(argv: string[]): Promise<void> {
   process.on('uncaughtException', (e) => s.log('error', 'uncaught exception', { error: String(e?.stack ?? e) }));
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  // SIGHUP reloads the certificate (after a renewal) without a restart; it never stops the
+  // server, which is what it would do without a handler.
+  process.on('SIGHUP', () => void reloadCertificate(s));
+}
+
+/** True for addresses only this machine can reach. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+/** The plain-HTTP address that other machines can reach, if any (the banner warns about it). */
+function plainHttpOnNetwork(c: Config): string | undefined {
+  const plain = c.tls ? c.httpAddress : c.address;
+  if (!plain || isLoopback(plain.host)) return undefined;
+  return plain.host.includes(':') ? `[${plain.host}]:${plain.port}` : `${plain.host}:${plain.port}`;
+}
+
+function describeCertificate(info: CertificateInfo): string {
+  const names = info.altNames || info.subject;
+  return `for ${names}, valid until ${info.validTo.toISOString().slice(0, 10)}`;
+}
+
+async function reloadCertificate(s: Started): Promise<void> {
+  const files = s.config.tls;
+  if (!files) {
+    s.log('info', 'received SIGHUP; no TLS certificate is configured, nothing to reload');
+    return;
+  }
+  try {
+    await s.http.reloadTls();
+    const info = s.http.certificate!;
+    s.log('info', `received SIGHUP; TLS certificate reloaded from ${files.certFile} (${describeCertificate(info)})`, { cert: files.certFile, key: files.keyFile });
+    const warning = certificateWarning(info);
+    if (warning) s.log('warn', warning, { cert: files.certFile });
+  } catch (e) {
+    s.log('error', `received SIGHUP; TLS certificate NOT reloaded, the current one stays in use: ${(e as Error).message}`, { cert: files.certFile, key: files.keyFile });
+  }
 }

@@ -94,9 +94,9 @@ export interface Limits {
   requestsPerSecondPerKey: number;
   /** Requests in flight per access key. */
   concurrentRequestsPerKey: number;
-  /** Request-body bytes per second per connection. */
+  /** Request-body bytes per second per access key (all its requests together). */
   uploadBytesPerSecond: number;
-  /** Response-body bytes per second per connection. */
+  /** Response-body bytes per second per access key (all its requests together). */
   downloadBytesPerSecond: number;
   /** Bytes of in-flight stripe and hash buffers for all requests together. */
   memoryBudget: number;
@@ -584,7 +584,9 @@ async function prepareDirectories(dirs: DirectoryToPrepare[]): Promise<void> {
   }
   for (const d of dirs) {
     try {
-      await fs.mkdir(d.path, { recursive: true });
+      // 0700: object data and metadata are the server user's alone (existing directories
+      // are tightened when the server opens them).
+      await fs.mkdir(d.path, { recursive: true, mode: 0o700 });
     } catch (err) {
       throw new ConfigError(`${d.origin}: ${d.label} cannot be created: ${(err as Error).message}`);
     }

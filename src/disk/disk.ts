@@ -9,6 +9,7 @@
 
 import { promises as fsp, constants as fsc } from 'node:fs';
 import path from 'node:path';
+import { mkdirPrivate, makePrivateQuietly, PRIVATE_FILE_MODE } from '../util/private-files.js';
 
 export interface DiskFormat {
   format: 'tessera-disk';
@@ -53,7 +54,7 @@ export class Disk {
 
   /** Writes the format file atomically (temp + fsync + rename + dir fsync). */
   async writeFormat(f: DiskFormat): Promise<void> {
-    await fsp.mkdir(this.root, { recursive: true });
+    await mkdirPrivate(this.root, true);
     await this.ensureDirs();
     const tmp = path.join(this.tmpDir, `format.${process.pid}.${Date.now()}`);
     await writeFileSynced(tmp, JSON.stringify(f, null, 2) + '\n');
@@ -65,24 +66,35 @@ export class Disk {
   /**
    * Creates tmp/ and shards/ inside the disk, never the disk directory itself: a disk that
    * vanished (wiped, unmounted) must not silently come back as an empty directory that looks
-   * like it; only an explicit (re)format creates the root.
+   * like it; only an explicit (re)format creates the root. Also takes group and other
+   * permissions off the root and these two (a disk made by an older version was 0755).
    */
   async ensureDirs(): Promise<void> {
+    await makePrivateQuietly(this.root);
     for (const dir of [this.tmpDir, path.join(this.root, 'shards')]) {
-      try {
-        await fsp.mkdir(dir);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      }
+      await mkdirPrivate(dir);
+      await makePrivateQuietly(dir);
     }
   }
 
-  async ensureShardDir(dataId: string): Promise<void> {
+  /**
+   * Start-up: tightens the shard fan-out directories (shards/xx, at most 256) made by an older
+   * version. Shard files inside are not visited: a 0700 disk root already keeps others out,
+   * and a walk over every shard would make start-up as slow as the disk is full.
+   */
+  async makeShardDirsPrivate(): Promise<void> {
+    const shards = path.join(this.root, 'shards');
+    let names: string[];
     try {
-      await fsp.mkdir(path.dirname(this.shardPath(dataId)));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      names = await fsp.readdir(shards);
+    } catch {
+      return;
     }
+    for (const name of names) await makePrivateQuietly(path.join(shards, name));
+  }
+
+  async ensureShardDir(dataId: string): Promise<void> {
+    await mkdirPrivate(path.dirname(this.shardPath(dataId)));
   }
 
   /** Removes a shard wherever it is (committed or still temporary). Missing is fine. */
@@ -120,7 +132,7 @@ export async function unlinkIfExists(p: string): Promise<void> {
 }
 
 export async function writeFileSynced(p: string, data: string | Buffer): Promise<void> {
-  const fh = await fsp.open(p, 'w');
+  const fh = await fsp.open(p, 'w', PRIVATE_FILE_MODE);
   try {
     await fh.writeFile(data);
     await fh.sync();

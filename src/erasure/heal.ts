@@ -4,6 +4,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Disk, fsyncDir } from '../disk/disk.js';
+import { PRIVATE_FILE_MODE } from '../util/private-files.js';
 import type { ShardLayout } from '../meta/types.js';
 import { crc32c } from './bitrot.js';
 import { createCodec } from './index-codec.js';
@@ -62,7 +63,7 @@ export async function healShards(
     for (const i of targets) {
       const d = disks[layout.distribution[i]];
       await d.ensureDirs();
-      outs.set(i, await fsp.open(path.join(d.tmpDir, tmpName), 'w'));
+      outs.set(i, await fsp.open(path.join(d.tmpDir, tmpName), 'w', PRIVATE_FILE_MODE));
     }
     const pos = new Map<number, number>(targets.map((i) => [i, 0]));
     for (let s = 0; s < stripes; s++) {

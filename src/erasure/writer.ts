@@ -8,11 +8,18 @@
 // and block go down in one positioned writev on a raw file descriptor. A shard whose write
 // fails is dropped (its file closed once nothing is in flight on it, and removed); when fewer
 // than the write quorum remain, the stripe fails with InsufficientWriteQuorum.
+//
+// A full filesystem (ENOSPC, EDQUOT) is different: the disk is fine, there is just no room,
+// and writing on with fewer shards would leave an object that healing cannot complete either.
+// The whole write fails with XTesseraStorageFull, and the caller's abort() removes every file.
 
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Disk, fsyncDir } from '../disk/disk.js';
-import { S3Error } from '../errors.js';
+import { isNoSpace, storageFullError } from '../disk/space.js';
+import { PRIVATE_FILE_MODE } from '../util/private-files.js';
+import { S3Error, slowDown } from '../errors.js';
+import { isResourceError } from '../util/process-errors.js';
 import { crc32c } from './bitrot.js';
 import { createCodec } from './index-codec.js';
 import type { ErasureCodec } from './codec.js';
@@ -124,6 +131,13 @@ export class ShardWriter {
   private shortStripeSeen = false;
   private closed = false;
   private readonly written: boolean[] = [];
+  /**
+   * Set when a write failed because the process ran out of descriptors or memory: no disk is
+   * to blame, so the whole write is refused (503 SlowDown) instead of going on degraded.
+   */
+  private exhausted = false;
+  /** Some shard's filesystem was full: the write as a whole fails (see the top of the file). */
+  private noSpace = false;
 
   private constructor(private readonly o: ShardWriterOptions, fds: (number | undefined)[]) {
     this.codec = createCodec(o.k, o.m);
@@ -157,18 +171,25 @@ export class ShardWriter {
 
   static async open(o: ShardWriterOptions): Promise<ShardWriter> {
     const n = o.k + o.m;
+    let exhausted = false;
+    let noSpace = false;
     const fds = await Promise.all(
       Array.from({ length: n }, async (_, i) => {
         const disk = o.disks[o.distribution[i]!]!;
         if (!disk.online) return undefined;
         try {
           return await openFd(disk.tmpPath(o.dataId));
-        } catch {
+        } catch (e) {
+          if (isResourceError(e)) exhausted = true;
+          // Out of inodes, or no block left for the directory entry.
+          if (isNoSpace(e)) noSpace = true;
           return undefined;
         }
       }),
     );
     const w = new ShardWriter(o, fds);
+    w.exhausted = exhausted;
+    w.noSpace = noSpace;
     try {
       w.checkQuorum();
     } catch (e) {
@@ -185,6 +206,8 @@ export class ShardWriter {
   }
 
   private checkQuorum(): void {
+    if (this.exhausted) throw outOfResources();
+    if (this.noSpace) throw storageFullError();
     if (this.healthyShards < writeQuorum(this.o.k, this.o.m)) {
       throw new S3Error('InsufficientWriteQuorum', `Only ${this.healthyShards} of ${this.o.k + this.o.m} disks accepted the write; ${writeQuorum(this.o.k, this.o.m)} are needed.`);
     }
@@ -257,7 +280,9 @@ export class ShardWriter {
         this.release(shard);
         if (shard.unsynced >= EARLY_SYNC_BYTES) this.earlySync(i, shard);
       },
-      () => {
+      (e: unknown) => {
+        if (isResourceError(e)) this.exhausted = true;
+        if (isNoSpace(e)) this.noSpace = true;
         this.release(shard);
         this.dropShard(i);
       },
@@ -280,9 +305,11 @@ export class ShardWriter {
         shard.sync = undefined;
         this.release(shard);
       },
-      () => {
+      (e: unknown) => {
         earlySyncs--;
         shard.sync = undefined;
+        if (isResourceError(e)) this.exhausted = true;
+        if (isNoSpace(e)) this.noSpace = true;
         this.release(shard);
         this.dropShard(i);
       },
@@ -332,7 +359,9 @@ export class ShardWriter {
         try {
           await writevAll(shard.fd, [trailer], this.end);
           await fsyncFd(shard.fd);
-        } catch {
+        } catch (e) {
+          if (isResourceError(e)) this.exhausted = true;
+          if (isNoSpace(e)) this.noSpace = true;
           this.release(shard);
           this.dropShard(i);
           return;
@@ -345,12 +374,21 @@ export class ShardWriter {
           // The directory entry of the new file must be durable too before the commit.
           await fsyncDir(path.dirname(o.disks[o.distribution[i]!]!.tmpPath(o.dataId)));
           this.written[i] = true;
-        } catch {
+        } catch (e) {
+          if (isResourceError(e)) this.exhausted = true;
           this.shards[i] = undefined;
         }
       }),
     );
     const n = this.written.filter(Boolean).length;
+    if (this.exhausted) {
+      await this.abort();
+      throw outOfResources();
+    }
+    if (this.noSpace) {
+      await this.abort();
+      throw storageFullError();
+    }
     if (n < writeQuorum(o.k, o.m)) {
       await this.abort();
       throw new S3Error('InsufficientWriteQuorum');
@@ -411,11 +449,15 @@ export async function publishShards(disks: Disk[], dataId: string, distribution:
   );
 }
 
+function outOfResources(): S3Error {
+  return slowDown('The server is short of file descriptors or memory; please retry.');
+}
+
 // Raw descriptors and callback fs calls: a FileHandle costs a promise, a handle object and
 // its bookkeeping per call, and the write path makes (k + m) calls per stripe.
 
 function openFd(file: string): Promise<number> {
-  return new Promise((resolve, reject) => fs.open(file, 'w', (e, fd) => (e ? reject(e) : resolve(fd))));
+  return new Promise((resolve, reject) => fs.open(file, 'w', PRIVATE_FILE_MODE, (e, fd) => (e ? reject(e) : resolve(fd))));
 }
 
 function closeFd(fd: number): Promise<void> {

@@ -3,23 +3,30 @@
 // request line (http/routing.ts), so keys reach handlers exactly as sent; @koa/router then
 // dispatches on a normalised path (/bucket/key, each one encoded segment) by level.
 
+import { pipeline, Readable } from 'node:stream';
 import Koa from 'koa';
 import Router from '@koa/router';
+import { DEFAULTS, type Limits } from '../config/config.js';
 import { AccessControl, type AccessRequest } from '../auth/access.js';
 import type { Identities } from '../auth/identities.js';
 import { verifyRequest } from '../auth/verify.js';
-import { S3Error, isS3Error } from '../errors.js';
+import { S3Error, isS3Error, slowDown } from '../errors.js';
 import type { ObjectStore } from '../object/store.js';
 import type { AccessExtra, S3Ctx, S3Deps, S3State } from '../s3/context.js';
 import { CORS_RESPONSE_HEADERS, addCorsHeaders, preflight } from '../s3/cors.js';
 import { actionOf, bucketRoute, objectRoute, serviceRoute, type Route } from '../s3/dispatch.js';
 import { errorXml } from '../s3/xml.js';
-import { validateKey } from '../s3/names.js';
+import { validateTarget } from '../s3/validate.js';
+import { isResourceError } from '../util/process-errors.js';
 import { ADMIN_PREFIX, serveAdmin, type ServerInfo } from './admin-api.js';
 import { VERSION } from '../version.js';
 import { openBody } from './body.js';
+import { guardBody, hasBody } from './body-guard.js';
+import { KeyLimits } from './key-limits.js';
+import { Throttle } from './throttle.js';
 import { newRequestId } from './request-id.js';
 import { resolveTarget } from './routing.js';
+import { isHangUp } from './wire.js';
 
 export interface AppOptions {
   store: ObjectStore;
@@ -30,6 +37,8 @@ export interface AppOptions {
   owner: { id: string; displayName: string };
   now?: () => number;
   log?: S3Deps['log'];
+  /** Overload protection (body idle timeout, per-key limits); the defaults when absent. */
+  limits?: Limits;
 }
 
 /** Query parameters that are condition keys of list actions (s3:prefix, s3:delimiter, s3:max-keys). */
@@ -52,6 +61,9 @@ export function createApp(o: AppOptions): Koa<S3State> {
       memory: { rss: mem.rss, heapUsed: mem.heapUsed, budget: budget.limit, budgetInUse: budget.inUse, budgetHighWater: budget.highWater },
     };
   };
+  const limits = o.limits ?? DEFAULTS.limits;
+  const keyLimits = new KeyLimits(limits);
+  const bodyIdleMs = limits.bodyIdleTimeoutSeconds * 1000;
 
   const accessRequest = (ctx: S3Ctx, action: string, bucket?: string, key?: string, versionId?: string, extra: AccessExtra = {}): AccessRequest => {
     const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
@@ -75,7 +87,17 @@ export function createApp(o: AppOptions): Koa<S3State> {
     store: o.store,
     region: o.region,
     owner: o.owner,
-    openBody,
+    // Request bodies of a key whose uploads are capped are paced on their way in.
+    openBody: (ctx) => {
+      const body = openBody(ctx);
+      const bucket = keyLimits.uploadBucket(limitKey(ctx));
+      if (bucket) body.stream = pipeline(body.stream, new Throttle(bucket), () => undefined) as Readable;
+      return body;
+    },
+    rawBody: (ctx) => {
+      const bucket = keyLimits.uploadBucket(limitKey(ctx));
+      return bucket ? (pipeline(ctx.req, new Throttle(bucket), () => undefined) as Readable) : ctx.req;
+    },
     log,
     credentials: o.identities,
     principalOf: (accessKeyId) => o.identities.principalOf(accessKeyId),
@@ -98,12 +120,18 @@ export function createApp(o: AppOptions): Koa<S3State> {
     ctx.set('x-amz-id-2', hostId);
     ctx.set('Server', 'Tessera');
     const url = ctx.req.url ?? '/';
+    const guard = hasBody(ctx.req)
+      ? guardBody(ctx.req, ctx.res, bodyIdleMs, (err) => {
+          log('info', 'request body idle: aborted', { requestId, seconds: limits.bodyIdleTimeoutSeconds });
+          replyNow(ctx as S3Ctx, err);
+        })
+      : undefined;
     try {
       const target = resolveTarget(url, ctx.req.headers.host, o.domains);
       ctx.state.target = target;
       // The admin API shares the port (path style only) and answers in JSON.
       if (!target.virtualHost && target.rawPath.startsWith(ADMIN_PREFIX)) {
-        return await serveAdmin(ctx as S3Ctx, { identities: o.identities, region: o.region, now, log, authorize: deps.authorize, info });
+        return await serveAdmin(ctx as S3Ctx, { identities: o.identities, store: o.store, region: o.region, now, log, authorize: deps.authorize, info });
       }
       // CORS (s3/cors.ts): browsers send preflights unsigned, so they are answered here; an
       // Origin gets its rule's headers before the signature check, so refusals carry them too.
@@ -116,17 +144,24 @@ export function createApp(o: AppOptions): Koa<S3State> {
       );
       ctx.state.auth = auth;
       ctx.state.principal = auth.anonymous ? { kind: 'anonymous' } : deps.principalOf(auth.accessKeyId);
-      // Every operation on a key, reads included, refuses a key S3 could not hold (too long,
-      // NUL) with S3's error before it reaches the store.
-      if (target.key !== undefined) validateKey(target.key);
+      if (keyLimits.active) {
+        const release = keyLimits.admit(limitKey(ctx as S3Ctx));
+        // 'close' comes when the reply is done or the connection is gone, whichever is first.
+        ctx.res.once('close', release);
+      }
+      // Every name the request carries (bucket, key, query parameters, copy source) is checked
+      // here, once, with S3's error before anything reaches the store (s3/validate.ts).
+      validateTarget(target, ctx.req.headers);
       ctx.path = target.bucket === undefined
         ? '/'
         : target.key === undefined
           ? `/${encodeURIComponent(target.bucket)}`
           : `/${encodeURIComponent(target.bucket)}/${encodeURIComponent(target.key)}`;
       await next();
+      throttleDownload(ctx as S3Ctx, keyLimits);
     } catch (err) {
-      sendError(ctx as S3Ctx, err, log);
+      // Whatever the body's reader made of the aborted stream, the client's fault was silence.
+      sendError(ctx as S3Ctx, guard?.timedOut ? new S3Error('RequestTimeout') : err, log);
     }
   });
 
@@ -146,6 +181,11 @@ export function createApp(o: AppOptions): Koa<S3State> {
   router.all('/:bucket', (ctx) => run(ctx as S3Ctx, bucketRoute(ctx as S3Ctx, ctx.method)));
   router.all('/:bucket/:key', (ctx) => run(ctx as S3Ctx, objectRoute(ctx as S3Ctx, ctx.method)));
   app.use(router.routes());
+  // Nothing matched (no route takes an empty bucket segment or an odd path): still S3 XML,
+  // never Koa's plain-text 404.
+  app.use(() => {
+    throw new S3Error('InvalidURI', "Couldn't parse the specified URI.");
+  });
 
   // A body stream that fails after the headers went out (a disk lost mid-GET beyond what
   // parity covers) cannot become an error reply: cut the connection so the client sees a
@@ -153,11 +193,52 @@ export function createApp(o: AppOptions): Koa<S3State> {
   app.on('error', (err: unknown, ctx?: Koa.Context) => {
     if (ctx?.res.headersSent) ctx.res.destroy();
     // A client that hangs up mid-response is routine, not a server error.
-    const code = (err as NodeJS.ErrnoException | undefined)?.code;
-    const hangUp = code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED';
-    if (!isS3Error(err)) log(hangUp ? 'debug' : 'error', hangUp ? 'client closed the connection' : 'response failed', { error: String(err) });
+    const hangUp = isHangUp(err);
+    if (!isS3Error(err)) log(hangUp ? 'debug' : 'error', hangUp ? 'client closed the connection' : 'response failed', { requestId: ctx?.state?.requestId, error: String(err) });
   });
   return app;
+}
+
+/** Whose limits a request counts against: its access key, or its address when anonymous. */
+function limitKey(ctx: S3Ctx): string {
+  const auth = ctx.state.auth;
+  if (auth && !auth.anonymous) return `key:${auth.accessKeyId}`;
+  const ip = ctx.req.socket.remoteAddress ?? '';
+  return `ip:${ip.startsWith('::ffff:') ? ip.slice(7) : ip}`;
+}
+
+/** Paces the reply body of a key whose downloads are capped (Content-Length kept). */
+function throttleDownload(ctx: S3Ctx, keyLimits: KeyLimits): void {
+  const body: unknown = ctx.body;
+  if (body === null || body === undefined || ctx.method === 'HEAD') return;
+  const bucket = keyLimits.downloadBucket(limitKey(ctx));
+  if (!bucket) return;
+  const source = body instanceof Readable ? body : Buffer.isBuffer(body) || typeof body === 'string' ? Readable.from([body]) : undefined;
+  if (!source) return;
+  const length = ctx.response.length;
+  const paced = pipeline(source, new Throttle(bucket), () => undefined);
+  ctx.body = paced;
+  if (length !== undefined) ctx.length = length;
+}
+
+/**
+ * Sends an error reply at once, outside Koa's flow (the handler is still waiting for a body
+ * that will not come), and closes the connection after it.
+ */
+function replyNow(ctx: S3Ctx, err: S3Error): void {
+  const res = ctx.res;
+  if (res.headersSent || res.destroyed) return;
+  const t = ctx.state.target;
+  const xml = errorXml(err, decodeSafe(t ? t.rawPath : ctx.path), ctx.state.requestId, ctx.state.hostId);
+  res.writeHead(err.status, {
+    'Content-Type': 'application/xml',
+    'Content-Length': Buffer.byteLength(xml),
+    Connection: 'close',
+    Server: 'Tessera',
+    'x-amz-request-id': ctx.state.requestId,
+    'x-amz-id-2': ctx.state.hostId,
+  });
+  res.end(xml);
 }
 
 function firstOf(v: string | string[] | undefined): string | undefined {
@@ -171,6 +252,15 @@ export function sendError(ctx: S3Ctx, err: unknown, log: S3Deps['log']): void {
     e = new S3Error('ServiceUnavailable', err.message);
   } else if (isS3Error(err)) {
     e = err;
+  } else if (isResourceError(err)) {
+    // Out of descriptors or memory: the request may succeed in a moment; nothing is broken.
+    log('warn', 'request refused: the process is out of resources', { requestId: ctx.state.requestId, error: String(err) });
+    e = slowDown('The server is short of file descriptors or memory; please retry.');
+  } else if (isHangUp(err) && clientGone(ctx)) {
+    // The client hung up mid-request (its body stopped, the socket closed): routine on any
+    // network. Nobody will read this reply; it is built only to finish the request cleanly.
+    log('debug', 'client closed the connection', { requestId: ctx.state.requestId, error: String(err) });
+    e = new S3Error('IncompleteBody');
   } else {
     log('error', 'internal error', { requestId: ctx.state.requestId, error: err instanceof Error ? err.stack ?? err.message : String(err) });
     e = new S3Error('InternalError');
@@ -200,6 +290,12 @@ export function sendError(ctx: S3Ctx, err: unknown, log: S3Deps['log']): void {
   const cl = ctx.req.headers['content-length'];
   const hasBody = (cl !== undefined && cl !== '0') || ctx.req.headers['transfer-encoding'] !== undefined;
   if (hasBody && !ctx.req.complete) ctx.set('Connection', 'close');
+}
+
+/** The request's connection is closed, or its body ended before its declared length. */
+function clientGone(ctx: S3Ctx): boolean {
+  const req = ctx.req;
+  return req.socket.destroyed || req.destroyed || !req.complete;
 }
 
 function decodeSafe(s: string): string {

@@ -8,7 +8,7 @@
 
 import { Level } from 'level';
 import type {
-  BucketRecord, GarbageEntry, IamKind, ListCurrentOptions, ListCurrentResult, ListUploadsOptions,
+  BucketRecord, BucketUsage, GarbageEntry, IamKind, ListCurrentOptions, ListCurrentResult, ListUploadsOptions,
   ListUploadsResult, ListVersionsOptions, ListVersionsResult, MetaOp, MetaStore,
   ListedObject, MultipartUpload, ObjectVersion, UploadPart,
 } from './types.js';
@@ -20,6 +20,7 @@ import { addEntry, emptyDigest, removeEntry, sameDigest, formatDigest, type Dige
 import { decodeWrites, encodeWrites, GENESIS, idText, Kind, type RawWrite, type RecordId } from './journal/record.js';
 import { S3Error } from '../errors.js';
 import { rename } from 'node:fs/promises';
+import { makePrivateWithEntries } from '../util/private-files.js';
 
 type Waiter =
   | { ops: MetaOp[]; task?: undefined; resolve: () => void; reject: (err: unknown) => void }
@@ -127,6 +128,10 @@ export class LevelMetaStore implements MetaStore {
   async open(): Promise<void> {
     this.closing = false;
     await this.db.open();
+    // LevelDB makes its directory and files with the process umask (0755/0644 usually). The
+    // directory at 0700 keeps every file in it, present and future, from other users; the
+    // files there now are tightened too so a look at the directory shows nothing loose.
+    await makePrivateWithEntries(this.dir);
     const raw = this.getRaw(K.stateKey);
     // Without one (a new index, or one written before the journal existed) start-up checks
     // the index by a full read (meta-open.ts).
@@ -470,6 +475,10 @@ export class LevelMetaStore implements MetaStore {
 
   listBuckets(): Promise<BucketRecord[]> {
     return this.scanJson(K.ns('B'), Infinity);
+  }
+
+  getUsage(bucket: string): Promise<BucketUsage | undefined> {
+    return this.getJson(K.usageKey(bucket));
   }
 
   async bucketHasObjects(bucket: string): Promise<boolean> {

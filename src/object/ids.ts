@@ -49,3 +49,8 @@ export class IdGenerator {
 export function isWellFormedVersionId(v: string): boolean {
   return v === 'null' || /^[0-9a-f]{24}$/.test(v);
 }
+
+/** Our upload ids: 12 hex chars of creation time, then 16 base64url chars of randomness. */
+export function isWellFormedUploadId(v: string): boolean {
+  return /^[0-9a-f]{12}[A-Za-z0-9_-]{16}$/.test(v);
+}

@@ -10,12 +10,18 @@ import type { ChecksumAlgorithm, MetaOp, MultipartUpload, ObjectVersion, PartLay
 import { createChecksummer } from '../util/checksums.js';
 import { canCombine, combineCrc } from '../util/crc-combine.js';
 import type { Conditions, ObjectStore, PutObjectOptions } from './store.js';
+import type { SseRequest } from './sse.js';
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
+/** S3's largest object, 5 TiB: what 10,000 parts of up to 5 GiB may assemble into at most. */
+export const MAX_OBJECT_SIZE_TOTAL = 5 * 1024 ** 4;
 export const MAX_PARTS = 10_000;
 
 /** What CreateMultipartUpload records for the object-to-be. */
-export type CreateUploadOptions = Pick<MultipartUpload, 'headers' | 'userMeta' | 'checksumAlgorithm' | 'checksumType' | 'tags' | 'storageClass' | 'acl'>;
+export type CreateUploadOptions = Pick<MultipartUpload, 'headers' | 'userMeta' | 'checksumAlgorithm' | 'checksumType' | 'tags' | 'storageClass' | 'acl'> & {
+  /** Encrypt every part: a data key is made now and kept (wrapped) with the upload. */
+  encryption?: SseRequest;
+};
 
 export interface CompletePartRequest {
   partNumber: number;
@@ -43,6 +49,7 @@ export class Multipart {
     if (o.tags) upload.tags = o.tags;
     if (o.storageClass) upload.storageClass = o.storageClass;
     if (o.acl && o.acl !== 'private') upload.acl = o.acl;
+    if (o.encryption) upload.sse = this.store.sse.seal(o.encryption).info;
     await this.store.meta.batch([{ type: 'putUpload', upload }]);
     return upload;
   }
@@ -57,9 +64,16 @@ export class Multipart {
   /** Streams one part in; re-uploading a part number replaces the earlier part. */
   async uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Readable, o: PutObjectOptions): Promise<UploadPart> {
     const upload = await this.get(bucket, key, uploadId);
+    // Parts in progress are not counted as usage; a part that alone would not fit is refused.
+    const b = await this.store.getBucket(bucket);
+    const room = await this.store.checkQuota(b, undefined, o.expectedSize ?? 0);
+    if (o.expectedSize === undefined) body = this.store.limitToQuota(body, room, b);
     // The upload's algorithm applies to every part, whether or not the client names it.
     const algorithm = o.checksumAlgorithm ?? upload.checksumAlgorithm;
-    const got = await this.store.receive(bucket, key, body, { ...o, checksumAlgorithm: algorithm }, { uploadId, partNumber });
+    // Each part is sealed with the upload's data key (under a key of its own, see sse-format.ts).
+    const dataKey = this.store.sse.dataKeyForPart(upload.sse, o.encryption);
+    const sealWith = dataKey ? { dataKey, cipherEtag: upload.sse!.mode === 'C' } : undefined;
+    const got = await this.store.receive(bucket, key, body, { ...o, checksumAlgorithm: algorithm, sealWith }, { uploadId, partNumber });
     const part: UploadPart = {
       uploadId,
       partNumber,
@@ -150,6 +164,11 @@ export class Multipart {
       const md5s = Buffer.concat(chosen.map((p) => Buffer.from(p.etag, 'hex')));
       const etag = `${createHash('md5').update(md5s).digest('hex')}-${chosen.length}`;
       const size = chosen.reduce((a, p) => a + p.size, 0);
+      // The object's bytes count from here on; the parts stay, so the upload can be aborted.
+      await this.store.checkQuota(await this.store.getBucket(bucket), key, size);
+      if (size > MAX_OBJECT_SIZE_TOTAL) {
+        throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(size), MaxSizeAllowed: String(MAX_OBJECT_SIZE_TOTAL) });
+      }
       const used = new Set(chosen.map((p) => p.partNumber));
       const unused = stored.filter((p) => !used.has(p.partNumber));
       const ops: MetaOp[] = [
@@ -169,6 +188,7 @@ export class Multipart {
           tags: upload.tags,
           storageClass: upload.storageClass,
           acl: upload.acl,
+          sse: upload.sse,
           uploadId,
           data: {
             kind: 'parts',

@@ -10,6 +10,7 @@
 import { ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { Readable } from 'node:stream';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { S3Error } from '../errors.js';
 import { crc32c } from '../erasure/bitrot.js';
 import type { Slab } from '../erasure/buffer-pool.js';
@@ -24,8 +25,52 @@ interface Segment {
   end: number;
 }
 
+/** Bytes of one run of stripes of the largest erasure-coded layout, and its stripe size (0 when all are inline). */
+function largestRun(layouts: Array<InlineLayout | ShardLayout>): { run: number; stripe: number } {
+  let run = 0;
+  let stripe = 0;
+  for (const l of layouts) {
+    if (l.kind !== 'shards') continue;
+    run = Math.max(run, runBytes(l));
+    stripe = Math.max(stripe, l.k * l.blockSize);
+  }
+  return { run, stripe };
+}
+
+/**
+ * What a read of `v` leases before its first disk read: two runs of stripes (one being sent,
+ * one being read). A copy leases this together with its write side (see copyReadLease).
+ */
+export function readLeaseBytes(v: ObjectVersion): number {
+  const d = v.data;
+  if (!d) return 0;
+  return 2 * largestRun(d.kind === 'parts' ? d.parts.map((p) => p.data) : [d]).run;
+}
+
+/**
+ * The read side of a copy: reads that run inside this context (the copy's ingest pulls them)
+ * use the lease it holds instead of waiting for one of their own. A copy that held its write
+ * lease while its read waited for memory could wait forever on other copies doing the same.
+ */
+export const copyReadLease = new AsyncLocalStorage<Lease>();
+
+/** Set by ObjectStore.openData on the streams it returns: the bytes their reads lease. */
+export const READ_LEASE_BYTES = Symbol('tessera.readLeaseBytes');
+
 export function openDataStream(store: ObjectStore, v: ObjectVersion, start: number, end: number): Readable {
   return new ObjectDataStream(store, v, segmentsOf(v, start, end));
+}
+
+/**
+ * The same stream, once its first chunks have been read and verified. A GET waits for this
+ * before it commits to a 200: data that cannot be read at all (fewer healthy shards than the
+ * read quorum) then becomes an error reply (503) instead of a status line followed by a cut
+ * connection. A failure after the first stripe can still only abort the response.
+ */
+export async function openDataStreamReady(store: ObjectStore, v: ObjectVersion, start: number, end: number): Promise<Readable> {
+  const s = new ObjectDataStream(store, v, segmentsOf(v, start, end));
+  await s.prime();
+  return s;
 }
 
 /** The layouts covering [start, end] and the range within each. */
@@ -62,6 +107,8 @@ export class ObjectDataStream extends Readable {
   private owned: Map<Buffer, Slab> | undefined;
   private fetching = false;
   private leaseChecked = false;
+  /** A consumer asked for data while the first fetch (prime) ran: deliver once it is done. */
+  private readWaiting = false;
   private scheduled = false;
   private unpipeOwn: ((dest?: unknown) => boolean) | undefined;
   /**
@@ -70,6 +117,7 @@ export class ObjectDataStream extends Readable {
    * read-ahead when the budget has it to spare. Given back at the end or on destroy.
    */
   private lease: Lease | undefined;
+  private borrowed = false;
   private readonly leaseStop = new AbortController();
   /** Object bytes the readers may read ahead: what the lease allows. */
   private aheadBytes = 0;
@@ -96,6 +144,7 @@ export class ObjectDataStream extends Readable {
   /** Pushes fetched chunks while the consumer takes them; fetches more once they are out. */
   private readonly deliver = (): void => {
     this.scheduled = false;
+    this.readWaiting = false;
     if (this.destroyed) return;
     const { chunks, slabs } = this.pending;
     while (this.at < chunks.length) {
@@ -105,7 +154,30 @@ export class ObjectDataStream extends Readable {
       if (!this.push(chunks[i])) return;
     }
     if (!this.fetching) void this.fetch();
+    else this.readWaiting = true;
   };
+
+  /** Fetches the first chunks without pushing them; throws what the read threw (the stream is then destroyed). */
+  async prime(): Promise<void> {
+    this.fetching = true;
+    let chunks: RangeChunks | null;
+    try {
+      chunks = await this.nextChunks();
+    } catch (e) {
+      this.fetching = false;
+      this.destroy();
+      throw e;
+    }
+    this.fetching = false;
+    if (chunks !== null) {
+      this.pending = chunks;
+      this.at = 0;
+    }
+    if (this.readWaiting) {
+      this.readWaiting = false;
+      this.deliver();
+    }
+  }
 
   private async fetch(): Promise<void> {
     this.fetching = true;
@@ -133,33 +205,7 @@ export class ObjectDataStream extends Readable {
 
   /** Bytes of one run of stripes of the largest erasure-coded segment (0 when all are inline). */
   private runBytes(): { run: number; stripe: number } {
-    let run = 0;
-    let stripe = 0;
-    for (const seg of this.segments) {
-      if (seg.layout.kind !== 'shards') continue;
-      const l = seg.layout;
-      run = Math.max(run, runBytes(l));
-      stripe = Math.max(stripe, l.k * l.blockSize);
-    }
-    return { run, stripe };
-  }
-
-  /** What this stream must lease before it reads a disk (see `lease`). */
-  leaseBytes(): number {
-    return 2 * this.runBytes().run;
-  }
-
-  /** A lease taken by the caller (a copy takes its read and write sides at once). */
-  adoptLease(lease: Lease): void {
-    if (this.lease || this.destroyed) {
-      lease.release();
-      return;
-    }
-    this.lease = lease;
-  }
-
-  get hasLease(): boolean {
-    return this.lease !== undefined;
+    return largestRun(this.segments.map((s) => s.layout));
   }
 
   private async ensureLease(): Promise<void> {
@@ -167,16 +213,23 @@ export class ObjectDataStream extends Readable {
     if (run === 0) return;
     let lease = this.lease;
     if (!lease) {
-      try {
-        lease = this.lease = await this.store.memory.acquire(2 * run, this.leaseStop.signal);
-      } catch (e) {
-        if (e instanceof BudgetAbortedError) throw new ReaderClosedError();
-        throw e;
-      }
-      // Destroyed while it waited: _destroy found no lease to give back.
-      if (this.destroyed) {
-        this.releaseLease();
-        throw new ReaderClosedError();
+      // The read side of a copy: its lease was taken together with the write side's.
+      const borrowed = copyReadLease.getStore();
+      if (borrowed) {
+        lease = this.lease = borrowed;
+        this.borrowed = true;
+      } else {
+        try {
+          lease = this.lease = await this.store.memory.acquire(2 * run, this.leaseStop.signal);
+        } catch (e) {
+          if (e instanceof BudgetAbortedError) throw new ReaderClosedError();
+          throw e;
+        }
+        // Destroyed while it waited: _destroy found no lease to give back.
+        if (this.destroyed) {
+          this.releaseLease();
+          throw new ReaderClosedError();
+        }
       }
     }
     // The readers' default read-ahead (two stripes queued) when one more run is to be had.
@@ -186,7 +239,8 @@ export class ObjectDataStream extends Readable {
   private releaseLease(): void {
     const l = this.lease;
     this.lease = undefined;
-    l?.release();
+    // A borrowed lease is the copy's, released when the copy ends.
+    if (!this.borrowed) l?.release();
   }
 
   /** The next chunks of the range, crossing into the next segment as needed; null at the end or once destroyed. */

@@ -4,19 +4,24 @@
 // moved into place and data that became unreachable is removed through the garbage queue.
 
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { Readable, Transform, pipeline } from 'node:stream';
 import type { Disk } from '../disk/disk.js';
+import type { SpaceGuard } from '../disk/space.js';
 import { S3Error } from '../errors.js';
-import type { BucketRecord, BucketSettings, CannedAcl, ChecksumAlgorithm, DataLayout, ListCurrentOptions, ListCurrentResult, ListVersionsOptions, ListVersionsResult, MetaOp, MetaStore, ObjectVersion, StoredChecksum, Versioning } from '../meta/types.js';
+import type { BucketRecord, BucketSettings, BucketUsage, CannedAcl, ChecksumAlgorithm, DataLayout, ListCurrentOptions, ListCurrentResult, ListVersionsOptions, ListVersionsResult, MetaOp, MetaStore, ObjectVersion, SseInfo, StoredChecksum, Versioning } from '../meta/types.js';
 import { crc32c } from '../erasure/bitrot.js';
 import { GarbageCollector, layoutsOf } from './garbage.js';
 import { IdGenerator, isWellFormedVersionId } from './ids.js';
-import { MemoryBudget, UNLIMITED } from '../erasure/memory-budget.js';
+import { MemoryBudget, UNLIMITED, type Lease } from '../erasure/memory-budget.js';
 import { ingest, uploadLeaseBytes, type Ingested } from './ingest.js';
 import { KeyLock } from './key-lock.js';
-import { ObjectDataStream, openDataStream } from './read.js';
+import { copyReadLease, openDataStream, openDataStreamReady, READ_LEASE_BYTES, readLeaseBytes } from './read.js';
 import { HealQueue } from './heal-queue.js';
 import { Multipart } from './multipart.js';
+import { openDecrypted, openDecryptedReady, SseKeyring, type SseRequest } from './sse.js';
+import { sealedSize, SealStream } from './sse-format.js';
+import { createChecksummer } from '../util/checksums.js';
+import { createHash } from 'node:crypto';
 
 export const MAX_OBJECT_SIZE = 5 * 1024 ** 3;
 
@@ -32,6 +37,10 @@ export interface ObjectStoreOptions {
   log?: (msg: string) => void;
   /** The budget every request's stripe buffers are leased from (limits.memory_budget); default: no limit. */
   memory?: MemoryBudget;
+  /** Keys for server-side encryption; without one, only SSE-C can be served. */
+  sse?: SseKeyring;
+  /** The free-space reserve object writes are checked against (none: no check). */
+  space?: SpaceGuard;
 }
 
 export interface Conditions {
@@ -58,6 +67,16 @@ export interface PutObjectOptions extends Conditions {
   tags?: Record<string, string>;
   storageClass?: string;
   acl?: CannedAcl;
+  /** Server-side encryption the write asks for (putObject makes a new data key for it). */
+  encryption?: SseRequest;
+  /** Set by putObject / uploadPart: the data key to seal the body with (object/sse-format.ts). */
+  sealWith?: SealWith;
+}
+
+export interface SealWith {
+  dataKey: Buffer;
+  /** SSE-C: the ETag is the MD5 of the stored bytes, not of the plaintext (as S3: not an MD5 of the data). */
+  cipherEtag: boolean;
 }
 
 export interface ReadOptions {
@@ -84,6 +103,8 @@ export class ObjectStore {
   readonly multipart: Multipart;
   /** Stripe buffers of uploads, downloads and copies in flight are leased from this. */
   readonly memory: MemoryBudget;
+  readonly sse: SseKeyring;
+  readonly space: SpaceGuard | undefined;
   private readonly log: (msg: string) => void;
   private readonly background = new Set<Promise<unknown>>();
   /**
@@ -105,9 +126,11 @@ export class ObjectStore {
     this.ids = o.ids ?? new IdGenerator(this.now, pooledRandomBytes);
     this.log = o.log ?? (() => undefined);
     this.memory = o.memory ?? UNLIMITED();
+    this.space = o.space;
     this.garbage = new GarbageCollector(this.disks, this.meta, this.log);
     this.heals = new HealQueue(this, this.log);
     this.multipart = new Multipart(this);
+    this.sse = o.sse ?? new SseKeyring();
   }
 
   /** Runs a task after the reply without losing track of it (close() waits for these). */
@@ -220,44 +243,128 @@ export class ObjectStore {
     });
   }
 
+  // ---------------------------------------------------------------- quotas
+
+  /** Bytes and versions the bucket holds; undefined for a bucket made before usage was kept. */
+  async bucketUsage(name: string): Promise<BucketUsage | undefined> {
+    await this.getBucket(name);
+    return this.meta.getUsage(name);
+  }
+
+  /** Sets (or, with undefined, removes) the bucket's quota. */
+  async setQuota(name: string, maxBytes: number | undefined): Promise<BucketRecord> {
+    if (maxBytes !== undefined && !(await this.bucketUsage(name))) {
+      throw new S3Error('InvalidRequest', `The bucket ${name} was created before Tessera kept bucket usage, so it cannot have a quota. Copy its objects into a new bucket to set one.`);
+    }
+    return this.updateBucket(name, { quota: maxBytes === undefined ? undefined : { maxBytes } });
+  }
+
+  /**
+   * Refuses a write of `bytes` that would take the bucket over its quota. A write to a key
+   * whose null version it replaces (unversioned or suspended buckets) gets that version's bytes
+   * back. Checked before the data is written (with the declared size) and again before the
+   * commit (with the real one); concurrent writes may together overshoot by what they carry.
+   * Returns the bytes the write may have in all (undefined: no quota).
+   */
+  async checkQuota(b: BucketRecord, key: string | undefined, bytes: number): Promise<number | undefined> {
+    const max = b.quota?.maxBytes;
+    if (max === undefined) return undefined;
+    const usage = await this.meta.getUsage(b.name);
+    if (!usage) return undefined;
+    let used = usage.bytes;
+    if (key !== undefined && b.versioning !== 'Enabled') {
+      const old = await this.meta.getVersion(b.name, key, 'null');
+      if (old && !old.isDeleteMarker) used -= old.size;
+    }
+    if (used + bytes > max) throw quotaExceeded(b.name, max, usage.bytes);
+    return max - used;
+  }
+
+  /**
+   * A body of unknown size, cut off with XTesseraQuotaExceeded as soon as it passes `room`
+   * bytes, so a long upload into a bucket near its quota is not written out in full first.
+   */
+  limitToQuota(body: Readable, room: number | undefined, b: BucketRecord): Readable {
+    if (room === undefined) return body;
+    let seen = 0;
+    const limiter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        seen += chunk.length;
+        if (seen > room) return done(quotaExceeded(b.name, b.quota!.maxBytes, b.quota!.maxBytes - room));
+        done(null, chunk);
+      },
+    });
+    return pipeline(body, limiter, () => undefined) as unknown as Readable;
+  }
+
   // ---------------------------------------------------------------- writes
 
   /** Streams a body into the store (inline or erasure-coded) and verifies every digest. */
   async receive(bucket: string, key: string, body: Readable, o: PutObjectOptions, extra: { uploadId?: string; partNumber?: number } = {}): Promise<Ingested> {
+    const readBytes = (body as Readable & { [READ_LEASE_BYTES]?: number })[READ_LEASE_BYTES];
+    if (readBytes === undefined) return this.receiveBody(bucket, key, body, o, extra);
+    // A copy reads and writes at once: it leases both sides in one go, so no copy ever holds
+    // one side while it waits for the other (which could leave every copy waiting on the rest).
+    const shape = { k: this.k, m: this.m, blockSize: this.blockSize, inlineThreshold: this.inlineThreshold, expectedSize: o.expectedSize };
+    const writeLease = await this.memory.acquire(readBytes + uploadLeaseBytes(shape));
+    const readLease = writeLease.split(readBytes);
+    try {
+      return await copyReadLease.run(readLease, () => this.receiveBody(bucket, key, body, o, extra, writeLease));
+    } catch (e) {
+      // A source that was not read to its end: stop its reads.
+      body.destroy();
+      throw e;
+    } finally {
+      readLease.release();
+      writeLease.release(); // ingest gave it back already, unless it never started
+    }
+  }
+
+  private async receiveBody(bucket: string, key: string, body: Readable, o: PutObjectOptions, extra: { uploadId?: string; partNumber?: number }, writeLease?: Lease): Promise<Ingested> {
     const upstream = o.checksumVerifiedUpstream === true && (o.expectedChecksum !== undefined || o.trailerChecksum !== undefined);
     const algs: ChecksumAlgorithm[] = o.checksumAlgorithm && !upstream ? [o.checksumAlgorithm] : [];
     const dataId = this.ids.dataId();
-    const shape = { k: this.k, m: this.m, blockSize: this.blockSize, inlineThreshold: this.inlineThreshold, expectedSize: o.expectedSize };
-    // A copy reads and writes at once: it leases both sides in one go, so no copy ever holds
-    // one side while it waits for the other (which could leave every copy waiting on the rest).
-    const copying = body instanceof ObjectDataStream && !body.hasLease;
-    let lease;
-    if (copying) {
-      const readBytes = body.leaseBytes();
-      lease = await this.memory.acquire(readBytes + uploadLeaseBytes(shape));
-      body.adoptLease(lease.split(readBytes));
-    }
-    let got: Ingested;
-    try {
-      got = await ingest(body, {
-        ...shape,
-        disks: this.disks,
-        dataId,
-        describe: { bucket, key, ...extra },
-        maxSize: MAX_OBJECT_SIZE,
-        checksumAlgorithms: algs,
-        budget: this.memory,
-        lease,
+    // Encrypted, the body is sealed before erasure coding: ingest sees (and hashes) only the
+    // stored form, so the plaintext's digests and size are taken here, on the way in.
+    const seal = o.sealWith;
+    let sealer: SealStream | undefined;
+    let plainMd5: ReturnType<typeof createHash> | undefined;
+    const plainSums = seal ? algs.map((a) => [a, createChecksummer(a)] as const) : [];
+    if (seal) {
+      const md5 = (plainMd5 = createHash('md5'));
+      sealer = new SealStream(seal.dataKey, dataId, (chunk) => {
+        if (sealer!.size > MAX_OBJECT_SIZE) throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(sealer!.size), MaxSizeAllowed: String(MAX_OBJECT_SIZE) });
+        md5.update(chunk);
+        for (const [, c] of plainSums) c.update(chunk);
       });
-    } catch (e) {
-      // A source stream that was never read to its end still holds its lease and files.
-      if (copying) body.destroy();
-      throw e;
+      body = pipeline(body, sealer, () => undefined) as unknown as Readable;
+    }
+    const got = await ingest(body, {
+      disks: this.disks,
+      k: this.k,
+      m: this.m,
+      blockSize: this.blockSize,
+      inlineThreshold: this.inlineThreshold,
+      dataId,
+      describe: { bucket, key, ...extra },
+      expectedSize: seal && o.expectedSize !== undefined ? sealedSize(o.expectedSize) : o.expectedSize,
+      maxSize: seal ? sealedSize(MAX_OBJECT_SIZE) : MAX_OBJECT_SIZE,
+      checksumAlgorithms: seal ? [] : algs,
+      space: this.space,
+      budget: this.memory,
+      lease: writeLease,
+    });
+    let contentMd5 = got.md5;
+    if (sealer) {
+      got.size = sealer.size;
+      contentMd5 = plainMd5!.digest();
+      got.checksums = Object.fromEntries(plainSums.map(([a, c]) => [a, c.digest()]));
+      if (!seal!.cipherEtag) got.md5 = contentMd5;
     }
     try {
       if (o.expectedSize !== undefined && got.size !== o.expectedSize) throw new S3Error('IncompleteBody');
-      if (o.contentMd5 !== undefined && got.md5.toString('base64') !== o.contentMd5) {
-        throw new S3Error('BadDigest', undefined, { ExpectedDigest: Buffer.from(o.contentMd5, 'base64').toString('hex'), CalculatedDigest: got.md5.toString('hex') });
+      if (o.contentMd5 !== undefined && contentMd5.toString('base64') !== o.contentMd5) {
+        throw new S3Error('BadDigest', undefined, { ExpectedDigest: Buffer.from(o.contentMd5, 'base64').toString('hex'), CalculatedDigest: contentMd5.toString('hex') });
       }
       if (o.checksumAlgorithm) {
         const declared = o.expectedChecksum ?? o.trailerChecksum?.();
@@ -279,10 +386,13 @@ export class ObjectStore {
   }
 
   async putObject(bucket: string, key: string, body: Readable, o: PutObjectOptions = {}): Promise<ObjectVersion> {
-    await this.getBucket(bucket);
+    const b = await this.getBucket(bucket);
+    const room = await this.checkQuota(b, key, o.expectedSize ?? 0);
+    if (o.expectedSize === undefined) body = this.limitToQuota(body, room, b);
     // Fail fast on a condition that already cannot hold; it is checked again at commit.
     if (o.ifNoneMatch !== undefined || o.ifMatch !== undefined) await this.checkConditions(bucket, key, o);
-    const got = await this.receive(bucket, key, body, o);
+    const sealed = o.encryption ? this.sse.seal(o.encryption) : undefined;
+    const got = await this.receive(bucket, key, body, sealed ? { ...o, sealWith: { dataKey: sealed.dataKey, cipherEtag: o.encryption!.mode === 'C' } } : o);
     const checksum: StoredChecksum | undefined = o.checksumAlgorithm
       ? { algorithm: o.checksumAlgorithm, value: got.checksums[o.checksumAlgorithm]!.toString('base64'), type: 'FULL_OBJECT' }
       : undefined;
@@ -295,10 +405,13 @@ export class ObjectStore {
       tags: o.tags,
       storageClass: o.storageClass,
       acl: o.acl,
+      sse: sealed?.info,
       data: got.layout,
     };
     const extraOps: MetaOp[] = got.inline ? [{ type: 'putInline', dataId: got.layout.dataId, data: got.inline }] : [];
     try {
+      // Again with the real size: a body of unknown size was not checked before.
+      await this.checkQuota(await this.getBucket(bucket), key, got.size);
       const v = await this.commitVersion(bucket, key, draft, extraOps, o);
       await got.writer?.publish();
       return v;
@@ -344,6 +457,7 @@ export class ObjectStore {
       if (v.storageClass === undefined) delete v.storageClass;
       if (v.acl === undefined || v.acl === 'private') delete v.acl;
       if (v.uploadId === undefined) delete v.uploadId;
+      if (v.sse === undefined) delete v.sse;
       const ops: MetaOp[] = [...extraOps, { type: 'putVersion', version: v }, { type: 'setCurrent', bucket, key, version: v }];
       if (versionId === 'null') ops.push(...(await this.replaceNullOps(bucket, key)));
       await this.meta.batch(ops);
@@ -479,7 +593,8 @@ export class ObjectStore {
    */
   async inlineData(v: ObjectVersion): Promise<Buffer | undefined> {
     const l = v.data;
-    if (l?.kind !== 'inline') return undefined;
+    // Encrypted data is opened chunk by chunk by openData.
+    if (l?.kind !== 'inline' || v.sse) return undefined;
     const buf = await this.meta.getInline(l.dataId);
     if (!buf || buf.length !== l.size || crc32c(buf) !== l.crc32c) {
       throw new S3Error('InternalError', `The data of ${v.key} failed its integrity check.`);
@@ -487,9 +602,23 @@ export class ObjectStore {
     return buf;
   }
 
-  /** Bytes [start, end] of a version's data as a stream (bounded memory). */
-  openData(v: ObjectVersion, start = 0, end = v.size - 1): Readable {
-    return openDataStream(this, v, start, end);
+  /**
+   * Bytes [start, end] of a version's data as a stream (bounded memory), decrypted if the
+   * version is encrypted (`customerKey`: the SSE-C key the request supplied). Refusals (no
+   * master key, a missing or wrong customer key) are thrown here, before any byte is read.
+   */
+  openData(v: ObjectVersion, start = 0, end = v.size - 1, customerKey?: Buffer): Readable {
+    const dataKey = this.sse.dataKeyForRead(v.sse, customerKey);
+    const s = dataKey ? openDecrypted(this, v, dataKey, start, end) : openDataStream(this, v, start, end);
+    // Written into the store (a copy), its reads share the write's lease: see receive().
+    Object.defineProperty(s, READ_LEASE_BYTES, { value: readLeaseBytes(v) });
+    return s;
+  }
+
+  /** openData, resolved once the first chunks are read: a read that cannot start fails before any reply. */
+  openDataReady(v: ObjectVersion, start = 0, end = v.size - 1, customerKey?: Buffer): Promise<Readable> {
+    const dataKey = this.sse.dataKeyForRead(v.sse, customerKey);
+    return dataKey ? openDecryptedReady(this, v, dataKey, start, end) : openDataStreamReady(this, v, start, end);
   }
 
   listObjects(bucket: string, o: ListCurrentOptions): Promise<ListCurrentResult> {
@@ -517,6 +646,7 @@ export interface Draft {
   storageClass?: string;
   acl?: CannedAcl;
   uploadId?: string;
+  sse?: SseInfo;
   data: DataLayout;
 }
 
@@ -539,6 +669,10 @@ function pooledRandomBytes(n: number): Buffer {
 const RANDOM_POOL_BYTES = 4096;
 let randomPool = Buffer.alloc(0);
 let randomOffset = 0;
+
+function quotaExceeded(bucket: string, max: number, stored: number): S3Error {
+  return new S3Error('XTesseraQuotaExceeded', `This write would take the bucket over its quota of ${max} bytes (${stored} bytes stored).`, { BucketName: bucket });
+}
 
 export function stripQuotes(s: string): string {
   const t = s.trim().replace(/^W\//, '');

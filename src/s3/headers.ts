@@ -31,7 +31,7 @@ export function storedHeadersFrom(get: (name: string) => string | undefined): Re
       v = v.split(',').map((s) => s.trim()).filter((s) => s && s.toLowerCase() !== 'aws-chunked').join(',');
       if (!v) continue;
     }
-    out[name] = v;
+    out[name] = replayable(name, v);
   }
   if (!out['content-type']) out['content-type'] = 'binary/octet-stream';
   return out;
@@ -50,11 +50,25 @@ export function userMetadataFrom(entries: Iterable<[string, string | string[] | 
     if (!name.startsWith('x-amz-meta-') || value === undefined) continue;
     const v = Array.isArray(value) ? value.join(',') : value;
     const k = name.slice('x-amz-meta-'.length);
-    out[k] = v;
+    // The name is sent back as a header name: a form field may hold what a header cannot.
+    if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(k)) throw new S3Error('InvalidArgument', 'User-defined metadata names must be valid HTTP header names.', { ArgumentName: name.replace(/[\x00-\x1f]/g, '') });
+    out[k] = replayable(name, v);
     size += Buffer.byteLength(k) + Buffer.byteLength(v);
   }
   if (size > USER_META_LIMIT) throw new S3Error('MetadataTooLarge', undefined, { Size: String(size), MaxSizeAllowed: String(USER_META_LIMIT) });
   return out;
+}
+
+/**
+ * A stored value is sent back as a response header, which holds ISO-8859-1 without control
+ * characters. A request header cannot carry anything else (Node's parser refuses it), but a
+ * POST form field can: refuse it at upload rather than store an object every GET fails on.
+ */
+function replayable(name: string, value: string): string {
+  if (/[^\t\x20-\x7e\x80-\xff]/.test(value)) {
+    throw new S3Error('InvalidArgument', 'Header value cannot be represented using ISO-8859-1.', { ArgumentName: name });
+  }
+  return value;
 }
 
 export function httpDate(ms: number): string {

@@ -23,10 +23,21 @@ function encodeToken(key: string): string {
   return Buffer.from(key, 'utf8').toString('base64url');
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 function decodeToken(token: string): string {
+  const incorrect = () => new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { ArgumentName: 'continuation-token' });
   const s = Buffer.from(token, 'base64url');
-  if (token === '' || s.toString('base64url') !== token) throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { ArgumentName: 'continuation-token' });
-  return s.toString('utf8');
+  if (token === '' || s.toString('base64url') !== token) throw incorrect();
+  // Only a key can be in a token we issued: well-formed UTF-8 without NUL.
+  let key: string;
+  try {
+    key = utf8.decode(s);
+  } catch {
+    throw incorrect();
+  }
+  if (key.includes('\0')) throw incorrect();
+  return key;
 }
 
 export async function listObjectsV1(deps: S3Deps, ctx: S3Ctx): Promise<void> {

@@ -6,6 +6,7 @@
 
 import xml2js from 'xml2js';
 import { S3Error } from '../errors.js';
+import { decodeStrict } from './validate.js';
 import type { ChecksumAlgorithm, CorsRule, PublicAccessBlock } from '../meta/types.js';
 
 /**
@@ -66,6 +67,8 @@ function parseRoot(body: XmlBody, rootName: string): XNode | undefined {
   // Characters outside XML 1.0's Char production (raw control characters such as \x01) make a
   // document not well-formed; sax lets them through, S3 answers MalformedXML.
   if (/[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/.test(text)) throw malformed();
+  // The same characters written as references (&#0;, &#x1F;) are not well-formed either.
+  if (text.includes('&#') && hasBadCharReference(text)) throw malformed();
 
   const parser = new xml2js.Parser({
     strict: true,
@@ -103,6 +106,19 @@ function parseRoot(body: XmlBody, rootName: string): XNode | undefined {
   const names = Object.keys(result);
   if (names.length !== 1 || names[0] !== rootName) throw malformed();
   return (result as Record<string, XNode>)[rootName];
+}
+
+/** A numeric character reference to a code point outside XML 1.0's Char production. */
+function hasBadCharReference(text: string): boolean {
+  for (const m of text.matchAll(/&#(x[0-9a-fA-F]+|[0-9]+);/g)) {
+    const ref = m[1]!;
+    const digits = ref[0] === 'x' ? ref.slice(1) : ref;
+    if (digits.replace(/^0+/, '').length > 8) return true;
+    const c = ref[0] === 'x' ? parseInt(digits, 16) : parseInt(digits, 10);
+    const ok = c === 0x9 || c === 0xa || c === 0xd || (c >= 0x20 && c <= 0xd7ff) || (c >= 0xe000 && c <= 0xfffd) || (c >= 0x10000 && c <= 0x10ffff);
+    if (!ok) return true;
+  }
+  return false;
 }
 
 function children(node: XNode, name: string): XNode[] {
@@ -260,6 +276,9 @@ function validateTags(pairs: [string, string][], target: TagTarget): Record<stri
   const tags: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [k, v] of pairs) {
     if (k === '') throw invalidTag('The TagKey you have provided is invalid');
+    // Control characters (a NUL above all) cannot be returned in GetObjectTagging's XML.
+    if (/[\x00-\x08\x0b\x0c\x0e-\x1f]/.test(k)) throw invalidTag('The TagKey you have provided is invalid');
+    if (/[\x00-\x08\x0b\x0c\x0e-\x1f]/.test(v)) throw invalidTag('The TagValue you have provided is invalid');
     if (charLength(k) > MAX_TAG_KEY) throw invalidTag('The TagKey you have provided is too long, max 128');
     if (charLength(v) > MAX_TAG_VALUE) throw invalidTag('The TagValue you have provided is too long, max 256');
     // The aws: prefix is reserved for tags AWS sets itself.
@@ -292,6 +311,10 @@ export async function parseTagging(body: XmlBody, target: TagTarget = 'object'):
  */
 export function parseTaggingHeader(header: string, target: TagTarget = 'object'): Record<string, string> {
   if (header === '') return {};
+  // URLSearchParams would turn bytes that are not UTF-8 into U+FFFD: a different tag than sent.
+  for (const part of header.split('&')) {
+    if (decodeStrict(part, true) === undefined) throw invalidTag('The TagKey you have provided is invalid');
+  }
   const pairs = [...new URLSearchParams(header)];
   return validateTags(pairs, target);
 }
@@ -448,4 +471,31 @@ function validateCorsRule(rule: CorsRule): void {
 
 function wildcards(s: string): number {
   return s.split('*').length - 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// PutBucketEncryption
+
+/** A default encryption rule as asked; 'kms' (aws:kms, aws:kms:dsse) is for the handler to refuse. */
+export type RequestedBucketEncryption = { algorithm: 'AES256'; bucketKeyEnabled?: boolean } | { algorithm: 'kms'; name: string };
+
+/** The one Rule of a ServerSideEncryptionConfiguration (S3 accepts exactly one). */
+export async function parseBucketEncryption(body: XmlBody): Promise<RequestedBucketEncryption> {
+  const root = parseRoot(body, 'ServerSideEncryptionConfiguration');
+  if (root === undefined) throw malformed();
+  const rules = children(root, 'Rule');
+  if (rules.length !== 1) throw malformed();
+  const rule = rules[0]!;
+  const apply = single(rule, 'ApplyServerSideEncryptionByDefault');
+  if (apply === undefined) throw malformed();
+  const algorithm = requiredText(apply, 'SSEAlgorithm').trim();
+  const kmsKey = optionalText(apply, 'KMSMasterKeyID');
+  const bucketKey = optionalText(rule, 'BucketKeyEnabled')?.trim();
+  if (bucketKey !== undefined && bucketKey !== 'true' && bucketKey !== 'false') throw malformed();
+  if (algorithm === 'aws:kms' || algorithm === 'aws:kms:dsse') return { algorithm: 'kms', name: algorithm };
+  if (algorithm !== 'AES256') throw malformed();
+  if (kmsKey !== undefined) {
+    throw new S3Error('InvalidArgument', 'a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms or aws:kms:dsse', { ArgumentName: 'ApplyServerSideEncryptionByDefault' });
+  }
+  return bucketKey !== undefined ? { algorithm: 'AES256', bucketKeyEnabled: bucketKey === 'true' } : { algorithm: 'AES256' };
 }

@@ -4,6 +4,7 @@
 
 import { S3Client } from '@aws-sdk/client-s3';
 import { spawn } from 'node:child_process';
+import https from 'node:https';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +17,8 @@ export function sdkClient(s: TestServer, extra: Record<string, unknown> = {}): S
     region: s.region,
     forcePathStyle: true,
     credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey },
+    // A server started with `tls` has a certificate from a test CA: trust that CA.
+    ...(s.ca ? { requestHandler: { httpsAgent: new https.Agent({ ca: s.ca }) } } : {}),
     ...extra,
   });
 }
@@ -71,7 +74,7 @@ export async function aws(s: TestServer, args: string[], opts: { input?: string 
   const { s3Settings, ...runOpts } = opts;
   const env = await awsEnv(s, { s3Settings });
   try {
-    return await run('aws', ['--endpoint-url', s.endpoint, ...args], { env, ...runOpts });
+    return await run('aws', ['--endpoint-url', s.endpoint, ...(s.caFile ? ['--ca-bundle', s.caFile] : []), ...args], { env, ...runOpts });
   } finally {
     await removeAwsConfig(env);
   }
@@ -84,7 +87,8 @@ export async function removeAwsConfig(env: NodeJS.ProcessEnv): Promise<void> {
 
 /** Runs a python3 snippet with boto3; `s3` is a client for the server, `bucket` helpers in scope. */
 export async function boto3(s: TestServer, code: string, opts: { cwd?: string } = {}): Promise<RunResult> {
-  const prelude = `import boto3, botocore, json, sys, os, io\ns3 = boto3.client('s3', endpoint_url=${JSON.stringify(s.endpoint)})\n`;
+  const verify = s.caFile ? `, verify=${JSON.stringify(s.caFile)}` : '';
+  const prelude = `import boto3, botocore, json, sys, os, io\ns3 = boto3.client('s3', endpoint_url=${JSON.stringify(s.endpoint)}${verify})\n`;
   const env = await awsEnv(s);
   try {
     return await run('python3', ['-c', prelude + code], { env, ...opts });

@@ -28,9 +28,17 @@ export interface ChildServer {
   exited: Promise<number | string>;
 }
 
-export async function spawnServer(root: string, port: number, env: Record<string, string> = {}): Promise<ChildServer> {
+export interface SpawnOptions {
+  /** Soft and hard limit on open files for the server (`ulimit -n` in a shell that execs it). */
+  fdLimit?: number;
+}
+
+export async function spawnServer(root: string, port: number, env: Record<string, string> = {}, o: SpawnOptions = {}): Promise<ChildServer> {
   const disks = [1, 2, 3, 4].map((i) => path.join(root, `disk${i}`));
-  const child = spawn(process.execPath, [MAIN, 'server'], {
+  const [cmd, args] = o.fdLimit === undefined
+    ? [process.execPath, [MAIN, 'server']]
+    : ['bash', ['-c', `ulimit -n ${o.fdLimit} && exec "$0" "$1" server`, process.execPath, MAIN]];
+  const child = spawn(cmd, args, {
     cwd: root,
     env: {
       ...process.env,
@@ -48,7 +56,7 @@ export async function spawnServer(root: string, port: number, env: Record<string
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | string>((resolve) => child.on('exit', (code, sig) => resolve(code ?? sig ?? -1)));
-  const endpoint = `http://127.0.0.1:${port}`;
+  const endpoint = `${env.TESSERA_TLS_CERT ? 'https' : 'http'}://127.0.0.1:${port}`;
   const deadline = Date.now() + 20_000;
   while (!out.includes('endpoint:')) {
     if (child.exitCode !== null) throw new Error(`server exited: ${out}`);

@@ -1,0 +1,113 @@
+// What happens on a connection before (or beside) the Koa app: requests Node's HTTP parser
+// refuses, Expect headers, and clients that hang up. Attached to every server that serves the
+// app (HTTP and HTTPS alike), so each of them answers malformed input in S3 XML.
+//
+// - A request the parser cannot accept (header section too large, bad framing, a NUL in a
+//   header, a timeout before the headers were complete) gets a minimal S3 XML 400 with a
+//   request id, then the connection closes. Nothing is logged above debug and never a stack:
+//   any client on the network can send these.
+// - Expect: 100-continue: the app runs first (routing, signature, validation), and the 100
+//   goes out only when a handler starts reading the body. A request refused on its headers
+//   gets its error without the client ever sending the body.
+// - Any other Expect value is ignored, as S3 does (Node would answer 417).
+
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import type Koa from 'koa';
+import { S3Error } from '../errors.js';
+import type { Logger } from '../ops/log.js';
+import { errorXml } from '../s3/xml.js';
+import { newRequestId } from './request-id.js';
+
+// An https.Server is an http.Server as far as these events go.
+type Server = http.Server | import('node:https').Server;
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+/** Errors that only mean the peer went away: routine on any network, logged at debug. */
+const HANG_UP_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END', 'ECANCELED']);
+
+/** True when `err` says the client closed the connection (or the request was aborted). */
+export function isHangUp(err: unknown): boolean {
+  if (err === null || typeof err !== 'object') return false;
+  const e = err as NodeJS.ErrnoException;
+  if (e.code !== undefined && HANG_UP_CODES.has(e.code)) return true;
+  // Node's IncomingMessage reports a client that vanished mid-body as Error('aborted') with code ECONNRESET;
+  // some stream layers rewrap it with the message only.
+  return e.message === 'aborted' || e.message === 'Premature close' || e.code === 'HPE_INVALID_EOF_STATE';
+}
+
+/** `app`: the Koa app, or the request handler already made from it (app.callback()). */
+export function attachWireHandlers(server: Server, app: Koa<any> | Handler, log: Logger = () => undefined): void {
+  const handle: Handler = typeof app === 'function' ? app : app.callback();
+
+  server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    continueOnFirstRead(req, res);
+    handle(req, res);
+  });
+  // Node answers 417 to any Expect but 100-continue; S3 ignores such a header.
+  server.on('checkExpectation', (req: http.IncomingMessage, res: http.ServerResponse) => handle(req, res));
+
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const code = err.code ?? '';
+    const busy = (socket as Duplex & { _httpMessage?: http.ServerResponse })._httpMessage;
+    // A peer that is gone, or a response already under way on this connection: nothing to say.
+    if (isHangUp(err) || !socket.writable || busy?.headersSent) {
+      log('debug', 'client connection closed', { code });
+      socket.destroy();
+      return;
+    }
+    const e = wireError(code, server, (err as { rawPacket?: Buffer }).rawPacket);
+    log('debug', 'malformed request refused', { code, status: e.status, s3Code: e.code });
+    const { requestId, hostId } = newRequestId();
+    const body = Buffer.from(errorXml(e, '', requestId, hostId), 'utf8');
+    const head =
+      `HTTP/1.1 ${e.status} ${http.STATUS_CODES[e.status] ?? 'Bad Request'}\r\n` +
+      `Content-Type: application/xml\r\n` +
+      `Content-Length: ${body.length}\r\n` +
+      `x-amz-request-id: ${requestId}\r\n` +
+      `x-amz-id-2: ${hostId}\r\n` +
+      `Server: Tessera\r\n` +
+      `Connection: close\r\n\r\n`;
+    socket.end(Buffer.concat([Buffer.from(head, 'latin1'), body]));
+    // end() flushes then closes; a peer that never reads must not keep the socket open.
+    setTimeout(() => socket.destroy(), 5_000).unref();
+  });
+}
+
+/** The S3 error for a request Node's parser refused, by llhttp / Node error code. */
+function wireError(code: string, server: Server, raw: Buffer | undefined): S3Error {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return new S3Error('RequestHeaderSectionTooLarge', 'Your request header section exceeds the maximum allowed size.', {
+        MaxSizeAllowed: String((server as Server & { maxHeaderSize?: number }).maxHeaderSize ?? http.maxHeaderSize),
+      });
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+    case 'HPE_HEADERS_TIMEOUT':
+      return new S3Error('RequestTimeout', 'Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.');
+    case 'HPE_INVALID_CONTENT_LENGTH':
+      // A length too large for the parser's 64 bits is a proposed upload far beyond 5 TiB.
+      if (raw && /\r\ncontent-length[ \t]*:[ \t]*\d{17,}[ \t]*\r\n/i.test(raw.toString('latin1'))) {
+        return new S3Error('EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size');
+      }
+      return new S3Error('BadRequest', 'The Content-Length header of the request is not valid.');
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+      return new S3Error('BadRequest', 'The Content-Length header of the request is not valid.');
+    default:
+      return new S3Error('BadRequest', 'An error occurred when parsing the HTTP request.');
+  }
+}
+
+/**
+ * Sends "100 Continue" when the app first reads the body, not before: until then the client
+ * holds the body back, so a request refused on its headers costs no upload. After the final
+ * response has started, it is never sent (Node drains or closes the connection instead).
+ */
+function continueOnFirstRead(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const r = req as unknown as { _read(n: number): void };
+  const read = r._read;
+  r._read = function readAfterContinue(this: unknown, n: number): void {
+    r._read = read;
+    if (!res.headersSent && !res.writableEnded && !res.destroyed) res.writeContinue();
+    read.call(this, n);
+  };
+}
