@@ -89,6 +89,8 @@ export function createApp(o: AppOptions): Koa<S3State> {
     ctx.set('Server', 'Tessera');
     const url = ctx.req.url ?? '/';
     try {
+      // HTTP/1.1 requires Host (RFC 9112 §3.2); wire.ts lets such requests through to be refused here, in S3 XML.
+      if (ctx.req.headers.host === undefined && ctx.req.httpVersion === '1.1') throw new S3Error('BadRequest', 'Missing required header for this request: Host');
       const target = resolveTarget(url, ctx.req.headers.host, o.domains);
       ctx.state.target = target;
       // The admin API shares the port (path style only) and answers in JSON.
