@@ -24,6 +24,8 @@ const STATUS: Record<string, number> = {
   InvalidArgument: 400,
   InvalidBucketName: 400,
   InvalidDigest: 400,
+  InvalidEncryptionAlgorithmError: 400,
+  ServerSideEncryptionConfigurationNotFoundError: 404,
   InvalidLocationConstraint: 400,
   InvalidObjectState: 403,
   InvalidPart: 400,
@@ -68,6 +70,9 @@ const STATUS: Record<string, number> = {
   // Not an S3 code: the storage engine could not reach enough healthy shards.
   InsufficientReadQuorum: 503,
   InsufficientWriteQuorum: 503,
+  // Not an S3 code (S3 never runs out of space): a disk would go below its free-space reserve,
+  // or filled up during the write. 507 Insufficient Storage, which SDKs do not retry.
+  XTesseraStorageFull: 507,
   // Bucket policies, ACLs and PublicAccessBlock.
   NoSuchPublicAccessBlockConfiguration: 404,
   AccessControlListNotSupported: 400,
@@ -112,6 +117,7 @@ function defaultMessage(code: string): string {
     case 'NoSuchBucketPolicy': return 'The bucket policy does not exist';
     case 'NoSuchPublicAccessBlockConfiguration': return 'The public access block configuration was not found';
     case 'NoSuchCORSConfiguration': return 'The CORS configuration does not exist';
+    case 'ServerSideEncryptionConfigurationNotFoundError': return 'The server side encryption configuration was not found';
     case 'BucketNotEmpty': return 'The bucket you tried to delete is not empty';
     case 'BucketAlreadyOwnedByYou': return 'Your previous request to create the named bucket succeeded and you already own it.';
     case 'BucketAlreadyExists': return 'The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.';

@@ -7,6 +7,7 @@ import { certificateWarning, listen, type CertificateInfo, type RunningServer } 
 import { openEngine, type Engine } from '../object/engine.js';
 import { createLogger, type Logger } from '../ops/log.js';
 import path from 'node:path';
+import { loadMasterKey } from '../config/master-key.js';
 import { makePrivate } from '../util/private-files.js';
 
 export interface Started {
@@ -19,7 +20,10 @@ export interface Started {
 
 /** Starts a server from an already loaded configuration (tests use this directly). */
 export async function startServer(config: Config, log: Logger = createLogger(config.logLevel)): Promise<Started> {
+  // Read (and its permissions checked) before anything opens: a bad key file stops start-up.
+  const masterKey = config.sse.masterKeyFile !== undefined ? await loadMasterKey(config.sse.masterKeyFile) : undefined;
   const engine = await openEngine({
+    masterKey,
     disks: config.disks,
     metaDir: path.join(config.metaDir, 'leveldb'),
     parity: config.parity,
@@ -27,6 +31,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     inlineThreshold: config.inlineThreshold,
     scannerBytesPerSecond: config.scannerBytesPerSecond,
     multipartExpirySeconds: config.multipartExpirySeconds,
+    diskReserve: config.diskReserve,
     log: (msg) => log('info', msg),
   });
   await makeDirectoriesPrivate(config, engine, log);
@@ -137,6 +142,7 @@ export function banner(s: Started): string {
     `  disks:       ${c.disks.join(', ')}`,
     `  metadata:    ${c.metaDir} (${describeIndex(s.engine)})`,
     `  erasure:     ${c.dataShards} data + ${c.parity} parity shards (survives ${c.parity} lost disk${c.parity === 1 ? '' : 's'})`,
+    `  encryption:  ${c.sse?.masterKeyFile !== undefined ? `SSE-S3 available (master key ${c.sse.masterKeyFile})` : 'off (no sse.master_key_file: SSE-S3 refused; SSE-C over HTTPS only)'}`,
     `  access key:  ${c.credentials.accessKeyId}`,
     `  secret key:  ${secret.hidden ? `(hidden: print_secret is off${c.credentials.storedAt ? `; it is in ${c.credentials.storedAt}` : ''})` : secret.value}`,
   );

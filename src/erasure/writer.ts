@@ -8,10 +8,15 @@
 // and block go down in one positioned writev on a raw file descriptor. A shard whose write
 // fails is dropped (its file closed once nothing is in flight on it, and removed); when fewer
 // than the write quorum remain, the stripe fails with InsufficientWriteQuorum.
+//
+// A full filesystem (ENOSPC, EDQUOT) is different: the disk is fine, there is just no room,
+// and writing on with fewer shards would leave an object that healing cannot complete either.
+// The whole write fails with XTesseraStorageFull, and the caller's abort() removes every file.
 
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Disk, fsyncDir } from '../disk/disk.js';
+import { isNoSpace, storageFullError } from '../disk/space.js';
 import { PRIVATE_FILE_MODE } from '../util/private-files.js';
 import { S3Error } from '../errors.js';
 import { crc32c } from './bitrot.js';
@@ -119,6 +124,8 @@ export class ShardWriter {
   private shortStripeSeen = false;
   private closed = false;
   private readonly written: boolean[] = [];
+  /** Some shard's filesystem was full: the write as a whole fails (see the top of the file). */
+  private noSpace = false;
 
   private constructor(private readonly o: ShardWriterOptions, fds: (number | undefined)[]) {
     this.codec = createCodec(o.k, o.m);
@@ -133,18 +140,22 @@ export class ShardWriter {
 
   static async open(o: ShardWriterOptions): Promise<ShardWriter> {
     const n = o.k + o.m;
+    let noSpace = false;
     const fds = await Promise.all(
       Array.from({ length: n }, async (_, i) => {
         const disk = o.disks[o.distribution[i]!]!;
         if (!disk.online) return undefined;
         try {
           return await openFd(disk.tmpPath(o.dataId));
-        } catch {
+        } catch (e) {
+          // Out of inodes, or no block left for the directory entry.
+          if (isNoSpace(e)) noSpace = true;
           return undefined;
         }
       }),
     );
     const w = new ShardWriter(o, fds);
+    w.noSpace = noSpace;
     try {
       w.checkQuorum();
     } catch (e) {
@@ -161,6 +172,7 @@ export class ShardWriter {
   }
 
   private checkQuorum(): void {
+    if (this.noSpace) throw storageFullError();
     if (this.healthyShards < writeQuorum(this.o.k, this.o.m)) {
       throw new S3Error('InsufficientWriteQuorum', `Only ${this.healthyShards} of ${this.o.k + this.o.m} disks accepted the write; ${writeQuorum(this.o.k, this.o.m)} are needed.`);
     }
@@ -233,7 +245,8 @@ export class ShardWriter {
         this.release(shard);
         if (shard.unsynced >= EARLY_SYNC_BYTES) this.earlySync(i, shard);
       },
-      () => {
+      (e: unknown) => {
+        if (isNoSpace(e)) this.noSpace = true;
         this.release(shard);
         this.dropShard(i);
       },
@@ -256,9 +269,10 @@ export class ShardWriter {
         shard.sync = undefined;
         this.release(shard);
       },
-      () => {
+      (e: unknown) => {
         earlySyncs--;
         shard.sync = undefined;
+        if (isNoSpace(e)) this.noSpace = true;
         this.release(shard);
         this.dropShard(i);
       },
@@ -308,7 +322,8 @@ export class ShardWriter {
         try {
           await writevAll(shard.fd, [trailer], this.end);
           await fsyncFd(shard.fd);
-        } catch {
+        } catch (e) {
+          if (isNoSpace(e)) this.noSpace = true;
           this.release(shard);
           this.dropShard(i);
           return;
@@ -327,6 +342,10 @@ export class ShardWriter {
       }),
     );
     const n = this.written.filter(Boolean).length;
+    if (this.noSpace) {
+      await this.abort();
+      throw storageFullError();
+    }
     if (n < writeQuorum(o.k, o.m)) {
       await this.abort();
       throw new S3Error('InsufficientWriteQuorum');

@@ -38,10 +38,35 @@ export interface BucketRecord {
   acl?: CannedAcl;
   cors?: CorsRule[];
   publicAccessBlock?: PublicAccessBlock;
+  /** Default encryption (PutBucketEncryption): objects written without SSE headers get SSE-S3. */
+  encryption?: BucketEncryption;
+}
+
+export interface BucketEncryption {
+  algorithm: 'AES256';
+  bucketKeyEnabled?: boolean;
 }
 
 /** Bucket settings that change as a whole and alone (see ObjectStore.updateBucket). */
-export type BucketSettings = Pick<BucketRecord, 'policy' | 'acl' | 'cors' | 'publicAccessBlock'>;
+export type BucketSettings = Pick<BucketRecord, 'policy' | 'acl' | 'cors' | 'publicAccessBlock' | 'encryption'>;
+
+/**
+ * How a version's (or an upload's) data is encrypted (object/sse.ts). Its data key is kept
+ * only wrapped: under the server's master key (S3) or the customer's key (C). For SSE-C a
+ * salted HMAC of the customer key tells a wrong key apart; the key itself is never stored.
+ * Sizes in the version and its parts are plaintext sizes; the layouts' are stored sizes.
+ */
+export interface SseInfo {
+  mode: 'S3' | 'C';
+  /** Format version of the stored chunks (object/sse-format.ts). */
+  format: 1;
+  /** The data key, wrapped (base64 of nonce ‖ ciphertext ‖ tag). */
+  wrappedKey: string;
+  /** SSE-S3: an id of the master key that wrapped it (a key change is then named, not a garbled read). */
+  masterKeyId?: string;
+  /** SSE-C: base64 of salt ‖ HMAC-SHA256(salt, customer key). */
+  keyCheck?: string;
+}
 
 export type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256';
 
@@ -109,6 +134,8 @@ export interface ObjectVersion {
   acl?: CannedAcl;
   /** Set on objects made by CompleteMultipartUpload, so a retried Complete finds its result. */
   uploadId?: string;
+  /** Server-side encryption of the data; absent = stored in clear. */
+  sse?: SseInfo;
   data?: DataLayout;   // absent for delete markers
 }
 
@@ -124,6 +151,8 @@ export interface MultipartUpload {
   tags?: Record<string, string>;
   storageClass?: string;
   acl?: CannedAcl;
+  /** Every part is encrypted with this upload's data key (each under a key of its own derived from it). */
+  sse?: SseInfo;
 }
 
 export interface UploadPart extends PartLayout {

@@ -2,6 +2,7 @@
 // background upkeep. This is what the server (and tests, and tools) start from.
 
 import { openDiskSet } from '../disk/disk-set.js';
+import { SpaceGuard, type DiskReserve } from '../disk/space.js';
 import { writeQuorum } from '../erasure/quorum.js';
 import { metaWriteQuorum } from '../meta/journal/quorum-journal.js';
 import type { MetaIndex } from './meta-index.js';
@@ -9,6 +10,7 @@ import { openMetaIndex } from './meta-open.js';
 import { recoverTemporaryFiles, type RecoveryReport } from './recovery.js';
 import { Upkeep } from './scanner.js';
 import { ObjectStore } from './store.js';
+import { SseKeyring } from './sse.js';
 
 export interface EngineOptions {
   disks: string[];
@@ -25,6 +27,16 @@ export interface EngineOptions {
   rebuildMeta?: boolean;
   log?: (msg: string) => void;
   now?: () => number;
+  /** The SSE-S3 master key (32 bytes); without it SSE-S3 requests are refused. */
+  masterKey?: Buffer;
+  /**
+   * Free space every disk's (and the metadata directory's) filesystem keeps: object writes that
+   * would go below it are refused. Absent or zero: no check (a full disk then fails the write
+   * that hits ENOSPC, cleanly).
+   */
+  diskReserve?: DiskReserve;
+  /** How long a free-space reading is trusted (ms; default 1000). */
+  spaceCacheMs?: number;
 }
 
 export interface DiskUsage {
@@ -75,7 +87,12 @@ export async function openEngine(o: EngineOptions): Promise<Engine> {
     log: o.log,
   });
   const meta = metaIndex.meta;
+  const reserve = o.diskReserve;
+  const space = reserve && ('percent' in reserve ? reserve.percent > 0 : reserve.bytes > 0)
+    ? new SpaceGuard([...o.disks, o.metaDir], { reserve, cacheMs: o.spaceCacheMs, log: o.log })
+    : undefined;
   const store = new ObjectStore({
+    space,
     disks: set.disks,
     meta,
     k,
@@ -84,6 +101,7 @@ export async function openEngine(o: EngineOptions): Promise<Engine> {
     inlineThreshold: o.inlineThreshold ?? DEFAULT_INLINE_THRESHOLD,
     log: o.log,
     now: o.now,
+    sse: new SseKeyring(o.masterKey),
   });
   const recovery = await recoverTemporaryFiles(store);
   metaIndex.startCompaction();

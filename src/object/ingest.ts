@@ -6,13 +6,17 @@
 // while the main thread goes on filling another buffer. A buffer is refilled only once its
 // writes are done and the worker has read it. At most ShardWriter.DEPTH + 1 stripe buffers
 // are alive per upload, whatever the object size.
+//
+// Space is claimed against the free-space reserve (disk/space.ts) before data is written: the
+// whole declared size up front, or, for a body of unknown size, stripe by stripe as it comes.
 
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Disk } from '../disk/disk.js';
+import type { SpaceClaim, SpaceGuard } from '../disk/space.js';
 import { S3Error } from '../errors.js';
 import { crc32c } from '../erasure/bitrot.js';
-import { distribute, type ShardTrailer } from '../erasure/layout.js';
+import { distribute, shardDataLength, type ShardTrailer } from '../erasure/layout.js';
 import { ShardWriter } from '../erasure/writer.js';
 import type { ChecksumAlgorithm, InlineLayout, ShardLayout } from '../meta/types.js';
 import { createChecksummer } from '../util/checksums.js';
@@ -71,6 +75,31 @@ export interface IngestOptions {
   checksumAlgorithms: ChecksumAlgorithm[];
   /** Declared sizes from which hashing moves to a worker thread; default HASH_OFFLOAD_MIN_SIZE. */
   hashOffloadMinSize?: number;
+  /** The free-space reserve; its locations are the disks in order, then the metadata directory. */
+  space?: SpaceGuard;
+}
+
+/**
+ * Room a shard file needs beyond its blocks: the trailer (JSON naming bucket and key, which
+ * escaping can make several KiB) and the filesystem's rounding up to whole blocks.
+ */
+const SHARD_OVERHEAD_BYTES = 16 * 1024;
+/** Room for the write's journal record and index entries (besides any inline data). */
+const META_OVERHEAD_BYTES = 4 * 1024;
+
+/**
+ * Bytes a write of `size` needs on each location (disks, then the metadata directory): a
+ * shard file and a journal record on every disk of the layout, or, kept inline, the data in
+ * the journal (on some of the disks; counted on all) and in the index.
+ */
+export function spaceNeeds(o: Pick<IngestOptions, 'disks' | 'k' | 'blockSize'>, distribution: number[], size: number, inline: boolean): number[] {
+  const perDisk = inline
+    ? size + META_OVERHEAD_BYTES
+    : shardDataLength({ size, k: o.k, blockSize: o.blockSize }) + SHARD_OVERHEAD_BYTES + META_OVERHEAD_BYTES;
+  const needs = new Array<number>(o.disks.length + 1).fill(0);
+  for (const d of distribution) if (o.disks[d]!.online) needs[d] = perDisk;
+  needs[o.disks.length] = (inline ? size : 0) + META_OVERHEAD_BYTES;
+  return needs;
 }
 
 export interface Ingested {
@@ -104,6 +133,22 @@ export async function ingest(body: Readable, o: IngestOptions): Promise<Ingested
   let writer: ShardWriter | undefined;
   const distribution = distribute(o.dataId, o.disks.length).slice(0, o.k + o.m);
 
+  // What this write holds against the reserve, per location.
+  let claim: SpaceClaim | undefined;
+  let claimed: number[] = [];
+  /** Grows the claim to what `bytes` need; refuses (XTesseraStorageFull) before they are written. */
+  const reserveFor = async (bytes: number, inline: boolean) => {
+    if (!o.space) return;
+    const want = spaceNeeds(o, distribution, bytes, inline);
+    const more = want.map((n, i) => Math.max(0, n - (claimed[i] ?? 0)));
+    if (!more.some((n) => n > 0)) return;
+    if (claim) await claim.grow(more);
+    else claim = await o.space.claim(more);
+    claimed = want.map((n, i) => Math.max(n, claimed[i] ?? 0));
+  };
+  /** Bytes handed to the writer so far. */
+  let flushed = 0;
+
   const openWriter = async () => {
     writer = await ShardWriter.open({ disks: o.disks, dataId: o.dataId, k: o.k, m: o.m, blockSize: o.blockSize, distribution, describe: o.describe });
   };
@@ -120,6 +165,8 @@ export async function ingest(body: Readable, o: IngestOptions): Promise<Ingested
   const flush = async (final: boolean) => {
     if (!writer) await openWriter();
     if (fill > 0) {
+      await reserveFor(flushed + fill, false);
+      flushed += fill;
       const stripe = buf.subarray(0, fill);
       // Hashing first: the worker starts on it while this thread encodes.
       const hashed = remote?.update(buf, fill);
@@ -139,6 +186,9 @@ export async function ingest(body: Readable, o: IngestOptions): Promise<Ingested
 
   const remote = offload ? new HashSession(o.checksumAlgorithms) : undefined;
   try {
+    // A declared size is claimed whole before anything is read; otherwise just the minimum, so
+    // a disk already at its reserve refuses at once.
+    await reserveFor(o.expectedSize ?? 0, o.expectedSize === undefined || o.expectedSize <= o.inlineThreshold);
     if (o.expectedSize !== undefined && o.expectedSize > o.inlineThreshold) await openWriter();
     for await (const chunk of body as AsyncIterable<Buffer>) {
       size += chunk.length;
@@ -164,9 +214,12 @@ export async function ingest(body: Readable, o: IngestOptions): Promise<Ingested
     }
 
     if (!writer && size <= o.inlineThreshold) {
+      await reserveFor(size, true);
       const data = Buffer.from(buf.subarray(0, fill));
       if (remote) await remote.update(buf, fill);
       const { md5: etag, checksums } = await digests(md5, sums, remote);
+      // Counted as landed: the commit puts these bytes into the journal in a moment.
+      claim?.release(true);
       return { size, md5: etag, checksums, inline: data, layout: { kind: 'inline', dataId: o.dataId, size, crc32c: crc32c(data) } };
     }
     await flush(true);
@@ -178,6 +231,8 @@ export async function ingest(body: Readable, o: IngestOptions): Promise<Ingested
     if (fin.status === 'rejected') throw fin.reason;
     if (dig.status === 'rejected') throw dig.reason;
     const { md5: etag, checksums } = dig.value;
+    // The shard files are written and synced: a fresh statfs sees them from now on.
+    claim?.release(true);
     return {
       size,
       md5: etag,
@@ -189,6 +244,7 @@ export async function ingest(body: Readable, o: IngestOptions): Promise<Ingested
     remote?.close();
     // abort() lets every queued write settle before it closes and removes the files.
     if (writer) await writer.abort();
+    claim?.release(false);
     throw e;
   }
 }

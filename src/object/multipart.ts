@@ -10,6 +10,7 @@ import type { ChecksumAlgorithm, MetaOp, MultipartUpload, ObjectVersion, PartLay
 import { createChecksummer } from '../util/checksums.js';
 import { canCombine, combineCrc } from '../util/crc-combine.js';
 import type { Conditions, ObjectStore, PutObjectOptions } from './store.js';
+import type { SseRequest } from './sse.js';
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 /** S3's largest object, 5 TiB: what 10,000 parts of up to 5 GiB may assemble into at most. */
@@ -17,7 +18,10 @@ export const MAX_OBJECT_SIZE_TOTAL = 5 * 1024 ** 4;
 export const MAX_PARTS = 10_000;
 
 /** What CreateMultipartUpload records for the object-to-be. */
-export type CreateUploadOptions = Pick<MultipartUpload, 'headers' | 'userMeta' | 'checksumAlgorithm' | 'checksumType' | 'tags' | 'storageClass' | 'acl'>;
+export type CreateUploadOptions = Pick<MultipartUpload, 'headers' | 'userMeta' | 'checksumAlgorithm' | 'checksumType' | 'tags' | 'storageClass' | 'acl'> & {
+  /** Encrypt every part: a data key is made now and kept (wrapped) with the upload. */
+  encryption?: SseRequest;
+};
 
 export interface CompletePartRequest {
   partNumber: number;
@@ -45,6 +49,7 @@ export class Multipart {
     if (o.tags) upload.tags = o.tags;
     if (o.storageClass) upload.storageClass = o.storageClass;
     if (o.acl && o.acl !== 'private') upload.acl = o.acl;
+    if (o.encryption) upload.sse = this.store.sse.seal(o.encryption).info;
     await this.store.meta.batch([{ type: 'putUpload', upload }]);
     return upload;
   }
@@ -61,7 +66,10 @@ export class Multipart {
     const upload = await this.get(bucket, key, uploadId);
     // The upload's algorithm applies to every part, whether or not the client names it.
     const algorithm = o.checksumAlgorithm ?? upload.checksumAlgorithm;
-    const got = await this.store.receive(bucket, key, body, { ...o, checksumAlgorithm: algorithm }, { uploadId, partNumber });
+    // Each part is sealed with the upload's data key (under a key of its own, see sse-format.ts).
+    const dataKey = this.store.sse.dataKeyForPart(upload.sse, o.encryption);
+    const sealWith = dataKey ? { dataKey, cipherEtag: upload.sse!.mode === 'C' } : undefined;
+    const got = await this.store.receive(bucket, key, body, { ...o, checksumAlgorithm: algorithm, sealWith }, { uploadId, partNumber });
     const part: UploadPart = {
       uploadId,
       partNumber,
@@ -174,6 +182,7 @@ export class Multipart {
           tags: upload.tags,
           storageClass: upload.storageClass,
           acl: upload.acl,
+          sse: upload.sse,
           uploadId,
           data: {
             kind: 'parts',

@@ -4,10 +4,11 @@
 // moved into place and data that became unreachable is removed through the garbage queue.
 
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { Readable, pipeline } from 'node:stream';
 import type { Disk } from '../disk/disk.js';
+import type { SpaceGuard } from '../disk/space.js';
 import { S3Error } from '../errors.js';
-import type { BucketRecord, BucketSettings, CannedAcl, ChecksumAlgorithm, DataLayout, ListCurrentOptions, ListCurrentResult, ListVersionsOptions, ListVersionsResult, MetaOp, MetaStore, ObjectVersion, StoredChecksum, Versioning } from '../meta/types.js';
+import type { BucketRecord, BucketSettings, CannedAcl, ChecksumAlgorithm, DataLayout, ListCurrentOptions, ListCurrentResult, ListVersionsOptions, ListVersionsResult, MetaOp, MetaStore, ObjectVersion, SseInfo, StoredChecksum, Versioning } from '../meta/types.js';
 import { crc32c } from '../erasure/bitrot.js';
 import { GarbageCollector, layoutsOf } from './garbage.js';
 import { IdGenerator, isWellFormedVersionId } from './ids.js';
@@ -16,6 +17,10 @@ import { KeyLock } from './key-lock.js';
 import { openDataStream, openDataStreamReady } from './read.js';
 import { HealQueue } from './heal-queue.js';
 import { Multipart } from './multipart.js';
+import { openDecrypted, openDecryptedReady, SseKeyring, type SseRequest } from './sse.js';
+import { sealedSize, SealStream } from './sse-format.js';
+import { createChecksummer } from '../util/checksums.js';
+import { createHash } from 'node:crypto';
 
 export const MAX_OBJECT_SIZE = 5 * 1024 ** 3;
 
@@ -29,6 +34,10 @@ export interface ObjectStoreOptions {
   now?: () => number;
   ids?: IdGenerator;
   log?: (msg: string) => void;
+  /** Keys for server-side encryption; without one, only SSE-C can be served. */
+  sse?: SseKeyring;
+  /** The free-space reserve object writes are checked against (none: no check). */
+  space?: SpaceGuard;
 }
 
 export interface Conditions {
@@ -55,6 +64,16 @@ export interface PutObjectOptions extends Conditions {
   tags?: Record<string, string>;
   storageClass?: string;
   acl?: CannedAcl;
+  /** Server-side encryption the write asks for (putObject makes a new data key for it). */
+  encryption?: SseRequest;
+  /** Set by putObject / uploadPart: the data key to seal the body with (object/sse-format.ts). */
+  sealWith?: SealWith;
+}
+
+export interface SealWith {
+  dataKey: Buffer;
+  /** SSE-C: the ETag is the MD5 of the stored bytes, not of the plaintext (as S3: not an MD5 of the data). */
+  cipherEtag: boolean;
 }
 
 export interface ReadOptions {
@@ -79,6 +98,8 @@ export class ObjectStore {
   readonly garbage: GarbageCollector;
   readonly heals: HealQueue;
   readonly multipart: Multipart;
+  readonly sse: SseKeyring;
+  readonly space: SpaceGuard | undefined;
   private readonly log: (msg: string) => void;
   private readonly background = new Set<Promise<unknown>>();
   /**
@@ -99,9 +120,11 @@ export class ObjectStore {
     this.now = o.now ?? Date.now;
     this.ids = o.ids ?? new IdGenerator(this.now, pooledRandomBytes);
     this.log = o.log ?? (() => undefined);
+    this.space = o.space;
     this.garbage = new GarbageCollector(this.disks, this.meta, this.log);
     this.heals = new HealQueue(this, this.log);
     this.multipart = new Multipart(this);
+    this.sse = o.sse ?? new SseKeyring();
   }
 
   /** Runs a task after the reply without losing track of it (close() waits for these). */
@@ -221,6 +244,21 @@ export class ObjectStore {
     const upstream = o.checksumVerifiedUpstream === true && (o.expectedChecksum !== undefined || o.trailerChecksum !== undefined);
     const algs: ChecksumAlgorithm[] = o.checksumAlgorithm && !upstream ? [o.checksumAlgorithm] : [];
     const dataId = this.ids.dataId();
+    // Encrypted, the body is sealed before erasure coding: ingest sees (and hashes) only the
+    // stored form, so the plaintext's digests and size are taken here, on the way in.
+    const seal = o.sealWith;
+    let sealer: SealStream | undefined;
+    let plainMd5: ReturnType<typeof createHash> | undefined;
+    const plainSums = seal ? algs.map((a) => [a, createChecksummer(a)] as const) : [];
+    if (seal) {
+      const md5 = (plainMd5 = createHash('md5'));
+      sealer = new SealStream(seal.dataKey, dataId, (chunk) => {
+        if (sealer!.size > MAX_OBJECT_SIZE) throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(sealer!.size), MaxSizeAllowed: String(MAX_OBJECT_SIZE) });
+        md5.update(chunk);
+        for (const [, c] of plainSums) c.update(chunk);
+      });
+      body = pipeline(body, sealer, () => undefined) as unknown as Readable;
+    }
     const got = await ingest(body, {
       disks: this.disks,
       k: this.k,
@@ -229,14 +267,22 @@ export class ObjectStore {
       inlineThreshold: this.inlineThreshold,
       dataId,
       describe: { bucket, key, ...extra },
-      expectedSize: o.expectedSize,
-      maxSize: MAX_OBJECT_SIZE,
-      checksumAlgorithms: algs,
+      expectedSize: seal && o.expectedSize !== undefined ? sealedSize(o.expectedSize) : o.expectedSize,
+      maxSize: seal ? sealedSize(MAX_OBJECT_SIZE) : MAX_OBJECT_SIZE,
+      checksumAlgorithms: seal ? [] : algs,
+      space: this.space,
     });
+    let contentMd5 = got.md5;
+    if (sealer) {
+      got.size = sealer.size;
+      contentMd5 = plainMd5!.digest();
+      got.checksums = Object.fromEntries(plainSums.map(([a, c]) => [a, c.digest()]));
+      if (!seal!.cipherEtag) got.md5 = contentMd5;
+    }
     try {
       if (o.expectedSize !== undefined && got.size !== o.expectedSize) throw new S3Error('IncompleteBody');
-      if (o.contentMd5 !== undefined && got.md5.toString('base64') !== o.contentMd5) {
-        throw new S3Error('BadDigest', undefined, { ExpectedDigest: Buffer.from(o.contentMd5, 'base64').toString('hex'), CalculatedDigest: got.md5.toString('hex') });
+      if (o.contentMd5 !== undefined && contentMd5.toString('base64') !== o.contentMd5) {
+        throw new S3Error('BadDigest', undefined, { ExpectedDigest: Buffer.from(o.contentMd5, 'base64').toString('hex'), CalculatedDigest: contentMd5.toString('hex') });
       }
       if (o.checksumAlgorithm) {
         const declared = o.expectedChecksum ?? o.trailerChecksum?.();
@@ -261,7 +307,8 @@ export class ObjectStore {
     await this.getBucket(bucket);
     // Fail fast on a condition that already cannot hold; it is checked again at commit.
     if (o.ifNoneMatch !== undefined || o.ifMatch !== undefined) await this.checkConditions(bucket, key, o);
-    const got = await this.receive(bucket, key, body, o);
+    const sealed = o.encryption ? this.sse.seal(o.encryption) : undefined;
+    const got = await this.receive(bucket, key, body, sealed ? { ...o, sealWith: { dataKey: sealed.dataKey, cipherEtag: o.encryption!.mode === 'C' } } : o);
     const checksum: StoredChecksum | undefined = o.checksumAlgorithm
       ? { algorithm: o.checksumAlgorithm, value: got.checksums[o.checksumAlgorithm]!.toString('base64'), type: 'FULL_OBJECT' }
       : undefined;
@@ -274,6 +321,7 @@ export class ObjectStore {
       tags: o.tags,
       storageClass: o.storageClass,
       acl: o.acl,
+      sse: sealed?.info,
       data: got.layout,
     };
     const extraOps: MetaOp[] = got.inline ? [{ type: 'putInline', dataId: got.layout.dataId, data: got.inline }] : [];
@@ -323,6 +371,7 @@ export class ObjectStore {
       if (v.storageClass === undefined) delete v.storageClass;
       if (v.acl === undefined || v.acl === 'private') delete v.acl;
       if (v.uploadId === undefined) delete v.uploadId;
+      if (v.sse === undefined) delete v.sse;
       const ops: MetaOp[] = [...extraOps, { type: 'putVersion', version: v }, { type: 'setCurrent', bucket, key, version: v }];
       if (versionId === 'null') ops.push(...(await this.replaceNullOps(bucket, key)));
       await this.meta.batch(ops);
@@ -458,7 +507,8 @@ export class ObjectStore {
    */
   async inlineData(v: ObjectVersion): Promise<Buffer | undefined> {
     const l = v.data;
-    if (l?.kind !== 'inline') return undefined;
+    // Encrypted data is opened chunk by chunk by openData.
+    if (l?.kind !== 'inline' || v.sse) return undefined;
     const buf = await this.meta.getInline(l.dataId);
     if (!buf || buf.length !== l.size || crc32c(buf) !== l.crc32c) {
       throw new S3Error('InternalError', `The data of ${v.key} failed its integrity check.`);
@@ -466,14 +516,20 @@ export class ObjectStore {
     return buf;
   }
 
-  /** Bytes [start, end] of a version's data as a stream (bounded memory). */
-  openData(v: ObjectVersion, start = 0, end = v.size - 1): Readable {
-    return openDataStream(this, v, start, end);
+  /**
+   * Bytes [start, end] of a version's data as a stream (bounded memory), decrypted if the
+   * version is encrypted (`customerKey`: the SSE-C key the request supplied). Refusals (no
+   * master key, a missing or wrong customer key) are thrown here, before any byte is read.
+   */
+  openData(v: ObjectVersion, start = 0, end = v.size - 1, customerKey?: Buffer): Readable {
+    const dataKey = this.sse.dataKeyForRead(v.sse, customerKey);
+    return dataKey ? openDecrypted(this, v, dataKey, start, end) : openDataStream(this, v, start, end);
   }
 
   /** openData, resolved once the first chunks are read: a read that cannot start fails before any reply. */
-  openDataReady(v: ObjectVersion, start = 0, end = v.size - 1): Promise<Readable> {
-    return openDataStreamReady(this, v, start, end);
+  openDataReady(v: ObjectVersion, start = 0, end = v.size - 1, customerKey?: Buffer): Promise<Readable> {
+    const dataKey = this.sse.dataKeyForRead(v.sse, customerKey);
+    return dataKey ? openDecryptedReady(this, v, dataKey, start, end) : openDataStreamReady(this, v, start, end);
   }
 
   listObjects(bucket: string, o: ListCurrentOptions): Promise<ListCurrentResult> {
@@ -501,6 +557,7 @@ export interface Draft {
   storageClass?: string;
   acl?: CannedAcl;
   uploadId?: string;
+  sse?: SseInfo;
   data: DataLayout;
 }
 

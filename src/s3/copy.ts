@@ -10,6 +10,7 @@ import { header, storedHeaders, userMetadata } from './headers.js';
 import { declaredChecksum, refuseUnsupported, storageClass, taggingHeader } from './object-input.js';
 import { copyObjectResultXml } from './xml.js';
 import { parseCopySource, type CopySource } from './validate.js';
+import { copySourceCustomerKey, setSseHeaders, writeSse } from './sse-headers.js';
 
 /** Resolves the source version and checks the x-amz-copy-source-if-* conditions. */
 export async function resolveCopySource(deps: S3Deps, ctx: S3Ctx): Promise<{ src: CopySource; v: ObjectVersion }> {
@@ -49,8 +50,15 @@ export async function copyObject(deps: S3Deps, ctx: S3Ctx): Promise<void> {
 
   const sc = storageClass(ctx);
   const sum = declaredChecksum(ctx);
+  // The source is opened with its own key (if SSE-C); the copy is encrypted as this request
+  // (or the destination bucket's default) says, never as the source was.
+  const sourceKey = copySourceCustomerKey(ctx);
+  deps.store.sse.dataKeyForRead(v.sse, sourceKey?.key);
+  const encryption = await writeSse(ctx, deps, bucket);
+  // Only encryption the request names makes a copy onto itself a change (a bucket default does not).
+  const asksForEncryption = header(ctx, 'x-amz-server-side-encryption') !== undefined || header(ctx, 'x-amz-server-side-encryption-customer-algorithm') !== undefined;
   const sameObject = src.bucket === bucket && src.key === key && src.versionId === undefined;
-  if (sameObject && metaDirective === 'COPY' && tagDirective === 'COPY' && sc === undefined && sum.algorithm === undefined) {
+  if (sameObject && metaDirective === 'COPY' && tagDirective === 'COPY' && sc === undefined && sum.algorithm === undefined && !asksForEncryption) {
     throw new S3Error('InvalidRequest', "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.");
   }
   const replace = metaDirective === 'REPLACE';
@@ -61,7 +69,7 @@ export async function copyObject(deps: S3Deps, ctx: S3Ctx): Promise<void> {
   // Keep the source's checksum algorithm unless the request names another.
   const algorithm = sum.algorithm ?? v.checksum?.algorithm;
 
-  const out = await deps.store.putObject(bucket, key, deps.store.openData(v), {
+  const out = await deps.store.putObject(bucket, key, deps.store.openData(v, 0, v.size - 1, sourceKey?.key), {
     expectedSize: v.size,
     headers,
     userMeta,
@@ -70,11 +78,13 @@ export async function copyObject(deps: S3Deps, ctx: S3Ctx): Promise<void> {
     storageClass: sc ?? v.storageClass,
     // S3 gives a copy the ACL of the request (private by default), never the source's.
     acl,
+    encryption,
     ifNoneMatch: header(ctx, 'if-none-match'),
     ifMatch: header(ctx, 'if-match'),
   });
   const srcBucket = await deps.store.getBucket(src.bucket);
   if (srcBucket.versioning !== 'Unversioned') ctx.set('x-amz-copy-source-version-id', v.versionId);
   if ((await deps.store.getBucket(bucket)).versioning !== 'Unversioned') ctx.set('x-amz-version-id', out.versionId);
+  setSseHeaders(ctx, out.sse, encryption?.mode === 'C' ? encryption : undefined);
   sendXml(ctx, copyObjectResultXml(out.etag, out.lastModified, out.checksum));
 }

@@ -5,6 +5,7 @@ import { S3Error } from '../errors.js';
 import * as access from './access-config.js';
 import * as acl from './acl.js';
 import * as buckets from './buckets.js';
+import * as encryption from './bucket-encryption.js';
 import { q, type S3Ctx, type S3Deps } from './context.js';
 import * as cors from './cors.js';
 import { deleteObjects } from './delete-objects.js';
@@ -76,6 +77,7 @@ const BUCKET_TABLE: Table = {
     publicAccessBlock: route(access.getPublicAccessBlock, 's3:GetBucketPublicAccessBlock'),
     acl: route(acl.getBucketAcl, 's3:GetBucketAcl'),
     cors: route(cors.getBucketCors, 's3:GetBucketCORS'),
+    encryption: route(encryption.getBucketEncryption, 's3:GetEncryptionConfiguration'),
   },
   HEAD: { '': route(buckets.headBucket, 's3:ListBucket') },
   PUT: {
@@ -86,6 +88,7 @@ const BUCKET_TABLE: Table = {
     publicAccessBlock: route(access.putPublicAccessBlock, 's3:PutBucketPublicAccessBlock'),
     acl: route(acl.putBucketAcl, 's3:PutBucketAcl'),
     cors: route(cors.putBucketCors, 's3:PutBucketCORS'),
+    encryption: route(encryption.putBucketEncryption, 's3:PutEncryptionConfiguration'),
   },
   DELETE: {
     '': route(buckets.deleteBucket, 's3:DeleteBucket'),
@@ -93,6 +96,8 @@ const BUCKET_TABLE: Table = {
     policy: route(access.deleteBucketPolicy, 's3:DeleteBucketPolicy'),
     publicAccessBlock: route(access.deletePublicAccessBlock, 's3:PutBucketPublicAccessBlock'),
     cors: route(cors.deleteBucketCors, 's3:PutBucketCORS'),
+    // AWS has no separate action for the delete: it needs s3:PutEncryptionConfiguration.
+    encryption: route(encryption.deleteBucketEncryption, 's3:PutEncryptionConfiguration'),
   },
   // POST to the bucket itself is an HTML form upload (POST Object); the handler checks the
   // form's signature and s3:PutObject itself.

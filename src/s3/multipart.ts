@@ -10,6 +10,7 @@ import { pipeline, type Readable } from 'node:stream';
 import { MAX_PARTS } from '../object/multipart.js';
 import { type S3Ctx, type S3Deps, bucketOf, keyOf, parseIntParam, q, sendXml } from './context.js';
 import { resolveCopySource } from './copy.js';
+import { copySourceCustomerKey, partSse, setSseHeaders, writeSse } from './sse-headers.js';
 import { header, storedHeaders, userMetadata } from './headers.js';
 import { contentMd5, declaredChecksum, refuseUnsupported, storageClass, taggingHeader } from './object-input.js';
 import {
@@ -53,7 +54,9 @@ export async function createMultipartUpload(deps: S3Deps, ctx: S3Ctx): Promise<v
   if (typeHeader === 'FULL_OBJECT' && (algorithm === 'SHA1' || algorithm === 'SHA256')) throw new S3Error('InvalidRequest', `The FULL_OBJECT checksum type cannot be used with the ${algorithm.toLowerCase()} checksum algorithm.`);
   const tags = taggingHeader(ctx);
   await authorizeTags(deps, ctx, bucket, key, tags);
+  const encryption = await writeSse(ctx, deps, bucket);
   const u = await deps.store.multipart.create(bucket, key, {
+    encryption,
     headers: storedHeaders(ctx),
     userMeta: userMetadata(ctx),
     checksumAlgorithm: algorithm,
@@ -66,6 +69,7 @@ export async function createMultipartUpload(deps: S3Deps, ctx: S3Ctx): Promise<v
     ctx.set('x-amz-checksum-algorithm', u.checksumAlgorithm);
     ctx.set('x-amz-checksum-type', u.checksumType!);
   }
+  setSseHeaders(ctx, u.sse, encryption?.mode === 'C' ? encryption : undefined);
   sendXml(ctx, initiateMultipartUploadXml(bucket, key, u.uploadId));
 }
 
@@ -77,7 +81,10 @@ export async function uploadPart(deps: S3Deps, ctx: S3Ctx): Promise<void> {
   const partNumber = partNumberOf(ctx);
   const md5 = contentMd5(ctx);
   const sum = declaredChecksum(ctx);
-  await deps.store.multipart.get(bucket, key, uploadId);
+  const encryption = partSse(ctx);
+  const upload = await deps.store.multipart.get(bucket, key, uploadId);
+  // Refused before the body is read: a part the upload's key would not match.
+  deps.store.sse.dataKeyForPart(upload.sse, encryption);
   const body = deps.openBody(ctx);
   if (body.size === undefined && header(ctx, 'transfer-encoding') === undefined) throw new S3Error('MissingContentLength');
   if (body.size !== undefined && body.size > MAX_PART_SIZE) throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(body.size), MaxSizeAllowed: String(MAX_PART_SIZE) });
@@ -88,8 +95,10 @@ export async function uploadPart(deps: S3Deps, ctx: S3Ctx): Promise<void> {
     expectedChecksum: sum.value,
     trailerChecksum: sum.inTrailer ? body.trailerValue : undefined,
     checksumVerifiedUpstream: body.checksumVerified,
+    encryption,
   });
   ctx.set('ETag', `"${part.etag}"`);
+  setSseHeaders(ctx, upload.sse, encryption?.mode === 'C' ? encryption : undefined);
   if (part.checksumAlgorithm && part.checksum) ctx.set(checksumHeaderName(part.checksumAlgorithm), part.checksum);
   ctx.status = 200;
   ctx.body = '';
@@ -100,8 +109,12 @@ export async function uploadPartCopy(deps: S3Deps, ctx: S3Ctx): Promise<void> {
   const key = keyOf(ctx);
   const uploadId = uploadIdOf(ctx);
   const partNumber = partNumberOf(ctx);
-  await deps.store.multipart.get(bucket, key, uploadId);
+  const encryption = partSse(ctx);
+  const upload = await deps.store.multipart.get(bucket, key, uploadId);
+  deps.store.sse.dataKeyForPart(upload.sse, encryption);
   const { v } = await resolveCopySource(deps, ctx);
+  const sourceKey = copySourceCustomerKey(ctx);
+  deps.store.sse.dataKeyForRead(v.sse, sourceKey?.key);
   let start = 0;
   let end = v.size - 1;
   const rangeHeader = header(ctx, 'x-amz-copy-source-range');
@@ -116,9 +129,11 @@ export async function uploadPartCopy(deps: S3Deps, ctx: S3Ctx): Promise<void> {
     }
   }
   if (end - start + 1 > MAX_PART_SIZE) throw new S3Error('InvalidRequest', 'The specified copy source is larger than the maximum allowable size for a copy source: 5368709120');
-  const part = await deps.store.multipart.uploadPart(bucket, key, uploadId, partNumber, deps.store.openData(v, start, end), {
+  const part = await deps.store.multipart.uploadPart(bucket, key, uploadId, partNumber, deps.store.openData(v, start, end, sourceKey?.key), {
     expectedSize: Math.max(0, end - start + 1),
+    encryption,
   });
+  setSseHeaders(ctx, upload.sse, encryption?.mode === 'C' ? encryption : undefined);
   const srcBucket = await deps.store.getBucket(v.bucket);
   if (srcBucket.versioning !== 'Unversioned') ctx.set('x-amz-copy-source-version-id', v.versionId);
   sendXml(ctx, copyPartResultXml(part.etag, part.lastModified, part.checksumAlgorithm && part.checksum ? { algorithm: part.checksumAlgorithm, value: part.checksum } : undefined));
@@ -129,6 +144,8 @@ export async function completeMultipartUpload(deps: S3Deps, ctx: S3Ctx): Promise
   const key = keyOf(ctx);
   const uploadId = uploadIdOf(ctx);
   await deps.store.getBucket(bucket);
+  // Complete needs no key; one sent (SDKs may) is checked for form, and echoed as S3 does.
+  const customer = partSse(ctx);
   // The x-amz-checksum-* header of Complete describes the whole object, not this XML body.
   const verifier = makeBodyVerifier(ctx.state.auth!, ctx.req.headers, { checksumHeaderDescribesBody: false });
   const stream: Readable = verifier ? (pipeline(ctx.req, verifier, () => undefined) as Readable) : ctx.req;
@@ -152,6 +169,7 @@ export async function completeMultipartUpload(deps: S3Deps, ctx: S3Ctx): Promise
   }, declared);
   const b = await deps.store.getBucket(bucket);
   if (b.versioning !== 'Unversioned') ctx.set('x-amz-version-id', v.versionId);
+  setSseHeaders(ctx, v.sse, customer?.mode === 'C' ? customer : undefined);
   const host = ctx.req.headers.host ?? 'localhost';
   const location = ctx.state.target.virtualHost ? `http://${host}/${encodeURI(key)}` : `http://${host}/${bucket}/${encodeURI(key)}`;
   sendXml(ctx, completeMultipartUploadXml(location, bucket, key, v.etag, v.checksum));

@@ -98,9 +98,8 @@ export function refuseUnsupported(ctx: S3Ctx): void {
 }
 
 export function refuseUnsupportedFrom(get: Lookup): void {
-  for (const h of ['x-amz-server-side-encryption-customer-algorithm', 'x-amz-object-lock-mode', 'x-amz-object-lock-retain-until-date', 'x-amz-object-lock-legal-hold']) {
+  // Encryption headers are read (and refused where not served) by sse-headers.ts.
+  for (const h of ['x-amz-object-lock-mode', 'x-amz-object-lock-retain-until-date', 'x-amz-object-lock-legal-hold']) {
     if (get(h) !== undefined) throw new S3Error('NotImplemented', `The ${h} header is not supported by this server.`, { Header: h });
   }
-  const sse = get('x-amz-server-side-encryption');
-  if (sse !== undefined && sse !== 'AES256') throw new S3Error('NotImplemented', 'Only AES256 server-side encryption is accepted.', { Header: 'x-amz-server-side-encryption' });
 }

@@ -13,6 +13,7 @@ import { parseRange } from './range.js';
 import { MAX_XML_BODY, parseTagging, taggingXml } from './xml.js';
 import { checksumHeaderName } from '../util/checksums.js';
 import { copyObject } from './copy.js';
+import { readCustomerKey, setSseHeaders, writeSse } from './sse-headers.js';
 
 const MAX_PUT_SIZE = 5 * 1024 ** 3;
 
@@ -33,6 +34,7 @@ export async function putObject(deps: S3Deps, ctx: S3Ctx): Promise<void> {
   const sc = storageClass(ctx);
   const acl = await objectAclFor(deps, ctx, bucket);
   await authorizeTags(deps, ctx, bucket, key, tags);
+  const encryption = await writeSse(ctx, deps, bucket);
 
   const body = deps.openBody(ctx);
   if (body.size === undefined && header(ctx, 'transfer-encoding') === undefined) throw new S3Error('MissingContentLength');
@@ -50,10 +52,12 @@ export async function putObject(deps: S3Deps, ctx: S3Ctx): Promise<void> {
     tags,
     storageClass: sc,
     acl,
+    encryption,
     ifNoneMatch: header(ctx, 'if-none-match'),
     ifMatch: header(ctx, 'if-match'),
   });
   ctx.set('ETag', `"${v.etag}"`);
+  setSseHeaders(ctx, v.sse, encryption?.mode === 'C' ? encryption : undefined);
   if (await isVersioned(deps.store, bucket)) ctx.set('x-amz-version-id', v.versionId);
   if (v.checksum) {
     ctx.set(checksumHeaderName(v.checksum.algorithm), v.checksum.value);
@@ -95,7 +99,10 @@ export async function getOrHeadObject(deps: S3Deps, ctx: S3Ctx, isHead: boolean)
   if (ctx.state.principal?.kind === 'anonymous' && !isHead && Object.keys(RESPONSE_OVERRIDES).some((p) => q(ctx, p) !== undefined)) {
     throw new S3Error('InvalidRequest', 'Request specific response headers cannot be used for anonymous GET requests.');
   }
+  const customerKey = readCustomerKey(ctx);
   const v = await addressed(deps, ctx, isHead ? 'HEAD' : 'GET');
+  // An encrypted object is described (HEAD included) only to a request with the right key.
+  deps.store.sse.dataKeyForRead(v.sse, customerKey?.key);
   const bucket = bucketOf(ctx);
   const versioned = await isVersioned(deps.store, bucket);
   const checksumMode = (header(ctx, 'x-amz-checksum-mode') ?? '').toUpperCase() === 'ENABLED';
@@ -141,6 +148,7 @@ export async function getOrHeadObject(deps: S3Deps, ctx: S3Ctx, isHead: boolean)
   }
   // A checksum describes the whole object: S3 returns it only when the whole object is sent.
   setObjectHeaders(ctx, v, { versioned, checksumMode: checksumMode && !partial, partsCount });
+  setSseHeaders(ctx, v.sse, customerKey);
   evaluateConditions(v, {
     ifMatch: header(ctx, 'if-match'),
     ifNoneMatch: header(ctx, 'if-none-match'),
@@ -170,7 +178,7 @@ export async function getOrHeadObject(deps: S3Deps, ctx: S3Ctx, isHead: boolean)
   // A small object lives in one metadata record: send it as one buffer, not as a stream.
   const inline = await deps.store.inlineData(v);
   // Shards: the first stripe is read before the status is committed (see openDataReady).
-  ctx.body = inline ? inline.subarray(start, end + 1) : await deps.store.openDataReady(v, start, end);
+  ctx.body = inline ? inline.subarray(start, end + 1) : await deps.store.openDataReady(v, start, end, customerKey?.key);
   ctx.length = length;
 }
 

@@ -15,6 +15,7 @@ import { checksumHeaderName } from '../util/checksums.js';
 import { type S3Ctx, type S3Deps, bucketOf, sendXml } from './context.js';
 import { header, storedHeadersFrom, userMetadataFrom } from './headers.js';
 import { validateKey } from './names.js';
+import { setSseHeaders, writeSseFrom } from './sse-headers.js';
 import { contentMd5From, declaredChecksumFrom, refuseUnsupportedFrom, storageClassFrom } from './object-input.js';
 import { XML_DECLARATION, escapeXml, parseTagging, quoteEtag } from './xml.js';
 
@@ -56,7 +57,7 @@ async function receive(deps: S3Deps, ctx: S3Ctx, bucket: string, form: FormReade
   const key = objectKey(fields, head.file);
   const file = head.file!;
   const range = await authenticate(deps, ctx, bucket, key, fields);
-  const opts = await putOptions(fields, await deps.store.getBucket(bucket));
+  const opts = await putOptions(ctx, deps, fields, await deps.store.getBucket(bucket));
   const body = Readable.from(sizeLimited(file.body, range), { objectMode: false });
   const version = await deps.store.putObject(bucket, key, body, opts);
   return { key, fields, version };
@@ -112,10 +113,12 @@ async function authenticate(deps: S3Deps, ctx: S3Ctx, bucket: string, key: strin
 }
 
 /** The fields that PutObject takes as headers, read with the same rules. */
-async function putOptions(fields: FormFields, b: BucketRecord): Promise<PutObjectOptions> {
+async function putOptions(ctx: S3Ctx, deps: S3Deps, fields: FormFields, b: BucketRecord): Promise<PutObjectOptions> {
   // A form cannot send a trailer; a field of that name means nothing.
   const get = (name: string) => (name === 'x-amz-trailer' ? undefined : fields.get(name));
   refuseUnsupportedFrom(get);
+  // The form's x-amz-server-side-encryption(-customer-*) fields, or the bucket's default.
+  const encryption = writeSseFrom(ctx, deps, b, get);
   const aclField = fields.get('acl');
   const acl = aclField === undefined ? undefined : parseCannedAcl(aclField.trim(), 'object');
   checkAclAllowed(b, acl);
@@ -131,6 +134,7 @@ async function putOptions(fields: FormFields, b: BucketRecord): Promise<PutObjec
     tags: tags && Object.keys(tags).length > 0 ? tags : undefined,
     storageClass: storageClassFrom(get),
     acl,
+    encryption,
   };
 }
 
@@ -166,6 +170,7 @@ async function reply(deps: S3Deps, ctx: S3Ctx, bucket: string, key: string, fiel
     ctx.set(checksumHeaderName(v.checksum.algorithm), v.checksum.value);
     ctx.set('x-amz-checksum-type', v.checksum.type);
   }
+  setSseHeaders(ctx, v.sse);
   const redirect = redirectUrl(fields.get('success_action_redirect') ?? fields.get('redirect'));
   if (redirect !== undefined) {
     ctx.set('Location', withQuery(redirect, { bucket, key, etag }));

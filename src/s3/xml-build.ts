@@ -10,6 +10,7 @@
 
 import type { S3Error } from '../errors.js';
 import type {
+  BucketEncryption,
   BucketRecord,
   CannedAcl,
   PublicAccessBlock,
@@ -587,4 +588,13 @@ export function corsXml(rules: CorsRule[]): string {
     body += `<CORSRule>${rule}</CORSRule>`;
   }
   return doc('CORSConfiguration', body);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bucket default encryption
+
+/** GetBucketEncryption. */
+export function bucketEncryptionXml(e: BucketEncryption): string {
+  const apply = `<ApplyServerSideEncryptionByDefault>${el('SSEAlgorithm', e.algorithm)}</ApplyServerSideEncryptionByDefault>`;
+  return doc('ServerSideEncryptionConfiguration', `<Rule>${apply}${el('BucketKeyEnabled', e.bucketKeyEnabled === true)}</Rule>`);
 }

@@ -472,3 +472,30 @@ function validateCorsRule(rule: CorsRule): void {
 function wildcards(s: string): number {
   return s.split('*').length - 1;
 }
+
+// ---------------------------------------------------------------------------------------------
+// PutBucketEncryption
+
+/** A default encryption rule as asked; 'kms' (aws:kms, aws:kms:dsse) is for the handler to refuse. */
+export type RequestedBucketEncryption = { algorithm: 'AES256'; bucketKeyEnabled?: boolean } | { algorithm: 'kms'; name: string };
+
+/** The one Rule of a ServerSideEncryptionConfiguration (S3 accepts exactly one). */
+export async function parseBucketEncryption(body: XmlBody): Promise<RequestedBucketEncryption> {
+  const root = parseRoot(body, 'ServerSideEncryptionConfiguration');
+  if (root === undefined) throw malformed();
+  const rules = children(root, 'Rule');
+  if (rules.length !== 1) throw malformed();
+  const rule = rules[0]!;
+  const apply = single(rule, 'ApplyServerSideEncryptionByDefault');
+  if (apply === undefined) throw malformed();
+  const algorithm = requiredText(apply, 'SSEAlgorithm').trim();
+  const kmsKey = optionalText(apply, 'KMSMasterKeyID');
+  const bucketKey = optionalText(rule, 'BucketKeyEnabled')?.trim();
+  if (bucketKey !== undefined && bucketKey !== 'true' && bucketKey !== 'false') throw malformed();
+  if (algorithm === 'aws:kms' || algorithm === 'aws:kms:dsse') return { algorithm: 'kms', name: algorithm };
+  if (algorithm !== 'AES256') throw malformed();
+  if (kmsKey !== undefined) {
+    throw new S3Error('InvalidArgument', 'a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms or aws:kms:dsse', { ArgumentName: 'ApplyServerSideEncryptionByDefault' });
+  }
+  return bucketKey !== undefined ? { algorithm: 'AES256', bucketKeyEnabled: bucketKey === 'true' } : { algorithm: 'AES256' };
+}

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand,
   CreateMultipartUploadCommand, DeleteBucketCommand, DeleteBucketCorsCommand, DeleteBucketPolicyCommand,
-  DeleteBucketTaggingCommand, DeleteObjectCommand, DeleteObjectsCommand, DeleteObjectTaggingCommand,
+  DeleteBucketEncryptionCommand, DeleteBucketTaggingCommand, GetBucketEncryptionCommand, PutBucketEncryptionCommand, DeleteObjectCommand, DeleteObjectsCommand, DeleteObjectTaggingCommand,
   DeletePublicAccessBlockCommand, GetBucketAclCommand, GetBucketCorsCommand, GetBucketLocationCommand,
   GetBucketPolicyCommand, GetBucketPolicyStatusCommand, GetBucketTaggingCommand, GetBucketVersioningCommand,
   GetObjectAclCommand, GetObjectCommand, GetObjectTaggingCommand, GetPublicAccessBlockCommand, HeadBucketCommand,
@@ -79,6 +79,9 @@ const rows: Row[] = [
   ['s3:GetBucketCORS', 'GetBucketCors', () => user.send(new GetBucketCorsCommand({ Bucket: b }))],
   ['s3:PutBucketCORS', 'PutBucketCors', () => user.send(new PutBucketCorsCommand({ Bucket: b, CORSConfiguration: { CORSRules: [{ AllowedMethods: ['GET'], AllowedOrigins: ['*'] }] } }))],
   ['s3:PutBucketCORS', 'DeleteBucketCors', () => user.send(new DeleteBucketCorsCommand({ Bucket: b }))],
+  ['s3:GetEncryptionConfiguration', 'GetBucketEncryption', () => user.send(new GetBucketEncryptionCommand({ Bucket: b }))],
+  ['s3:PutEncryptionConfiguration', 'PutBucketEncryption', () => user.send(new PutBucketEncryptionCommand({ Bucket: b, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] } }))],
+  ['s3:PutEncryptionConfiguration', 'DeleteBucketEncryption', () => user.send(new DeleteBucketEncryptionCommand({ Bucket: b }))],
   ['s3:GetObject', 'GetObject', () => user.send(new GetObjectCommand({ Bucket: b, Key: 'obj' }))],
   ['s3:GetObject', 'HeadObject', () => user.send(new HeadObjectCommand({ Bucket: b, Key: 'obj' }))],
   ['s3:GetObjectVersion', 'GetObject by versionId', () => user.send(new GetObjectCommand({ Bucket: b, Key: 'obj', VersionId: versionId }))],

@@ -13,6 +13,7 @@ const write = promisify(fs.write);
 const fstat = promisify(fs.fstat);
 const close = promisify(fs.close);
 const open = promisify(fs.open);
+const ftruncate = promisify(fs.ftruncate);
 
 /** A segment is closed and a new one started past this size, so compaction can drop whole files. */
 export const SEGMENT_BYTES = 64 * 1024 * 1024;
@@ -76,8 +77,10 @@ export class DiskJournal {
       // The file is opened with O_DSYNC: the write returns once the record is on the device,
       // one call instead of a write and an fdatasync (each a trip through the thread pool).
       const { bytesWritten } = await write(seg.fd, record, 0, record.length, seg.size);
-      // A short write (a full disk) is not a copy, and leaves this segment unusable.
-      if (bytesWritten !== record.length) throw new Error(`short journal write on ${this.disk.root} (${bytesWritten} of ${record.length} bytes)`);
+      // A short write is a full filesystem (or quota): not a copy.
+      if (bytesWritten !== record.length) {
+        throw Object.assign(new Error(`short journal write on ${this.disk.root} (${bytesWritten} of ${record.length} bytes): no space left`), { code: 'ENOSPC' });
+      }
       seg.size += record.length;
       // A disk directory wiped under us leaves the fd writable, but its file is gone (no
       // links), and records that only reached such a file are not durable. Checked at most
@@ -90,6 +93,9 @@ export class DiskJournal {
       }
       this.segments.set(seg.name, Math.max(this.segments.get(seg.name) ?? 0, id.seq));
     } catch (e) {
+      // Cut off whatever part of the record reached the file (a full disk takes some of it):
+      // the segment then ends with whole records only. Shrinking needs no free space.
+      await ftruncate(seg.fd, seg.size).catch(() => undefined);
       await this.closeSegment();
       throw e;
     }

@@ -4,6 +4,7 @@
 
 import { randomInt } from 'node:crypto';
 import type { Disk } from '../../disk/disk.js';
+import { isNoSpace, storageFullError } from '../../disk/space.js';
 import { S3Error } from '../../errors.js';
 import type { Digest } from '../digest.js';
 import { DiskJournal } from './disk-journal.js';
@@ -100,6 +101,7 @@ export class QuorumJournal {
       let ok = 0;
       let running = 0;
       let settled = false;
+      let noSpace = false;
       const next = () => {
         while (!settled && ok + running < this.quorum && candidates.length > 0) {
           const d = candidates.shift()!;
@@ -115,12 +117,19 @@ export class QuorumJournal {
             (e: Error) => {
               running--;
               errors.push(e.message);
+              if (isNoSpace(e)) noSpace = true;
               next();
             },
           );
         }
         if (!settled && ok + running < this.quorum) {
           settled = true;
+          // Full disks are not failed ones: the client hears that space ran out (507), the
+          // log the details. Nothing is committed either way.
+          if (noSpace) {
+            reject(storageFullError());
+            return;
+          }
           reject(new S3Error('InsufficientWriteQuorum', `Metadata could not be written on enough disks (${ok} of ${n}, ${this.quorum} needed): ${errors.join('; ')}`));
         }
       };

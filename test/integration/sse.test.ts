@@ -1,0 +1,317 @@
+// Server-side encryption through the SDK against real servers: SSE-S3 round trips whose bytes
+// appear nowhere on the disks or in the metadata directory, exact ranges across chunk and
+// part boundaries, multipart, copies between plain and encrypted, bucket default encryption,
+// SSE-C over HTTPS (the Koa app served by a node:https server with a throwaway certificate),
+// and a server without a master key that refuses every SSE-S3 request and stores nothing.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import type http from 'node:http';
+import https from 'node:https';
+import aws4 from 'aws4';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import {
+  CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand,
+  DeleteBucketEncryptionCommand, GetBucketEncryptionCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command,
+  PutBucketEncryptionCommand, PutObjectCommand, S3Client, UploadPartCommand, UploadPartCopyCommand,
+} from '@aws-sdk/client-s3';
+import { banner } from '../../src/cli/server.js';
+import { sdkClient } from '../helpers/clients.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { assertXmlError, bodyBytes, expectS3Error, expectStatusError, signedRawRequest, uniqueBucket } from './sdk-helpers.js';
+
+let dir: string;
+let s: TestServer;
+let c: S3Client;
+let tls: https.Server;
+let sc: S3Client;
+let cert: Buffer;
+
+/** `size` bytes of a random 4 KiB block repeated, and a 48-byte piece of it to search for. */
+function pattern(size: number): { data: Buffer; needle: Buffer } {
+  const block = randomBytes(4096);
+  const data = Buffer.alloc(size);
+  for (let i = 0; i < size; i += block.length) block.copy(data, i);
+  return { data, needle: block.subarray(100, 148) };
+}
+
+/** Every file under the server's root (disks, metadata directory, journals) holding `needle`. */
+async function filesHolding(root: string, needle: Buffer): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string) => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile() && (await readFile(p)).includes(needle)) out.push(path.relative(root, p));
+    }
+  };
+  await walk(root);
+  return out;
+}
+
+/** A SigV4-signed request to the HTTPS listener (for headers the SDK would compute itself). */
+function signedHttps(method: string, p: string, headers: Record<string, string>, body?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+  const port = (tls.address() as AddressInfo).port;
+  const opts = { host: `127.0.0.1:${port}`, method, path: p, service: 's3', region: s.region, headers: { ...headers } as Record<string, string>, body };
+  aws4.sign(opts, { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey });
+  return new Promise((resolve, reject) => {
+    const req = https.request({ host: '127.0.0.1', port, method, path: p, headers: opts.headers, ca: cert, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const md5hex = (b: Buffer) => createHash('md5').update(b).digest('hex');
+
+async function get(client: S3Client, input: ConstructorParameters<typeof GetObjectCommand>[0]): Promise<Buffer> {
+  return bodyBytes((await client.send(new GetObjectCommand(input))).Body);
+}
+
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'tessera-sse-'));
+  const keyFile = path.join(dir, 'master.key');
+  await writeFile(keyFile, randomBytes(32).toString('base64'));
+  await chmod(keyFile, 0o600);
+  s = await startTestServer({ root: path.join(dir, 'server'), env: { TESSERA_SSE_MASTER_KEY_FILE: keyFile } });
+  c = sdkClient(s);
+  // A throwaway certificate for 127.0.0.1, and the same Koa app behind node:https.
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
+  cert = await readFile(path.join(dir, 'cert.pem'));
+  const handler = s.started.http.server.listeners('request')[0] as (req: unknown, res: unknown) => void;
+  tls = https.createServer({ key: await readFile(path.join(dir, 'key.pem')), cert }, handler);
+  await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
+  sc = new S3Client({
+    endpoint: `https://127.0.0.1:${(tls.address() as AddressInfo).port}`,
+    region: s.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey },
+    requestHandler: { httpsAgent: new https.Agent({ ca: cert }) },
+  });
+});
+
+after(async () => {
+  c?.destroy();
+  sc?.destroy();
+  if (tls) await new Promise<void>((r) => { tls.close(() => r()); tls.closeAllConnections(); });
+  await s?.destroy();
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('SSE-S3: round trip, S3 headers, and no plaintext on any disk or in the metadata (inline and erasure-coded)', { timeout: 60_000 }, async () => {
+  assert.match(banner(s.started), /encryption: +SSE-S3 available \(master key .*master\.key\)/);
+  const b = uniqueBucket('sse');
+  await c.send(new CreateBucketCommand({ Bucket: b }));
+  const small = pattern(20_000); // inline, in the metadata store
+  const large = pattern(3 * 1024 * 1024 + 77); // erasure-coded shards
+  const plain = pattern(3 * 1024 * 1024); // control: stored in clear, must be found
+  for (const [key, p] of [['small', small], ['large', large]] as const) {
+    const put = await c.send(new PutObjectCommand({ Bucket: b, Key: key, Body: p.data, ServerSideEncryption: 'AES256' }));
+    assert.equal(put.ServerSideEncryption, 'AES256');
+    assert.equal(put.ETag, `"${md5hex(p.data)}"`, 'ETag is the MD5 of the plaintext for SSE-S3');
+    const head = await c.send(new HeadObjectCommand({ Bucket: b, Key: key }));
+    assert.equal(head.ServerSideEncryption, 'AES256');
+    assert.equal(head.ContentLength, p.data.length);
+    const got = await c.send(new GetObjectCommand({ Bucket: b, Key: key }));
+    assert.equal(got.ServerSideEncryption, 'AES256');
+    assert.equal(got.ContentLength, p.data.length);
+    assert.ok((await bodyBytes(got.Body)).equals(p.data), `${key} reads back`);
+  }
+  await c.send(new PutObjectCommand({ Bucket: b, Key: 'clear', Body: plain.data }));
+  const listed = await c.send(new ListObjectsV2Command({ Bucket: b }));
+  assert.deepEqual(listed.Contents?.map((o) => [o.Key, o.Size]), [['clear', plain.data.length], ['large', large.data.length], ['small', small.data.length]]);
+  await s.started.engine.store.settle();
+  assert.ok((await filesHolding(s.root, plain.needle)).length > 0, 'the search finds an object stored in clear');
+  assert.deepEqual(await filesHolding(s.root, small.needle), [], 'inline SSE object found in clear');
+  assert.deepEqual(await filesHolding(s.root, large.needle), [], 'erasure-coded SSE object found in clear');
+});
+
+test('SSE-S3 ranges are exact across chunk boundaries, and multipart objects across part boundaries', { timeout: 90_000 }, async () => {
+  const b = uniqueBucket('sser');
+  await c.send(new CreateBucketCommand({ Bucket: b }));
+  const C = 64 * 1024;
+  const data = randomBytes(5 * C + 333);
+  await c.send(new PutObjectCommand({ Bucket: b, Key: 'r', Body: data, ServerSideEncryption: 'AES256' }));
+  for (const [from, to] of [[0, 0], [C - 1, C], [C - 3, 3 * C + 2], [5 * C, 5 * C + 332], [12345, 12345], [1, data.length - 2]]) {
+    const r = await c.send(new GetObjectCommand({ Bucket: b, Key: 'r', Range: `bytes=${from}-${to}` }));
+    assert.equal(r.ContentRange, `bytes ${from}-${to}/${data.length}`);
+    assert.ok((await bodyBytes(r.Body)).equals(data.subarray(from, to + 1)), `range ${from}-${to}`);
+  }
+  assert.ok((await get(c, { Bucket: b, Key: 'r', Range: 'bytes=-100' })).equals(data.subarray(data.length - 100)), 'suffix range');
+
+  const parts = [randomBytes(5 * 1024 * 1024 + 5), randomBytes(5 * 1024 * 1024), randomBytes(70_000)];
+  const u = await c.send(new CreateMultipartUploadCommand({ Bucket: b, Key: 'mp', ServerSideEncryption: 'AES256' }));
+  assert.equal(u.ServerSideEncryption, 'AES256');
+  const done = [];
+  for (let i = 0; i < parts.length; i++) {
+    const p = await c.send(new UploadPartCommand({ Bucket: b, Key: 'mp', UploadId: u.UploadId, PartNumber: i + 1, Body: parts[i] }));
+    assert.equal(p.ServerSideEncryption, 'AES256');
+    assert.equal(p.ETag, `"${md5hex(parts[i]!)}"`);
+    done.push({ PartNumber: i + 1, ETag: p.ETag });
+  }
+  const fin = await c.send(new CompleteMultipartUploadCommand({ Bucket: b, Key: 'mp', UploadId: u.UploadId, MultipartUpload: { Parts: done } }));
+  assert.equal(fin.ServerSideEncryption, 'AES256');
+  const whole = Buffer.concat(parts);
+  assert.ok((await get(c, { Bucket: b, Key: 'mp' })).equals(whole), 'whole multipart object');
+  const p1 = parts[0]!.length;
+  const p2 = p1 + parts[1]!.length;
+  for (const [from, to] of [[p1 - 10, p1 + 10], [p1 - 1, p2], [p2 - C, whole.length - 1], [3, p2 + 5]]) {
+    assert.ok((await get(c, { Bucket: b, Key: 'mp', Range: `bytes=${from}-${to}` })).equals(whole.subarray(from, to + 1)), `multipart range ${from}-${to}`);
+  }
+  assert.ok((await get(c, { Bucket: b, Key: 'mp', PartNumber: 3 })).equals(parts[2]!), 'GET ?partNumber=3');
+  const head = await c.send(new HeadObjectCommand({ Bucket: b, Key: 'mp' }));
+  assert.equal(head.ServerSideEncryption, 'AES256');
+  assert.equal(head.ContentLength, whole.length);
+});
+
+test('CopyObject: plain to SSE-S3 and SSE-S3 to plain', { timeout: 30_000 }, async () => {
+  const b = uniqueBucket('ssec');
+  await c.send(new CreateBucketCommand({ Bucket: b }));
+  const data = randomBytes(300_000);
+  await c.send(new PutObjectCommand({ Bucket: b, Key: 'plain', Body: data }));
+  const enc = await c.send(new CopyObjectCommand({ Bucket: b, Key: 'enc', CopySource: `${b}/plain`, ServerSideEncryption: 'AES256' }));
+  assert.equal(enc.ServerSideEncryption, 'AES256');
+  assert.equal((await c.send(new HeadObjectCommand({ Bucket: b, Key: 'enc' }))).ServerSideEncryption, 'AES256');
+  assert.ok((await get(c, { Bucket: b, Key: 'enc' })).equals(data));
+  const back = await c.send(new CopyObjectCommand({ Bucket: b, Key: 'back', CopySource: `${b}/enc` }));
+  assert.equal(back.ServerSideEncryption, undefined);
+  assert.equal((await c.send(new HeadObjectCommand({ Bucket: b, Key: 'back' }))).ServerSideEncryption, undefined);
+  assert.ok((await get(c, { Bucket: b, Key: 'back' })).equals(data));
+  // UploadPartCopy of a range of the encrypted object into an SSE-S3 upload.
+  const u = await c.send(new CreateMultipartUploadCommand({ Bucket: b, Key: 'mpc', ServerSideEncryption: 'AES256' }));
+  const pc = await c.send(new UploadPartCopyCommand({ Bucket: b, Key: 'mpc', UploadId: u.UploadId, PartNumber: 1, CopySource: `${b}/enc`, CopySourceRange: 'bytes=65000-200000' }));
+  await c.send(new CompleteMultipartUploadCommand({ Bucket: b, Key: 'mpc', UploadId: u.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: pc.CopyPartResult?.ETag }] } }));
+  assert.ok((await get(c, { Bucket: b, Key: 'mpc' })).equals(data.subarray(65000, 200001)));
+  // Encrypting an object in place is a legal copy onto itself.
+  await c.send(new CopyObjectCommand({ Bucket: b, Key: 'plain', CopySource: `${b}/plain`, ServerSideEncryption: 'AES256' }));
+  assert.equal((await c.send(new HeadObjectCommand({ Bucket: b, Key: 'plain' }))).ServerSideEncryption, 'AES256');
+  assert.ok((await get(c, { Bucket: b, Key: 'plain' })).equals(data));
+});
+
+test('bucket default encryption: Put/Get/DeleteBucketEncryption, applied to a plain PUT; SSE-KMS refused', { timeout: 30_000 }, async () => {
+  const b = uniqueBucket('ssed');
+  await c.send(new CreateBucketCommand({ Bucket: b }));
+  await expectS3Error(c.send(new GetBucketEncryptionCommand({ Bucket: b })), 'ServerSideEncryptionConfigurationNotFoundError', 404);
+  await expectS3Error(c.send(new PutBucketEncryptionCommand({ Bucket: b, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms' } }] } })), 'NotImplemented', 501);
+  await expectS3Error(c.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'x', ServerSideEncryption: 'aws:kms' })), 'NotImplemented', 501);
+  await c.send(new PutBucketEncryptionCommand({ Bucket: b, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] } }));
+  const conf = await c.send(new GetBucketEncryptionCommand({ Bucket: b }));
+  assert.equal(conf.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm, 'AES256');
+  const p = pattern(10_000);
+  const put = await c.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: p.data }));
+  assert.equal(put.ServerSideEncryption, 'AES256');
+  assert.equal((await c.send(new HeadObjectCommand({ Bucket: b, Key: 'k' }))).ServerSideEncryption, 'AES256');
+  assert.ok((await get(c, { Bucket: b, Key: 'k' })).equals(p.data));
+  await s.started.engine.store.settle();
+  assert.deepEqual(await filesHolding(s.root, p.needle), []);
+  await c.send(new DeleteBucketEncryptionCommand({ Bucket: b }));
+  await expectS3Error(c.send(new GetBucketEncryptionCommand({ Bucket: b })), 'ServerSideEncryptionConfigurationNotFoundError', 404);
+  const after = await c.send(new PutObjectCommand({ Bucket: b, Key: 'k2', Body: 'x' }));
+  assert.equal(after.ServerSideEncryption, undefined);
+});
+
+test('SSE-C over HTTPS: right key reads, wrong key 403, missing key 400; copy and multipart with keys; plain HTTP refused', { timeout: 60_000 }, async () => {
+  const b = uniqueBucket('ssek');
+  await sc.send(new CreateBucketCommand({ Bucket: b }));
+  const key = randomBytes(32);
+  const wrong = randomBytes(32);
+  const ssec = (k: Buffer) => ({ SSECustomerAlgorithm: 'AES256', SSECustomerKey: k as unknown as string });
+  const data = randomBytes(200_000);
+  const put = await sc.send(new PutObjectCommand({ Bucket: b, Key: 'c', Body: data, ...ssec(key) }));
+  assert.equal(put.SSECustomerAlgorithm, 'AES256');
+  assert.equal(put.SSECustomerKeyMD5, createHash('md5').update(key).digest('base64'));
+  assert.notEqual(put.ETag, `"${md5hex(data)}"`, 'an SSE-C ETag is not the MD5 of the plaintext');
+  assert.ok((await get(sc, { Bucket: b, Key: 'c', ...ssec(key) })).equals(data));
+  assert.ok((await get(sc, { Bucket: b, Key: 'c', Range: 'bytes=65530-131080', ...ssec(key) })).equals(data.subarray(65530, 131081)));
+  const head = await sc.send(new HeadObjectCommand({ Bucket: b, Key: 'c', ...ssec(key) }));
+  assert.equal(head.SSECustomerAlgorithm, 'AES256');
+  assert.equal(head.ContentLength, data.length);
+  await expectS3Error(sc.send(new GetObjectCommand({ Bucket: b, Key: 'c', ...ssec(wrong) })), 'AccessDenied', 403);
+  await expectStatusError(sc.send(new HeadObjectCommand({ Bucket: b, Key: 'c', ...ssec(wrong) })), 403);
+  await expectS3Error(sc.send(new GetObjectCommand({ Bucket: b, Key: 'c' })), 'InvalidRequest', 400);
+  await expectStatusError(sc.send(new HeadObjectCommand({ Bucket: b, Key: 'c' })), 400);
+
+  // Copy: the source opened with its key, the destination stored with SSE-S3.
+  await expectS3Error(sc.send(new CopyObjectCommand({ Bucket: b, Key: 'd', CopySource: `${b}/c` })), 'InvalidRequest', 400);
+  await sc.send(new CopyObjectCommand({ Bucket: b, Key: 'd', CopySource: `${b}/c`, CopySourceSSECustomerAlgorithm: 'AES256', CopySourceSSECustomerKey: key as unknown as string, ServerSideEncryption: 'AES256' }));
+  assert.ok((await get(sc, { Bucket: b, Key: 'd' })).equals(data));
+
+  // Multipart: every part needs the upload's key.
+  const u = await sc.send(new CreateMultipartUploadCommand({ Bucket: b, Key: 'm', ...ssec(key) }));
+  assert.equal(u.SSECustomerAlgorithm, 'AES256');
+  await expectS3Error(sc.send(new UploadPartCommand({ Bucket: b, Key: 'm', UploadId: u.UploadId, PartNumber: 1, Body: 'x', ...ssec(wrong) })), 'InvalidRequest', 400);
+  await expectS3Error(sc.send(new UploadPartCommand({ Bucket: b, Key: 'm', UploadId: u.UploadId, PartNumber: 1, Body: 'x' })), 'InvalidRequest', 400);
+  const p1 = await sc.send(new UploadPartCommand({ Bucket: b, Key: 'm', UploadId: u.UploadId, PartNumber: 1, Body: data, ...ssec(key) }));
+  await sc.send(new CompleteMultipartUploadCommand({ Bucket: b, Key: 'm', UploadId: u.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p1.ETag }] } }));
+  assert.ok((await get(sc, { Bucket: b, Key: 'm', ...ssec(key) })).equals(data));
+  await expectS3Error(sc.send(new GetObjectCommand({ Bucket: b, Key: 'm', ...ssec(wrong) })), 'AccessDenied', 403);
+
+  // Over plain HTTP the key would have crossed the network in clear: refused, nothing stored.
+  const md5 = createHash('md5').update(key).digest('base64');
+  const headers = { 'x-amz-server-side-encryption-customer-algorithm': 'AES256', 'x-amz-server-side-encryption-customer-key': key.toString('base64'), 'x-amz-server-side-encryption-customer-key-md5': md5, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' };
+  const r = await signedRawRequest(s, { method: 'PUT', host: `127.0.0.1:${s.port}`, path: `/${b}/insecure`, headers, body: 'secret' });
+  assertXmlError({ ...r, body: r.body.toString() }, 'InvalidRequest', 400);
+  assert.match(r.body.toString(), /must be made over a secure connection/);
+  const g = await signedRawRequest(s, { method: 'GET', host: `127.0.0.1:${s.port}`, path: `/${b}/c`, headers });
+  assertXmlError({ ...g, body: g.body.toString() }, 'InvalidRequest', 400);
+  await expectStatusError(c.send(new HeadObjectCommand({ Bucket: b, Key: 'insecure' })), 404);
+  // Over HTTPS, a key MD5 that does not match the key, and a key of the wrong length, are InvalidArgument.
+  for (const h of [
+    { ...headers, 'x-amz-server-side-encryption-customer-key-md5': createHash('md5').update(wrong).digest('base64') },
+    { ...headers, 'x-amz-server-side-encryption-customer-key': key.subarray(0, 16).toString('base64') },
+  ]) {
+    const x = await signedHttps('PUT', `/${b}/x`, h, 'x');
+    assertXmlError({ ...x, body: x.body.toString() }, 'InvalidArgument', 400);
+  }
+});
+
+test('without a master key every SSE-S3 request is refused and nothing is stored; SSE-C still works', { timeout: 60_000 }, async () => {
+  const plainServer = await startTestServer();
+  const pc = sdkClient(plainServer);
+  try {
+    assert.match(banner(plainServer.started), /encryption: +off/);
+    const b = uniqueBucket('ssen');
+    await pc.send(new CreateBucketCommand({ Bucket: b }));
+    await pc.send(new PutObjectCommand({ Bucket: b, Key: 'src', Body: 'clear' }));
+    const e = await expectS3Error(pc.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'secret', ServerSideEncryption: 'AES256' })), 'NotImplemented', 501);
+    assert.match(e.message ?? '', /master key/);
+    await expectS3Error(pc.send(new CopyObjectCommand({ Bucket: b, Key: 'k2', CopySource: `${b}/src`, ServerSideEncryption: 'AES256' })), 'NotImplemented', 501);
+    await expectS3Error(pc.send(new CreateMultipartUploadCommand({ Bucket: b, Key: 'k3', ServerSideEncryption: 'AES256' })), 'NotImplemented', 501);
+    await expectS3Error(pc.send(new PutBucketEncryptionCommand({ Bucket: b, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] } })), 'NotImplemented', 501);
+    await expectS3Error(pc.send(new GetBucketEncryptionCommand({ Bucket: b })), 'ServerSideEncryptionConfigurationNotFoundError', 404);
+    const listed = await pc.send(new ListObjectsV2Command({ Bucket: b }));
+    assert.deepEqual(listed.Contents?.map((o) => o.Key), ['src'], 'nothing stored');
+    const r = await signedRawRequest(plainServer, { method: 'GET', host: `127.0.0.1:${plainServer.port}`, path: `/${b}?uploads`, headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
+    assert.doesNotMatch(r.body.toString(), /<Upload>/, 'no upload created');
+    // SSE-C needs no master key: the same app behind https.
+    const cert = await readFile(path.join(dir, 'cert.pem'));
+    const handler = plainServer.started.http.server.listeners('request')[0] as (req: unknown, res: unknown) => void;
+    const t = https.createServer({ key: await readFile(path.join(dir, 'key.pem')), cert }, handler);
+    await new Promise<void>((ok) => t.listen(0, '127.0.0.1', ok));
+    const tc = new S3Client({
+      endpoint: `https://127.0.0.1:${(t.address() as AddressInfo).port}`, region: plainServer.region, forcePathStyle: true,
+      credentials: { accessKeyId: plainServer.accessKeyId, secretAccessKey: plainServer.secretAccessKey },
+      requestHandler: { httpsAgent: new https.Agent({ ca: cert }) },
+    });
+    try {
+      const key = randomBytes(32);
+      await tc.send(new PutObjectCommand({ Bucket: b, Key: 'c', Body: 'hello', SSECustomerAlgorithm: 'AES256', SSECustomerKey: key as unknown as string }));
+      assert.equal((await get(tc, { Bucket: b, Key: 'c', SSECustomerAlgorithm: 'AES256', SSECustomerKey: key as unknown as string })).toString(), 'hello');
+    } finally {
+      tc.destroy();
+      await new Promise<void>((ok) => { t.close(() => ok()); t.closeAllConnections(); });
+    }
+  } finally {
+    pc.destroy();
+    await plainServer.destroy();
+  }
+});
