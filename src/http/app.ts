@@ -4,6 +4,7 @@
 // dispatches on a normalised path (/bucket/key, each one encoded segment) by level.
 
 import Koa from 'koa';
+import type { IncomingMessage } from 'node:http';
 import Router from '@koa/router';
 import { AccessControl, type AccessRequest } from '../auth/access.js';
 import type { Identities } from '../auth/identities.js';
@@ -118,6 +119,7 @@ export function createApp(o: AppOptions): Koa<S3State> {
           : `/${encodeURIComponent(target.bucket)}/${encodeURIComponent(target.key)}`;
       await next();
     } catch (err) {
+      await drainSmallBody(ctx.req);
       sendError(ctx as S3Ctx, err, log);
     }
   });
@@ -201,6 +203,34 @@ export function sendError(ctx: S3Ctx, err: unknown, log: S3Deps['log']): void {
   const cl = ctx.req.headers['content-length'];
   const hasBody = (cl !== undefined && cl !== '0') || ctx.req.headers['transfer-encoding'] !== undefined;
   if (hasBody && !ctx.req.complete) ctx.set('Connection', 'close');
+}
+
+/** Largest unread request body read and discarded before an error reply (beyond it: Connection: close). */
+const DRAIN_LIMIT = 4 * 1024 * 1024;
+const DRAIN_MS = 2_000;
+
+/**
+ * A request refused before its body was read still has that body on the way. Closing the
+ * connection under it makes the kernel reset the connection, and the client may lose the
+ * reply it was sent; so a small body (up to DRAIN_LIMIT, like an oversized XML document) is
+ * read and discarded first, and the connection stays usable. A large or unknown-length body,
+ * or one the client holds back for "100 Continue", is not waited for: sendError closes.
+ */
+async function drainSmallBody(req: IncomingMessage): Promise<void> {
+  const cl = req.headers['content-length'];
+  if (req.complete || req.destroyed || req.readableFlowing === true || cl === undefined || !/^\d+$/.test(cl) || Number(cl) > DRAIN_LIMIT) return;
+  if (/100-continue/i.test(String(req.headers.expect ?? ''))) return;
+  await new Promise<void>((resolve) => {
+    const discard = () => undefined;
+    const done = () => {
+      clearTimeout(timer);
+      req.off('data', discard).off('end', done).off('close', done).off('error', done);
+      resolve();
+    };
+    const timer = setTimeout(done, DRAIN_MS);
+    req.on('data', discard).once('end', done).once('close', done).once('error', done);
+    req.resume();
+  });
 }
 
 /** The request's connection is closed, or its body ended before its declared length. */
