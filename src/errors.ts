@@ -73,6 +73,9 @@ const STATUS: Record<string, number> = {
   // Not an S3 code (S3 never runs out of space): a disk would go below its free-space reserve,
   // or filled up during the write. 507 Insufficient Storage, which SDKs do not retry.
   XTesseraStorageFull: 507,
+  // Not an S3 code either (S3 buckets have no size limit): the bucket's quota (an admin
+  // setting) would be exceeded. 403 like other refusals of a well-formed request by policy.
+  XTesseraQuotaExceeded: 403,
   // Bucket policies, ACLs and PublicAccessBlock.
   NoSuchPublicAccessBlockConfiguration: 404,
   AccessControlListNotSupported: 400,
@@ -102,6 +105,14 @@ export class S3Error extends Error {
     this.fields = fields;
     this.headers = headers;
   }
+}
+
+/**
+ * 503 SlowDown: the client should retry later. Retry-After (seconds) tells it when; S3's own
+ * SDKs back off on SlowDown whether or not the header is there.
+ */
+export function slowDown(message?: string, retryAfterSeconds = 1): S3Error {
+  return new S3Error('SlowDown', message, {}, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) });
 }
 
 export function isS3Error(e: unknown): e is S3Error {
@@ -144,6 +155,8 @@ function defaultMessage(code: string): string {
     case 'IncompleteBody': return 'You did not provide the number of bytes specified by the Content-Length HTTP header.';
     case 'InternalError': return 'We encountered an internal error. Please try again.';
     case 'ConditionalRequestConflict': return 'A conflicting operation occurred. If using PutObject you can retry the request. If using CompleteMultipartUpload you can retry the request and all parts must be uploaded again.';
+    case 'SlowDown': return 'Please reduce your request rate.';
+    case 'RequestTimeout': return 'Your socket connection to the server was not read from or written to within the timeout period.';
     case 'InsufficientReadQuorum': return 'Storage resources are insufficient for the read operation.';
     case 'InsufficientWriteQuorum': return 'Storage resources are insufficient for the write operation.';
     default: return code;

@@ -1,4 +1,4 @@
-// `tessera admin user|key|policy …`: the CLI of the admin API (src/http/admin-api.ts). Talks
+// `tessera admin user|key|policy|bucket …`: the CLI of the admin API (src/http/admin-api.ts). Talks
 // to a running server, signing each request with SigV4 (aws4) using the root credentials from
 // --access-key/--secret-key or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY. Output is meant for
 // people by default and for scripts with --json; `user add` and `key add` always print one
@@ -24,6 +24,9 @@ export const REMOTE_USAGE = `usage: tessera admin [--endpoint URL] [--access-key
   policy list                       list policies (built-in and stored)
   policy info NAME                  show a policy's document
   policy remove NAME                remove a policy (detach it from every user first)
+  bucket quota BUCKET               show a bucket's quota and the bytes it holds
+  bucket quota BUCKET --max-bytes N set the quota (N bytes, or a size such as 10GiB)
+  bucket quota BUCKET --clear       remove the quota
 endpoint: --endpoint or TESSERA_ENDPOINT (default http://127.0.0.1:9000)
 credentials: --access-key/--secret-key or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (the root key)
 `;
@@ -38,6 +41,8 @@ interface Options {
   json: boolean;
   policies: string[];
   words: string[];
+  maxBytes?: string;
+  clear: boolean;
 }
 
 function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Options {
@@ -48,6 +53,8 @@ function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Options {
   let secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
   let region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
   let json = false;
+  let maxBytes: string | undefined;
+  let clear = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const eq = a.indexOf('=');
@@ -64,6 +71,8 @@ function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Options {
       case '--region': region = value(); break;
       case '--policy': policies.push(value()); break;
       case '--json': json = true; break;
+      case '--max-bytes': maxBytes = value(); break;
+      case '--clear': clear = true; break;
       default:
         if (a.startsWith('--')) throw new CliError(`unknown option ${name}`);
         words.push(a);
@@ -79,7 +88,7 @@ function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Options {
     throw new CliError(`--endpoint is not a URL: ${endpoint}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliError(`--endpoint must be http:// or https://: ${endpoint}`);
-  return { endpoint: url, accessKeyId, secretAccessKey, region, json, policies, words };
+  return { endpoint: url, accessKeyId, secretAccessKey, region, json, policies, words, maxBytes, clear };
 }
 
 /** One signed admin API call; resolves to the parsed JSON reply (undefined for 204). */
@@ -214,9 +223,43 @@ export async function runRemote(argv: string[], out: (s: string) => void = (s) =
     case 'policy remove':
       await call(o, 'DELETE', `policies/${enc(need(1, 'NAME')[0]!)}`);
       return done(`removed policy ${args[0]}`);
+    case 'bucket quota': {
+      const [bucket] = need(1, 'BUCKET [--max-bytes N | --clear]');
+      if (o.maxBytes !== undefined && o.clear) throw new CliError('give --max-bytes or --clear, not both');
+      const q = `bucket-quota?bucket=${enc(bucket!)}`;
+      let info: QuotaInfo;
+      if (o.clear) {
+        await call(o, 'DELETE', q);
+        return done(`removed the quota of ${bucket}`);
+      }
+      if (o.maxBytes !== undefined) info = (await call(o, 'PUT', q, JSON.stringify({ maxBytes: parseBytes(o.maxBytes) }))) as QuotaInfo;
+      else info = (await call(o, 'GET', q)) as QuotaInfo;
+      if (o.json) return print(info);
+      const used = info.usedBytes === null ? 'not kept (bucket made before usage was kept)' : `${info.usedBytes} bytes in ${info.versions} version(s)`;
+      out(`${info.bucket}  quota: ${info.maxBytes === null ? 'none' : `${info.maxBytes} bytes`}  used: ${used}\n`);
+      return;
+    }
     default:
       throw new CliError(`unknown command "${o.words.join(' ')}"\n${REMOTE_USAGE}`);
   }
+}
+
+interface QuotaInfo {
+  bucket: string;
+  maxBytes: number | null;
+  usedBytes: number | null;
+  versions: number | null;
+}
+
+const UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
+
+/** "1000", "10GiB", "1.5TB" → bytes. */
+function parseBytes(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
+  const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
+  const n = m && unit !== undefined ? Math.floor(Number(m[1]) * unit) : NaN;
+  if (!Number.isSafeInteger(n)) throw new CliError(`--max-bytes: expected a number of bytes or a size such as 10GiB, got ${text}`);
+  return n;
 }
 
 function userLine(u: UserInfo): string {

@@ -29,7 +29,7 @@ export async function runAdmin(argv: string[]): Promise<void> {
     process.exitCode = await runMeta(words[1], argv, json);
     return;
   }
-  if (words[0] === 'user' || words[0] === 'key' || words[0] === 'policy') {
+  if (words[0] === 'user' || words[0] === 'key' || words[0] === 'policy' || words[0] === 'bucket') {
     try {
       await runRemote(argv);
     } catch (e) {
@@ -47,7 +47,7 @@ function positional(argv: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (['--config', '--endpoint', '--access-key', '--secret-key', '--region', '--policy'].includes(a)) i++;
+    if (['--config', '--endpoint', '--access-key', '--secret-key', '--region', '--policy', '--max-bytes'].includes(a)) i++;
     else if (!a.startsWith('--')) out.push(a);
   }
   return out;

@@ -56,6 +56,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     identities,
     owner: { id: ownerId(creds.accessKeyId), displayName: 'tessera' },
     log,
+    limits: config.limits,
   });
   let http: RunningServer;
   try {
@@ -66,6 +67,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       ...(config.httpAddress ? { httpAddress: config.httpAddress } : {}),
       keepAliveTimeoutSeconds: config.limits.keepAliveTimeoutSeconds,
       headerTimeoutSeconds: config.limits.headerTimeoutSeconds,
+      limits: config.limits,
       log,
     });
   } catch (e) {

@@ -94,9 +94,9 @@ export interface Limits {
   requestsPerSecondPerKey: number;
   /** Requests in flight per access key. */
   concurrentRequestsPerKey: number;
-  /** Request-body bytes per second per connection. */
+  /** Request-body bytes per second per access key (all its requests together). */
   uploadBytesPerSecond: number;
-  /** Response-body bytes per second per connection. */
+  /** Response-body bytes per second per access key (all its requests together). */
   downloadBytesPerSecond: number;
   /** Bytes of in-flight stripe and hash buffers for all requests together. */
   memoryBudget: number;

@@ -4,6 +4,7 @@
 
 import { promises as fsp } from 'node:fs';
 import { randomUUID } from 'node:crypto';
+import { isResourceError } from '../util/process-errors.js';
 import { Disk, type DiskFormat } from './disk.js';
 import { mkdirPrivate } from '../util/private-files.js';
 
@@ -82,9 +83,11 @@ export async function openDiskSet(roots: string[], newId: () => string = randomU
 
 /**
  * Checks a running disk: if its directory was wiped (format file gone), it is a replacement
- * and gets a fresh format for the same slot. Returns 'ok', 'reformatted' or 'offline'.
+ * and gets a fresh format for the same slot. Returns 'ok', 'reformatted' or 'offline', or
+ * 'unknown' when the process itself is out of descriptors or memory: that says nothing about
+ * the disk, so its state is left as it was.
  */
-export async function recheckDisk(d: Disk, deploymentId: string, count: number, newId: () => string = randomUUID): Promise<'ok' | 'reformatted' | 'offline'> {
+export async function recheckDisk(d: Disk, deploymentId: string, count: number, newId: () => string = randomUUID): Promise<'ok' | 'reformatted' | 'offline' | 'unknown'> {
   try {
     const f = await d.readFormat();
     if (f && f.deploymentId === deploymentId && f.index === d.index) {
@@ -100,7 +103,8 @@ export async function recheckDisk(d: Disk, deploymentId: string, count: number, 
     await d.writeFormat({ format: 'tessera-disk', version: 1, deploymentId, diskId: newId(), index: d.index, count });
     d.online = true;
     return 'reformatted';
-  } catch {
+  } catch (e) {
+    if (isResourceError(e)) return 'unknown';
     d.online = false;
     return 'offline';
   }

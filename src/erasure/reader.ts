@@ -17,7 +17,8 @@
 
 import fs from 'node:fs';
 import { Disk } from '../disk/disk.js';
-import { S3Error } from '../errors.js';
+import { S3Error, slowDown } from '../errors.js';
+import { isResourceError } from '../util/process-errors.js';
 import type { ShardLayout } from '../meta/types.js';
 import { crc32c } from './bitrot.js';
 import { readPool, type BufferPool, type Slab } from './buffer-pool.js';
@@ -87,6 +88,9 @@ export class ShardFiles {
             return await this.op<number>((cb) => fs.open(file, 'r', cb));
           } catch (e) {
             if (e instanceof ReaderClosedError) throw e;
+            // Out of descriptors is the process's trouble, not the shard's: no damage report
+            // (which would queue a repair of a healthy shard), the request is refused instead.
+            if (isResourceError(e)) throw outOfResources();
             /* try the next place */
           }
         }
@@ -122,6 +126,10 @@ export class ShardFiles {
       }
     } catch (e) {
       if (e instanceof ReaderClosedError) throw e;
+      if (isResourceError(e)) {
+        slab?.releaseIfUnused();
+        throw outOfResources();
+      }
       return this.markBad(i, 'missing');
     }
     return { shard: i, s0, buf, got, slab };
@@ -213,6 +221,10 @@ export class ShardFiles {
     })();
     return this.closed;
   }
+}
+
+function outOfResources(): S3Error {
+  return slowDown('The server is short of file descriptors or memory; please retry.');
 }
 
 export interface ReadAheadOptions {

@@ -18,7 +18,8 @@ import path from 'node:path';
 import { Disk, fsyncDir } from '../disk/disk.js';
 import { isNoSpace, storageFullError } from '../disk/space.js';
 import { PRIVATE_FILE_MODE } from '../util/private-files.js';
-import { S3Error } from '../errors.js';
+import { S3Error, slowDown } from '../errors.js';
+import { isResourceError } from '../util/process-errors.js';
 import { crc32c } from './bitrot.js';
 import { createCodec } from './index-codec.js';
 import type { ErasureCodec } from './codec.js';
@@ -124,6 +125,11 @@ export class ShardWriter {
   private shortStripeSeen = false;
   private closed = false;
   private readonly written: boolean[] = [];
+  /**
+   * Set when a write failed because the process ran out of descriptors or memory: no disk is
+   * to blame, so the whole write is refused (503 SlowDown) instead of going on degraded.
+   */
+  private exhausted = false;
   /** Some shard's filesystem was full: the write as a whole fails (see the top of the file). */
   private noSpace = false;
 
@@ -140,6 +146,7 @@ export class ShardWriter {
 
   static async open(o: ShardWriterOptions): Promise<ShardWriter> {
     const n = o.k + o.m;
+    let exhausted = false;
     let noSpace = false;
     const fds = await Promise.all(
       Array.from({ length: n }, async (_, i) => {
@@ -148,6 +155,7 @@ export class ShardWriter {
         try {
           return await openFd(disk.tmpPath(o.dataId));
         } catch (e) {
+          if (isResourceError(e)) exhausted = true;
           // Out of inodes, or no block left for the directory entry.
           if (isNoSpace(e)) noSpace = true;
           return undefined;
@@ -155,6 +163,7 @@ export class ShardWriter {
       }),
     );
     const w = new ShardWriter(o, fds);
+    w.exhausted = exhausted;
     w.noSpace = noSpace;
     try {
       w.checkQuorum();
@@ -172,6 +181,7 @@ export class ShardWriter {
   }
 
   private checkQuorum(): void {
+    if (this.exhausted) throw outOfResources();
     if (this.noSpace) throw storageFullError();
     if (this.healthyShards < writeQuorum(this.o.k, this.o.m)) {
       throw new S3Error('InsufficientWriteQuorum', `Only ${this.healthyShards} of ${this.o.k + this.o.m} disks accepted the write; ${writeQuorum(this.o.k, this.o.m)} are needed.`);
@@ -246,6 +256,7 @@ export class ShardWriter {
         if (shard.unsynced >= EARLY_SYNC_BYTES) this.earlySync(i, shard);
       },
       (e: unknown) => {
+        if (isResourceError(e)) this.exhausted = true;
         if (isNoSpace(e)) this.noSpace = true;
         this.release(shard);
         this.dropShard(i);
@@ -272,6 +283,7 @@ export class ShardWriter {
       (e: unknown) => {
         earlySyncs--;
         shard.sync = undefined;
+        if (isResourceError(e)) this.exhausted = true;
         if (isNoSpace(e)) this.noSpace = true;
         this.release(shard);
         this.dropShard(i);
@@ -323,6 +335,7 @@ export class ShardWriter {
           await writevAll(shard.fd, [trailer], this.end);
           await fsyncFd(shard.fd);
         } catch (e) {
+          if (isResourceError(e)) this.exhausted = true;
           if (isNoSpace(e)) this.noSpace = true;
           this.release(shard);
           this.dropShard(i);
@@ -336,12 +349,17 @@ export class ShardWriter {
           // The directory entry of the new file must be durable too before the commit.
           await fsyncDir(path.dirname(o.disks[o.distribution[i]!]!.tmpPath(o.dataId)));
           this.written[i] = true;
-        } catch {
+        } catch (e) {
+          if (isResourceError(e)) this.exhausted = true;
           this.shards[i] = undefined;
         }
       }),
     );
     const n = this.written.filter(Boolean).length;
+    if (this.exhausted) {
+      await this.abort();
+      throw outOfResources();
+    }
     if (this.noSpace) {
       await this.abort();
       throw storageFullError();
@@ -404,6 +422,10 @@ export async function publishShards(disks: Disk[], dataId: string, distribution:
       }
     }),
   );
+}
+
+function outOfResources(): S3Error {
+  return slowDown('The server is short of file descriptors or memory; please retry.');
 }
 
 // Raw descriptors and callback fs calls: a FileHandle costs a promise, a handle object and

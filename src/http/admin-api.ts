@@ -17,11 +17,16 @@
 //   GET    policies/NAME              one policy            admin:GetPolicy
 //   PUT    policies/NAME (document)   add or replace        admin:CreatePolicy
 //   DELETE policies/NAME              remove                admin:DeletePolicy
+//   GET    bucket-quota?bucket=B      quota and usage       admin:GetBucketQuota
+//   PUT    bucket-quota?bucket=B {maxBytes}  set (null: remove)  admin:SetBucketQuota
+//   DELETE bucket-quota?bucket=B      remove the quota      admin:SetBucketQuota
 
 import type { Identities } from '../auth/identities.js';
+import type { ObjectStore } from '../object/store.js';
 import { verifyRequest } from '../auth/verify.js';
 import { S3Error, isS3Error } from '../errors.js';
 import { readSmallBody, type S3Ctx, type S3Deps } from '../s3/context.js';
+import { validateBucketReference } from '../s3/validate.js';
 import { openBody } from './body.js';
 import { splitUrl } from './routing.js';
 
@@ -30,6 +35,7 @@ const MAX_BODY = 64 * 1024;
 
 export interface AdminDeps {
   identities: Identities;
+  store: ObjectStore;
   region: string;
   now: () => number;
   log: S3Deps['log'];
@@ -69,7 +75,35 @@ const ROUTES: Array<[string, string[], AdminRoute]> = [
     run: async (c, d, [n]) => d.identities.putPolicy(n!, (await readBody(c)).toString('utf8')),
   }],
   ['DELETE', ['policies', ':'], { action: 'admin:DeletePolicy', run: async (_c, d, [n]) => d.identities.removePolicy(n!) }],
+  ['GET', ['bucket-quota'], { action: 'admin:GetBucketQuota', run: async (c, d) => quotaInfo(d, quotaBucket(c)) }],
+  ['PUT', ['bucket-quota'], {
+    action: 'admin:SetBucketQuota',
+    run: async (c, d) => {
+      const bucket = quotaBucket(c);
+      const max = (await readJson(c)).maxBytes;
+      if (max !== null && !(typeof max === 'number' && Number.isSafeInteger(max) && max >= 0)) {
+        throw new S3Error('InvalidInput', '"maxBytes" must be a whole number of bytes (0 or more), or null to remove the quota.');
+      }
+      await d.store.setQuota(bucket, max ?? undefined);
+      return quotaInfo(d, bucket);
+    },
+  }],
+  ['DELETE', ['bucket-quota'], { action: 'admin:SetBucketQuota', run: async (c, d) => void (await d.store.setQuota(quotaBucket(c), undefined)) }],
 ];
+
+/** The bucket named by ?bucket=; it must exist. */
+function quotaBucket(ctx: S3Ctx): string {
+  const b = ctx.query.bucket;
+  if (typeof b !== 'string' || b === '') throw new S3Error('InvalidInput', 'Name the bucket: ?bucket=NAME.');
+  validateBucketReference(b);
+  return b;
+}
+
+async function quotaInfo(d: AdminDeps, bucket: string): Promise<unknown> {
+  const b = await d.store.getBucket(bucket);
+  const usage = await d.store.bucketUsage(bucket);
+  return { bucket, maxBytes: b.quota?.maxBytes ?? null, usedBytes: usage?.bytes ?? null, versions: usage?.versions ?? null };
+}
 
 export async function serveAdmin(ctx: S3Ctx, d: AdminDeps): Promise<void> {
   try {

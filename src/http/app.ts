@@ -3,21 +3,27 @@
 // request line (http/routing.ts), so keys reach handlers exactly as sent; @koa/router then
 // dispatches on a normalised path (/bucket/key, each one encoded segment) by level.
 
+import { pipeline, Readable } from 'node:stream';
 import Koa from 'koa';
 import type { IncomingMessage } from 'node:http';
 import Router from '@koa/router';
+import { DEFAULTS, type Limits } from '../config/config.js';
 import { AccessControl, type AccessRequest } from '../auth/access.js';
 import type { Identities } from '../auth/identities.js';
 import { verifyRequest } from '../auth/verify.js';
-import { S3Error, isS3Error } from '../errors.js';
+import { S3Error, isS3Error, slowDown } from '../errors.js';
 import type { ObjectStore } from '../object/store.js';
 import type { AccessExtra, S3Ctx, S3Deps, S3State } from '../s3/context.js';
 import { CORS_RESPONSE_HEADERS, addCorsHeaders, preflight } from '../s3/cors.js';
 import { actionOf, bucketRoute, objectRoute, serviceRoute, type Route } from '../s3/dispatch.js';
 import { errorXml } from '../s3/xml.js';
 import { validateTarget } from '../s3/validate.js';
+import { isResourceError } from '../util/process-errors.js';
 import { ADMIN_PREFIX, serveAdmin } from './admin-api.js';
 import { openBody } from './body.js';
+import { guardBody, hasBody } from './body-guard.js';
+import { KeyLimits } from './key-limits.js';
+import { Throttle } from './throttle.js';
 import { newRequestId } from './request-id.js';
 import { resolveTarget } from './routing.js';
 import { isHangUp } from './wire.js';
@@ -31,6 +37,8 @@ export interface AppOptions {
   owner: { id: string; displayName: string };
   now?: () => number;
   log?: S3Deps['log'];
+  /** Overload protection (body idle timeout, per-key limits); the defaults when absent. */
+  limits?: Limits;
 }
 
 /** Query parameters that are condition keys of list actions (s3:prefix, s3:delimiter, s3:max-keys). */
@@ -43,6 +51,9 @@ export function createApp(o: AppOptions): Koa<S3State> {
   const log = o.log ?? (() => undefined);
   const now = o.now ?? Date.now;
   const access = new AccessControl(o.identities, o.store, now, (level, msg) => log(level, msg));
+  const limits = o.limits ?? DEFAULTS.limits;
+  const keyLimits = new KeyLimits(limits);
+  const bodyIdleMs = limits.bodyIdleTimeoutSeconds * 1000;
 
   const accessRequest = (ctx: S3Ctx, action: string, bucket?: string, key?: string, versionId?: string, extra: AccessExtra = {}): AccessRequest => {
     const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
@@ -66,7 +77,17 @@ export function createApp(o: AppOptions): Koa<S3State> {
     store: o.store,
     region: o.region,
     owner: o.owner,
-    openBody,
+    // Request bodies of a key whose uploads are capped are paced on their way in.
+    openBody: (ctx) => {
+      const body = openBody(ctx);
+      const bucket = keyLimits.uploadBucket(limitKey(ctx));
+      if (bucket) body.stream = pipeline(body.stream, new Throttle(bucket), () => undefined) as Readable;
+      return body;
+    },
+    rawBody: (ctx) => {
+      const bucket = keyLimits.uploadBucket(limitKey(ctx));
+      return bucket ? (pipeline(ctx.req, new Throttle(bucket), () => undefined) as Readable) : ctx.req;
+    },
     log,
     credentials: o.identities,
     principalOf: (accessKeyId) => o.identities.principalOf(accessKeyId),
@@ -89,6 +110,12 @@ export function createApp(o: AppOptions): Koa<S3State> {
     ctx.set('x-amz-id-2', hostId);
     ctx.set('Server', 'Tessera');
     const url = ctx.req.url ?? '/';
+    const guard = hasBody(ctx.req)
+      ? guardBody(ctx.req, ctx.res, bodyIdleMs, (err) => {
+          log('info', 'request body idle: aborted', { requestId, seconds: limits.bodyIdleTimeoutSeconds });
+          replyNow(ctx as S3Ctx, err);
+        })
+      : undefined;
     try {
       // HTTP/1.1 requires Host (RFC 9112 §3.2); wire.ts lets such requests through to be refused here, in S3 XML.
       if (ctx.req.headers.host === undefined && ctx.req.httpVersion === '1.1') throw new S3Error('BadRequest', 'Missing required header for this request: Host');
@@ -96,7 +123,7 @@ export function createApp(o: AppOptions): Koa<S3State> {
       ctx.state.target = target;
       // The admin API shares the port (path style only) and answers in JSON.
       if (!target.virtualHost && target.rawPath.startsWith(ADMIN_PREFIX)) {
-        return await serveAdmin(ctx as S3Ctx, { identities: o.identities, region: o.region, now, log, authorize: deps.authorize });
+        return await serveAdmin(ctx as S3Ctx, { identities: o.identities, store: o.store, region: o.region, now, log, authorize: deps.authorize });
       }
       // CORS (s3/cors.ts): browsers send preflights unsigned, so they are answered here; an
       // Origin gets its rule's headers before the signature check, so refusals carry them too.
@@ -109,6 +136,11 @@ export function createApp(o: AppOptions): Koa<S3State> {
       );
       ctx.state.auth = auth;
       ctx.state.principal = auth.anonymous ? { kind: 'anonymous' } : deps.principalOf(auth.accessKeyId);
+      if (keyLimits.active) {
+        const release = keyLimits.admit(limitKey(ctx as S3Ctx));
+        // 'close' comes when the reply is done or the connection is gone, whichever is first.
+        ctx.res.once('close', release);
+      }
       // Every name the request carries (bucket, key, query parameters, copy source) is checked
       // here, once, with S3's error before anything reaches the store (s3/validate.ts).
       validateTarget(target, ctx.req.headers);
@@ -118,9 +150,13 @@ export function createApp(o: AppOptions): Koa<S3State> {
           ? `/${encodeURIComponent(target.bucket)}`
           : `/${encodeURIComponent(target.bucket)}/${encodeURIComponent(target.key)}`;
       await next();
+      throttleDownload(ctx as S3Ctx, keyLimits);
     } catch (err) {
-      await drainSmallBody(ctx.req);
-      sendError(ctx as S3Ctx, err, log);
+      // A body that went silent is not waited for again; a small one the handler left unread is
+      // drained so the reply is not lost under a reset.
+      if (!guard?.timedOut) await drainSmallBody(ctx.req);
+      // Whatever the body's reader made of the aborted stream, the client's fault was silence.
+      sendError(ctx as S3Ctx, guard?.timedOut ? new S3Error('RequestTimeout') : err, log);
     }
   });
 
@@ -158,6 +194,48 @@ export function createApp(o: AppOptions): Koa<S3State> {
   return app;
 }
 
+/** Whose limits a request counts against: its access key, or its address when anonymous. */
+function limitKey(ctx: S3Ctx): string {
+  const auth = ctx.state.auth;
+  if (auth && !auth.anonymous) return `key:${auth.accessKeyId}`;
+  const ip = ctx.req.socket.remoteAddress ?? '';
+  return `ip:${ip.startsWith('::ffff:') ? ip.slice(7) : ip}`;
+}
+
+/** Paces the reply body of a key whose downloads are capped (Content-Length kept). */
+function throttleDownload(ctx: S3Ctx, keyLimits: KeyLimits): void {
+  const body: unknown = ctx.body;
+  if (body === null || body === undefined || ctx.method === 'HEAD') return;
+  const bucket = keyLimits.downloadBucket(limitKey(ctx));
+  if (!bucket) return;
+  const source = body instanceof Readable ? body : Buffer.isBuffer(body) || typeof body === 'string' ? Readable.from([body]) : undefined;
+  if (!source) return;
+  const length = ctx.response.length;
+  const paced = pipeline(source, new Throttle(bucket), () => undefined);
+  ctx.body = paced;
+  if (length !== undefined) ctx.length = length;
+}
+
+/**
+ * Sends an error reply at once, outside Koa's flow (the handler is still waiting for a body
+ * that will not come), and closes the connection after it.
+ */
+function replyNow(ctx: S3Ctx, err: S3Error): void {
+  const res = ctx.res;
+  if (res.headersSent || res.destroyed) return;
+  const t = ctx.state.target;
+  const xml = errorXml(err, decodeSafe(t ? t.rawPath : ctx.path), ctx.state.requestId, ctx.state.hostId);
+  res.writeHead(err.status, {
+    'Content-Type': 'application/xml',
+    'Content-Length': Buffer.byteLength(xml),
+    Connection: 'close',
+    Server: 'Tessera',
+    'x-amz-request-id': ctx.state.requestId,
+    'x-amz-id-2': ctx.state.hostId,
+  });
+  res.end(xml);
+}
+
 function firstOf(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
@@ -169,6 +247,10 @@ export function sendError(ctx: S3Ctx, err: unknown, log: S3Deps['log']): void {
     e = new S3Error('ServiceUnavailable', err.message);
   } else if (isS3Error(err)) {
     e = err;
+  } else if (isResourceError(err)) {
+    // Out of descriptors or memory: the request may succeed in a moment; nothing is broken.
+    log('warn', 'request refused: the process is out of resources', { requestId: ctx.state.requestId, error: String(err) });
+    e = slowDown('The server is short of file descriptors or memory; please retry.');
   } else if (isHangUp(err) && clientGone(ctx)) {
     // The client hung up mid-request (its body stopped, the socket closed): routine on any
     // network. Nobody will read this reply; it is built only to finish the request cleanly.

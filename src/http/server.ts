@@ -10,7 +10,9 @@ import { promises as fs } from 'node:fs';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
+import type { Limits } from '../config/config.js';
 import type { Logger } from '../ops/log.js';
+import { ConnectionCounter, guardConnections, reportAcceptErrors, serverTimeouts } from './connections.js';
 import { attachWireHandlers } from './wire.js';
 
 export type AnyServer = http.Server | https.Server;
@@ -26,6 +28,8 @@ export interface ListenOptions {
   keepAliveTimeoutSeconds?: number;
   /** Seconds a client may take to send the request line and headers. */
   headerTimeoutSeconds?: number;
+  /** Connection caps (max_connections, max_connections_per_ip); 0 or absent: the default cap. */
+  limits?: Pick<Limits, 'maxConnections' | 'maxConnectionsPerIp'>;
   /** For what happens below the app (malformed requests, hang-ups): logged at debug. */
   log?: Logger;
 }
@@ -35,6 +39,8 @@ export interface RunningServer {
   server: AnyServer;
   /** Every listening server: the main one first, then the plain-HTTP one if any. */
   servers: AnyServer[];
+  /** Open connections, counted over every listener (they share one global cap). */
+  connections: ConnectionCounter;
   /** The main endpoint: https://… with TLS, else http://… */
   url: string;
   port: number;
@@ -132,9 +138,10 @@ function describeTlsError(e: unknown): string {
 export async function listen(app: Koa<any>, opts: ListenOptions): Promise<RunningServer> {
   const handler = app.callback();
   let material = opts.tls ? await loadTlsMaterial(opts.tls) : undefined;
-  const main = makeServer(handler, opts, material);
+  const connections = new ConnectionCounter(opts.limits ?? { maxConnections: 0, maxConnectionsPerIp: 0 }, opts.log);
+  const main = makeServer(handler, opts, material, connections);
   const servers: AnyServer[] = [main];
-  if (material && opts.httpAddress) servers.push(makeServer(handler, opts, undefined));
+  if (material && opts.httpAddress) servers.push(makeServer(handler, opts, undefined, connections));
 
   const addresses: AddressInfo[] = [];
   try {
@@ -144,10 +151,12 @@ export async function listen(app: Koa<any>, opts: ListenOptions): Promise<Runnin
     await closeAll(servers);
     throw e;
   }
+  for (const s of servers) reportAcceptErrors(s, opts.log);
 
   const running: RunningServer = {
     server: main,
     servers,
+    connections,
     url: urlOf(material ? 'https' : 'http', addresses[0]!),
     port: addresses[0]!.port,
     secure: material !== undefined,
@@ -170,18 +179,19 @@ export async function listen(app: Koa<any>, opts: ListenOptions): Promise<Runnin
 }
 
 /** The one place a listening server is made: HTTPS when `material` is given, else plain HTTP. */
-function makeServer(handler: http.RequestListener, opts: ListenOptions, material: TlsMaterial | undefined): AnyServer {
-  const timeouts = {
-    keepAliveTimeout: (opts.keepAliveTimeoutSeconds ?? DEFAULT_KEEP_ALIVE_SECONDS) * 1000,
-    headersTimeout: (opts.headerTimeoutSeconds ?? DEFAULT_HEADER_TIMEOUT_SECONDS) * 1000,
-    // Large uploads may legitimately take long: no limit on a whole request.
-    requestTimeout: 0,
-  };
+function makeServer(handler: http.RequestListener, opts: ListenOptions, material: TlsMaterial | undefined, connections: ConnectionCounter): AnyServer {
+  // Large uploads may legitimately take long: no limit on a whole request (connections.ts).
+  const timeouts = serverTimeouts({
+    keepAliveTimeoutSeconds: opts.keepAliveTimeoutSeconds ?? DEFAULT_KEEP_ALIVE_SECONDS,
+    headerTimeoutSeconds: opts.headerTimeoutSeconds ?? DEFAULT_HEADER_TIMEOUT_SECONDS,
+  });
   const server: AnyServer = material
     ? https.createServer({ ...timeouts, cert: material.cert, key: material.key, minVersion: MIN_TLS_VERSION }, handler)
     : http.createServer(timeouts, handler);
   // Malformed requests, Expect headers and hang-ups answered in S3's terms (wire.ts).
   attachWireHandlers(server, handler, opts.log);
+  // Connection caps, shared by every listener; TLS sockets over the cap never get a handshake.
+  guardConnections(server, { maxConnections: 0, maxConnectionsPerIp: 0 }, { tls: material !== undefined, counter: connections, log: opts.log });
   server.timeout = 0;
   return server;
 }

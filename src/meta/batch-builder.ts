@@ -7,10 +7,10 @@
 // callers behaves exactly as if each caller's batch had been applied in turn. Reads are
 // synchronous (point reads of a few small records), so building a group never yields.
 
-import type { MetaOp, MultipartUpload } from './types.js';
+import type { BucketUsage, MetaOp, MultipartUpload, ObjectVersion } from './types.js';
 import {
   bucketKey, currentKey, garbageKey, iamKey, inlineKey, partKey, uploadAgeKey, uploadKey,
-  versionIdKey, versionKey,
+  usageKey, versionIdKey, versionKey,
 } from './keys.js';
 import { encodeCurrent } from './records.js';
 
@@ -64,10 +64,13 @@ const json = (v: unknown) => Buffer.from(JSON.stringify(v), 'utf8');
 function translate(op: MetaOp, t: Txn): void {
   switch (op.type) {
     case 'putBucket':
+      // A new bucket starts its usage record at zero; one made before usage was kept has none.
+      if (t.get(bucketKey(op.bucket.name)) === undefined) t.put(usageKey(op.bucket.name), json({ bytes: 0, versions: 0 }));
       t.put(bucketKey(op.bucket.name), json(op.bucket));
       return;
     case 'delBucket':
       t.del(bucketKey(op.name));
+      t.del(usageKey(op.name));
       return;
     case 'putVersion': {
       const v = op.version;
@@ -75,7 +78,9 @@ function translate(op: MetaOp, t: Txn): void {
       const recordKey = versionKey(v.bucket, v.key, v.sortKey);
       // Re-putting a version id (the 'null' version above all) replaces its old record.
       const old = t.get(idKey)?.toString('utf8');
+      if (old !== undefined) countUsage(t, v.bucket, readVersion(t, versionKey(v.bucket, v.key, old)), -1);
       if (old !== undefined && old !== v.sortKey) t.del(versionKey(v.bucket, v.key, old));
+      countUsage(t, v.bucket, v, +1);
       t.put(recordKey, json(v));
       t.put(idKey, Buffer.from(v.sortKey, 'utf8'));
       return;
@@ -84,6 +89,7 @@ function translate(op: MetaOp, t: Txn): void {
       const idKey = versionIdKey(op.bucket, op.key, op.versionId);
       const sortKey = t.get(idKey)?.toString('utf8');
       if (sortKey === undefined) return; // already gone: deleting is idempotent
+      countUsage(t, op.bucket, readVersion(t, versionKey(op.bucket, op.key, sortKey)), -1);
       t.del(versionKey(op.bucket, op.key, sortKey));
       t.del(idKey);
       return;
@@ -145,6 +151,25 @@ function translate(op: MetaOp, t: Txn): void {
       throw new Error(`meta: unknown op ${JSON.stringify(never)}`);
     }
   }
+}
+
+function readVersion(t: Txn, k: Buffer): ObjectVersion | undefined {
+  const raw = t.get(k);
+  return raw && (JSON.parse(raw.toString('utf8')) as ObjectVersion);
+}
+
+/**
+ * Adds (+1) or removes (-1) a version's bytes to its bucket's usage record, read through the
+ * overlay like every other read here: concurrent commits in one group add up exactly, and the
+ * journal holds the resulting value, so a replay gives the same one.
+ */
+function countUsage(t: Txn, bucket: string, v: ObjectVersion | undefined, sign: 1 | -1): void {
+  if (!v || v.isDeleteMarker) return;
+  const k = usageKey(bucket);
+  const raw = t.get(k);
+  if (!raw) return;
+  const u = JSON.parse(raw.toString('utf8')) as BucketUsage;
+  t.put(k, json({ bytes: Math.max(0, u.bytes + sign * v.size), versions: Math.max(0, u.versions + sign) }));
 }
 
 function readUpload(t: Txn, k: Buffer): MultipartUpload | undefined {

@@ -8,7 +8,7 @@
 
 import { Level } from 'level';
 import type {
-  BucketRecord, GarbageEntry, IamKind, ListCurrentOptions, ListCurrentResult, ListUploadsOptions,
+  BucketRecord, BucketUsage, GarbageEntry, IamKind, ListCurrentOptions, ListCurrentResult, ListUploadsOptions,
   ListUploadsResult, ListVersionsOptions, ListVersionsResult, MetaOp, MetaStore,
   ListedObject, MultipartUpload, ObjectVersion, UploadPart,
 } from './types.js';
@@ -471,6 +471,10 @@ export class LevelMetaStore implements MetaStore {
 
   listBuckets(): Promise<BucketRecord[]> {
     return this.scanJson(K.ns('B'), Infinity);
+  }
+
+  getUsage(bucket: string): Promise<BucketUsage | undefined> {
+    return this.getJson(K.usageKey(bucket));
   }
 
   async bucketHasObjects(bucket: string): Promise<boolean> {

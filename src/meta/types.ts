@@ -40,6 +40,17 @@ export interface BucketRecord {
   publicAccessBlock?: PublicAccessBlock;
   /** Default encryption (PutBucketEncryption): objects written without SSE headers get SSE-S3. */
   encryption?: BucketEncryption;
+  /** Most bytes of object data the bucket may hold (every version counts); absent = no limit. */
+  quota?: { maxBytes: number };
+}
+
+/**
+ * What a bucket holds: object data bytes and versions (delete markers aside), every version
+ * counted. Kept in the same batch as each change, so it is never recounted by a scan.
+ */
+export interface BucketUsage {
+  bytes: number;
+  versions: number;
 }
 
 export interface BucketEncryption {
@@ -48,7 +59,7 @@ export interface BucketEncryption {
 }
 
 /** Bucket settings that change as a whole and alone (see ObjectStore.updateBucket). */
-export type BucketSettings = Pick<BucketRecord, 'policy' | 'acl' | 'cors' | 'publicAccessBlock' | 'encryption'>;
+export type BucketSettings = Pick<BucketRecord, 'policy' | 'acl' | 'cors' | 'publicAccessBlock' | 'encryption' | 'quota'>;
 
 /**
  * How a version's (or an upload's) data is encrypted (object/sse.ts). Its data key is kept
@@ -258,6 +269,8 @@ export interface MetaStore {
   batch(ops: MetaOp[]): Promise<void>;
 
   getBucket(name: string): Promise<BucketRecord | undefined>;
+  /** Undefined for a bucket made before usage was kept (or no bucket). */
+  getUsage(bucket: string): Promise<BucketUsage | undefined>;
   listBuckets(): Promise<BucketRecord[]>; // by name
   /** True if the bucket holds any version or current record (objects, delete markers). */
   bucketHasObjects(bucket: string): Promise<boolean>;

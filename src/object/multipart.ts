@@ -64,6 +64,8 @@ export class Multipart {
   /** Streams one part in; re-uploading a part number replaces the earlier part. */
   async uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Readable, o: PutObjectOptions): Promise<UploadPart> {
     const upload = await this.get(bucket, key, uploadId);
+    // Parts in progress are not counted as usage; a part that alone would not fit is refused.
+    await this.store.checkQuota(await this.store.getBucket(bucket), undefined, o.expectedSize ?? 0);
     // The upload's algorithm applies to every part, whether or not the client names it.
     const algorithm = o.checksumAlgorithm ?? upload.checksumAlgorithm;
     // Each part is sealed with the upload's data key (under a key of its own, see sse-format.ts).
@@ -160,6 +162,8 @@ export class Multipart {
       const md5s = Buffer.concat(chosen.map((p) => Buffer.from(p.etag, 'hex')));
       const etag = `${createHash('md5').update(md5s).digest('hex')}-${chosen.length}`;
       const size = chosen.reduce((a, p) => a + p.size, 0);
+      // The object's bytes count from here on; the parts stay, so the upload can be aborted.
+      await this.store.checkQuota(await this.store.getBucket(bucket), key, size);
       if (size > MAX_OBJECT_SIZE_TOTAL) {
         throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(size), MaxSizeAllowed: String(MAX_OBJECT_SIZE_TOTAL) });
       }

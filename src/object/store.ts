@@ -8,7 +8,7 @@ import { Readable, pipeline } from 'node:stream';
 import type { Disk } from '../disk/disk.js';
 import type { SpaceGuard } from '../disk/space.js';
 import { S3Error } from '../errors.js';
-import type { BucketRecord, BucketSettings, CannedAcl, ChecksumAlgorithm, DataLayout, ListCurrentOptions, ListCurrentResult, ListVersionsOptions, ListVersionsResult, MetaOp, MetaStore, ObjectVersion, SseInfo, StoredChecksum, Versioning } from '../meta/types.js';
+import type { BucketRecord, BucketSettings, BucketUsage, CannedAcl, ChecksumAlgorithm, DataLayout, ListCurrentOptions, ListCurrentResult, ListVersionsOptions, ListVersionsResult, MetaOp, MetaStore, ObjectVersion, SseInfo, StoredChecksum, Versioning } from '../meta/types.js';
 import { crc32c } from '../erasure/bitrot.js';
 import { GarbageCollector, layoutsOf } from './garbage.js';
 import { IdGenerator, isWellFormedVersionId } from './ids.js';
@@ -237,6 +237,43 @@ export class ObjectStore {
     });
   }
 
+  // ---------------------------------------------------------------- quotas
+
+  /** Bytes and versions the bucket holds; undefined for a bucket made before usage was kept. */
+  async bucketUsage(name: string): Promise<BucketUsage | undefined> {
+    await this.getBucket(name);
+    return this.meta.getUsage(name);
+  }
+
+  /** Sets (or, with undefined, removes) the bucket's quota. */
+  async setQuota(name: string, maxBytes: number | undefined): Promise<BucketRecord> {
+    if (maxBytes !== undefined && !(await this.bucketUsage(name))) {
+      throw new S3Error('InvalidRequest', `The bucket ${name} was created before Tessera kept bucket usage, so it cannot have a quota. Copy its objects into a new bucket to set one.`);
+    }
+    return this.updateBucket(name, { quota: maxBytes === undefined ? undefined : { maxBytes } });
+  }
+
+  /**
+   * Refuses a write of `bytes` that would take the bucket over its quota. A write to a key
+   * whose null version it replaces (unversioned or suspended buckets) gets that version's bytes
+   * back. Checked before the data is written (with the declared size) and again before the
+   * commit (with the real one); concurrent writes may together overshoot by what they carry.
+   */
+  async checkQuota(b: BucketRecord, key: string | undefined, bytes: number): Promise<void> {
+    const max = b.quota?.maxBytes;
+    if (max === undefined) return;
+    const usage = await this.meta.getUsage(b.name);
+    if (!usage) return;
+    let used = usage.bytes;
+    if (key !== undefined && b.versioning !== 'Enabled') {
+      const old = await this.meta.getVersion(b.name, key, 'null');
+      if (old && !old.isDeleteMarker) used -= old.size;
+    }
+    if (used + bytes > max) {
+      throw new S3Error('XTesseraQuotaExceeded', `This write would take the bucket over its quota of ${max} bytes (${usage.bytes} bytes stored).`, { BucketName: b.name });
+    }
+  }
+
   // ---------------------------------------------------------------- writes
 
   /** Streams a body into the store (inline or erasure-coded) and verifies every digest. */
@@ -304,7 +341,7 @@ export class ObjectStore {
   }
 
   async putObject(bucket: string, key: string, body: Readable, o: PutObjectOptions = {}): Promise<ObjectVersion> {
-    await this.getBucket(bucket);
+    await this.checkQuota(await this.getBucket(bucket), key, o.expectedSize ?? 0);
     // Fail fast on a condition that already cannot hold; it is checked again at commit.
     if (o.ifNoneMatch !== undefined || o.ifMatch !== undefined) await this.checkConditions(bucket, key, o);
     const sealed = o.encryption ? this.sse.seal(o.encryption) : undefined;
@@ -326,6 +363,8 @@ export class ObjectStore {
     };
     const extraOps: MetaOp[] = got.inline ? [{ type: 'putInline', dataId: got.layout.dataId, data: got.inline }] : [];
     try {
+      // Again with the real size: a body of unknown size was not checked before.
+      await this.checkQuota(await this.getBucket(bucket), key, got.size);
       const v = await this.commitVersion(bucket, key, draft, extraOps, o);
       await got.writer?.publish();
       return v;

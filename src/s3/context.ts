@@ -58,6 +58,11 @@ export interface S3Deps {
   allowed(ctx: S3Ctx, action: string, bucket?: string, key?: string): Promise<boolean>;
   /** Wraps the request body in the verifier its signature mode requires. */
   openBody(ctx: S3Ctx): RequestBody;
+  /**
+   * The request body as it arrives, for handlers that verify it themselves (POST forms, the
+   * Complete XML): paced by the key's upload cap when one is set, else ctx.req itself.
+   */
+  rawBody(ctx: S3Ctx): Readable;
   log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
 }
 

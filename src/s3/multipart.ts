@@ -149,7 +149,7 @@ export async function completeMultipartUpload(deps: S3Deps, ctx: S3Ctx): Promise
   refuseDeclaredOver(ctx, MAX_XML_BODY);
   // The x-amz-checksum-* header of Complete describes the whole object, not this XML body.
   const verifier = makeBodyVerifier(ctx.state.auth!, ctx.req.headers, { checksumHeaderDescribesBody: false });
-  const stream: Readable = verifier ? (pipeline(ctx.req, verifier, () => undefined) as Readable) : ctx.req;
+  const stream: Readable = verifier ? (pipeline(deps.rawBody(ctx), verifier, () => undefined) as Readable) : deps.rawBody(ctx);
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const c of stream as AsyncIterable<Buffer>) {

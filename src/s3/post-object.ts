@@ -37,7 +37,7 @@ export async function postObject(deps: S3Deps, ctx: S3Ctx): Promise<void> {
   // policy decides who is uploading; without one it is nobody.
   ctx.state.principal = { kind: 'anonymous' };
   await deps.store.getBucket(bucket);
-  const form = new FormReader(ctx.req as AsyncIterable<Buffer>, boundary);
+  const form = new FormReader(deps.rawBody(ctx) as AsyncIterable<Buffer>, boundary);
   let stored: { key: string; fields: FormFields; version: ObjectVersion };
   try {
     stored = await receive(deps, ctx, bucket, form);

@@ -28,9 +28,17 @@ export interface ChildServer {
   exited: Promise<number | string>;
 }
 
-export async function spawnServer(root: string, port: number, env: Record<string, string> = {}): Promise<ChildServer> {
+export interface SpawnOptions {
+  /** Soft and hard limit on open files for the server (`ulimit -n` in a shell that execs it). */
+  fdLimit?: number;
+}
+
+export async function spawnServer(root: string, port: number, env: Record<string, string> = {}, o: SpawnOptions = {}): Promise<ChildServer> {
   const disks = [1, 2, 3, 4].map((i) => path.join(root, `disk${i}`));
-  const child = spawn(process.execPath, [MAIN, 'server'], {
+  const [cmd, args] = o.fdLimit === undefined
+    ? [process.execPath, [MAIN, 'server']]
+    : ['bash', ['-c', `ulimit -n ${o.fdLimit} && exec "$0" "$1" server`, process.execPath, MAIN]];
+  const child = spawn(cmd, args, {
     cwd: root,
     env: {
       ...process.env,

@@ -21,7 +21,7 @@ import {
   PutBucketEncryptionCommand, PutObjectCommand, S3Client, UploadPartCommand, UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { banner } from '../../src/cli/server.js';
-import { sdkClient } from '../helpers/clients.js';
+import { aws, sdkClient, type RunResult } from '../helpers/clients.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { assertXmlError, bodyBytes, expectS3Error, expectStatusError, signedRawRequest, uniqueBucket } from './sdk-helpers.js';
 
@@ -313,5 +313,34 @@ test('without a master key every SSE-S3 request is refused and nothing is stored
   } finally {
     pc.destroy();
     await plainServer.destroy();
+  }
+});
+
+test('aws-cli over HTTPS: --sse AES256, --sse-c with a key file, and put-bucket-encryption', { timeout: 120_000 }, async () => {
+  const t = await startTestServer({ tls: true, root: path.join(dir, 'cli'), env: { TESSERA_SSE_MASTER_KEY_FILE: path.join(dir, 'master.key') } });
+  const tc = sdkClient(t);
+  try {
+    const ok = (r: RunResult, what: string) => assert.equal(r.code, 0, `${what}: ${r.stderr}`);
+    const file = path.join(dir, 'cli-in');
+    const data = randomBytes(150_000);
+    await writeFile(file, data);
+    const keyFile = path.join(dir, 'cli-key');
+    await writeFile(keyFile, randomBytes(32));
+    await tc.send(new CreateBucketCommand({ Bucket: 'cli-sse' }));
+    ok(await aws(t, ['s3', 'cp', file, 's3://cli-sse/s3', '--sse', 'AES256']), 'cp --sse');
+    const head = await aws(t, ['s3api', 'head-object', '--bucket', 'cli-sse', '--key', 's3']);
+    ok(head, 'head-object');
+    assert.equal((JSON.parse(head.stdout) as { ServerSideEncryption?: string }).ServerSideEncryption, 'AES256');
+    ok(await aws(t, ['s3', 'cp', file, 's3://cli-sse/c', '--sse-c', 'AES256', '--sse-c-key', `fileb://${keyFile}`]), 'cp --sse-c');
+    const out = path.join(dir, 'cli-out');
+    ok(await aws(t, ['s3', 'cp', 's3://cli-sse/c', out, '--sse-c', 'AES256', '--sse-c-key', `fileb://${keyFile}`]), 'cp back --sse-c');
+    assert.ok((await readFile(out)).equals(data));
+    await expectStatusError(tc.send(new HeadObjectCommand({ Bucket: 'cli-sse', Key: 'c' })), 400);
+    ok(await aws(t, ['s3api', 'put-bucket-encryption', '--bucket', 'cli-sse', '--server-side-encryption-configuration', '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}']), 'put-bucket-encryption');
+    const conf = await tc.send(new GetBucketEncryptionCommand({ Bucket: 'cli-sse' }));
+    assert.equal(conf.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm, 'AES256');
+  } finally {
+    tc.destroy();
+    await t.destroy();
   }
 });

@@ -3,6 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { copyFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -10,6 +11,7 @@ import { GetObjectCommand, PutObjectCommand, CreateBucketCommand } from '@aws-sd
 import { startTestServer } from '../helpers/server.js';
 import { boto3, sdkClient } from '../helpers/clients.js';
 import { makeServerCert } from '../helpers/tls.js';
+import { sendRaw, s3ErrorOf } from '../helpers/raw-sign.js';
 import { TlsSetupError } from '../../src/http/server.js';
 
 function peerFingerprint(port: number, ca: Buffer): Promise<string> {
@@ -59,6 +61,35 @@ test('startServer with TLS and a plain-HTTP listener: both serve, reloadTls swap
     await writeFile(tlsConf.keyFile, 'not a key\n');
     await assert.rejects(h.reloadTls(), (e: Error) => e instanceof TlsSetupError && /cannot be used/.test(e.message));
     assert.equal(await peerFingerprint(h.port, srv.ca!), next.fingerprint256, 'the refused pair changed nothing');
+  } finally {
+    await srv.destroy();
+  }
+});
+
+test('SSE-C on one server: accepted on its HTTPS endpoint, refused on the plain-HTTP listener beside it', { timeout: 60_000 }, async () => {
+  const srv = await startTestServer({ tls: true, plainHttp: true });
+  try {
+    const key = randomBytes(32);
+    const ssec = { SSECustomerAlgorithm: 'AES256', SSECustomerKey: key.toString('base64'), SSECustomerKeyMD5: createHash('md5').update(key).digest('base64') };
+    const s3 = sdkClient(srv);
+    await s3.send(new CreateBucketCommand({ Bucket: 'ssec' }));
+    await s3.send(new PutObjectCommand({ Bucket: 'ssec', Key: 'k', Body: 'customer keyed', ...ssec }));
+    const got = await s3.send(new GetObjectCommand({ Bucket: 'ssec', Key: 'k', ...ssec }));
+    assert.equal(await got.Body!.transformToString(), 'customer keyed');
+    s3.destroy();
+
+    // The same request on the plain listener: the key would have crossed the network in clear.
+    const headers = {
+      'x-amz-server-side-encryption-customer-algorithm': 'AES256',
+      'x-amz-server-side-encryption-customer-key': ssec.SSECustomerKey,
+      'x-amz-server-side-encryption-customer-key-md5': ssec.SSECustomerKeyMD5,
+    };
+    const target = { host: '127.0.0.1', port: srv.started.http.httpPort!, accessKeyId: srv.accessKeyId, secretAccessKey: srv.secretAccessKey, region: srv.region };
+    for (const method of ['PUT', 'GET']) {
+      const r = await sendRaw(target, { method, path: '/ssec/k', headers, ...(method === 'PUT' ? { body: 'over plain http' } : {}) });
+      assert.equal(r.status, 400, `${method}: ${r.body.toString()}`);
+      assert.equal(s3ErrorOf(r.body)?.code, 'InvalidRequest');
+    }
   } finally {
     await srv.destroy();
   }

@@ -35,7 +35,7 @@ test('sealed size and a whole-stream round trip, for sizes around chunk boundari
     const plain = randomBytes(n);
     const stored = await seal(key, 'id-a', plain);
     assert.equal(stored.length, sealedSize(n));
-    assert.equal(stored.indexOf(plain.subarray(0, 16)), -1, 'plaintext visible in the stored form');
+    if (n >= 16) assert.equal(stored.indexOf(plain.subarray(0, 16)), -1, 'plaintext visible in the stored form');
     assert.deepEqual(await open(key, 'id-a', n, stored, 0, n - 1), plain, `size ${n}`);
   }
 });

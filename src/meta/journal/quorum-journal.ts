@@ -5,7 +5,8 @@
 import { randomInt } from 'node:crypto';
 import type { Disk } from '../../disk/disk.js';
 import { isNoSpace, storageFullError } from '../../disk/space.js';
-import { S3Error } from '../../errors.js';
+import { S3Error, slowDown } from '../../errors.js';
+import { isResourceError } from '../../util/process-errors.js';
 import type { Digest } from '../digest.js';
 import { DiskJournal } from './disk-journal.js';
 import { encodeRecord, GENESIS, Kind, type RecordId } from './record.js';
@@ -101,6 +102,8 @@ export class QuorumJournal {
       let ok = 0;
       let running = 0;
       let settled = false;
+      // A disk that failed for want of descriptors or memory is not a failed disk.
+      let exhausted = false;
       let noSpace = false;
       const next = () => {
         while (!settled && ok + running < this.quorum && candidates.length > 0) {
@@ -116,6 +119,7 @@ export class QuorumJournal {
             },
             (e: Error) => {
               running--;
+              if (isResourceError(e)) exhausted = true;
               errors.push(e.message);
               if (isNoSpace(e)) noSpace = true;
               next();
@@ -130,6 +134,7 @@ export class QuorumJournal {
             reject(storageFullError());
             return;
           }
+          if (exhausted) return reject(slowDown('The server is short of file descriptors or memory; please retry.'));
           reject(new S3Error('InsufficientWriteQuorum', `Metadata could not be written on enough disks (${ok} of ${n}, ${this.quorum} needed): ${errors.join('; ')}`));
         }
       };
