@@ -55,7 +55,9 @@ export function attachWireHandlers(server: Server, app: Koa<any> | Handler, log:
     const code = err.code ?? '';
     const busy = (socket as Duplex & { _httpMessage?: http.ServerResponse })._httpMessage;
     // A peer that is gone, or a response already under way on this connection: nothing to say.
-    if (isHangUp(err) || !socket.writable || busy?.headersSent) {
+    // Nor after a TLS failure (a handshake that timed out or spoke another protocol): there is
+    // no secure channel to answer on, and a reply queued on it would keep the socket open.
+    if (isHangUp(err) || !socket.writable || busy?.headersSent || /^ERR_(TLS|SSL)_/.test(code)) {
       log('debug', 'client connection closed', { code });
       socket.destroy();
       return;
