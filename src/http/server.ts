@@ -186,7 +186,7 @@ function makeServer(handler: http.RequestListener, opts: ListenOptions, material
     headerTimeoutSeconds: opts.headerTimeoutSeconds ?? DEFAULT_HEADER_TIMEOUT_SECONDS,
   });
   const server: AnyServer = material
-    ? https.createServer({ ...timeouts, cert: material.cert, key: material.key, minVersion: MIN_TLS_VERSION }, handler)
+    ? https.createServer({ ...timeouts, handshakeTimeout: timeouts.headersTimeout, cert: material.cert, key: material.key, minVersion: MIN_TLS_VERSION }, handler)
     : http.createServer(timeouts, handler);
   // Malformed requests, Expect headers and hang-ups answered in S3's terms (wire.ts).
   attachWireHandlers(server, handler, opts.log);
