@@ -29,7 +29,8 @@ export function serverTimeouts(limits: TimeoutLimits): {
   const headersTimeout = limits.headerTimeoutSeconds * 1000;
   return {
     // A client gets this long from connecting (or from its previous reply) to the end of its
-    // request headers; a socket that sends nothing is closed after it too.
+    // request headers; a socket that sends nothing is closed after it too. (Over TLS the
+    // handshake gets the same time: Node's default would hold a silent socket for 120 s.)
     headersTimeout,
     keepAliveTimeout: limits.keepAliveTimeoutSeconds * 1000,
     // No limit on a whole request: a large upload may take hours. A stalled body is caught by

@@ -65,7 +65,9 @@ export class Multipart {
   async uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Readable, o: PutObjectOptions): Promise<UploadPart> {
     const upload = await this.get(bucket, key, uploadId);
     // Parts in progress are not counted as usage; a part that alone would not fit is refused.
-    await this.store.checkQuota(await this.store.getBucket(bucket), undefined, o.expectedSize ?? 0);
+    const b = await this.store.getBucket(bucket);
+    const room = await this.store.checkQuota(b, undefined, o.expectedSize ?? 0);
+    if (o.expectedSize === undefined) body = this.store.limitToQuota(body, room, b);
     // The upload's algorithm applies to every part, whether or not the client names it.
     const algorithm = o.checksumAlgorithm ?? upload.checksumAlgorithm;
     // Each part is sealed with the upload's data key (under a key of its own, see sse-format.ts).

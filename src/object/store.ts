@@ -4,7 +4,7 @@
 // moved into place and data that became unreachable is removed through the garbage queue.
 
 import { randomBytes } from 'node:crypto';
-import { Readable, pipeline } from 'node:stream';
+import { Readable, Transform, pipeline } from 'node:stream';
 import type { Disk } from '../disk/disk.js';
 import type { SpaceGuard } from '../disk/space.js';
 import { S3Error } from '../errors.js';
@@ -258,20 +258,37 @@ export class ObjectStore {
    * whose null version it replaces (unversioned or suspended buckets) gets that version's bytes
    * back. Checked before the data is written (with the declared size) and again before the
    * commit (with the real one); concurrent writes may together overshoot by what they carry.
+   * Returns the bytes the write may have in all (undefined: no quota).
    */
-  async checkQuota(b: BucketRecord, key: string | undefined, bytes: number): Promise<void> {
+  async checkQuota(b: BucketRecord, key: string | undefined, bytes: number): Promise<number | undefined> {
     const max = b.quota?.maxBytes;
-    if (max === undefined) return;
+    if (max === undefined) return undefined;
     const usage = await this.meta.getUsage(b.name);
-    if (!usage) return;
+    if (!usage) return undefined;
     let used = usage.bytes;
     if (key !== undefined && b.versioning !== 'Enabled') {
       const old = await this.meta.getVersion(b.name, key, 'null');
       if (old && !old.isDeleteMarker) used -= old.size;
     }
-    if (used + bytes > max) {
-      throw new S3Error('XTesseraQuotaExceeded', `This write would take the bucket over its quota of ${max} bytes (${usage.bytes} bytes stored).`, { BucketName: b.name });
-    }
+    if (used + bytes > max) throw quotaExceeded(b.name, max, usage.bytes);
+    return max - used;
+  }
+
+  /**
+   * A body of unknown size, cut off with XTesseraQuotaExceeded as soon as it passes `room`
+   * bytes, so a long upload into a bucket near its quota is not written out in full first.
+   */
+  limitToQuota(body: Readable, room: number | undefined, b: BucketRecord): Readable {
+    if (room === undefined) return body;
+    let seen = 0;
+    const limiter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        seen += chunk.length;
+        if (seen > room) return done(quotaExceeded(b.name, b.quota!.maxBytes, b.quota!.maxBytes - room));
+        done(null, chunk);
+      },
+    });
+    return pipeline(body, limiter, () => undefined) as unknown as Readable;
   }
 
   // ---------------------------------------------------------------- writes
@@ -341,7 +358,9 @@ export class ObjectStore {
   }
 
   async putObject(bucket: string, key: string, body: Readable, o: PutObjectOptions = {}): Promise<ObjectVersion> {
-    await this.checkQuota(await this.getBucket(bucket), key, o.expectedSize ?? 0);
+    const b = await this.getBucket(bucket);
+    const room = await this.checkQuota(b, key, o.expectedSize ?? 0);
+    if (o.expectedSize === undefined) body = this.limitToQuota(body, room, b);
     // Fail fast on a condition that already cannot hold; it is checked again at commit.
     if (o.ifNoneMatch !== undefined || o.ifMatch !== undefined) await this.checkConditions(bucket, key, o);
     const sealed = o.encryption ? this.sse.seal(o.encryption) : undefined;
@@ -619,6 +638,10 @@ function pooledRandomBytes(n: number): Buffer {
 const RANDOM_POOL_BYTES = 4096;
 let randomPool = Buffer.alloc(0);
 let randomOffset = 0;
+
+function quotaExceeded(bucket: string, max: number, stored: number): S3Error {
+  return new S3Error('XTesseraQuotaExceeded', `This write would take the bucket over its quota of ${max} bytes (${stored} bytes stored).`, { BucketName: bucket });
+}
 
 export function stripQuotes(s: string): string {
   const t = s.trim().replace(/^W\//, '');

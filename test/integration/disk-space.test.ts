@@ -20,6 +20,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { aws, sdkClient } from '../helpers/clients.js';
 import { assertXmlError, bodyBytes, expectS3Error, patternBuffer, sleep } from './sdk-helpers.js';
 import { layoutsOf } from '../../src/object/garbage.js';
+import { scanJournals } from '../../src/meta/journal/scan.js';
 
 const MiB = 1024 * 1024;
 const mounted: string[] = [];
@@ -139,26 +140,30 @@ test('a disk reserve refuses writes before their data is written; reads go on; w
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'small', Body: small }));
 
     // 12 MiB objects put 6 MiB (and a little) on each disk: 40 MiB above the reserve hold six.
+    // Ten at once: the bytes promised to writes in flight count, so they cannot all pass the
+    // check against the same free space.
     const big = patternBuffer(12 * MiB, 5);
-    let stored = 0;
-    for (; stored < 20; stored++) {
-      try {
-        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `obj-${stored}`, Body: big }));
-      } catch (e) {
-        const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
-        assert.equal(err.name, 'XTesseraStorageFull', String(e));
-        assert.equal(err.$metadata?.httpStatusCode, 507);
-        break;
-      }
-    }
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: `obj-${i}`, Body: big }))),
+    );
+    const storedKeys: string[] = [];
+    results.forEach((r, i) => {
+      if (r.status === 'fulfilled') return void storedKeys.push(`obj-${i}`);
+      const err = r.reason as { name?: string; $metadata?: { httpStatusCode?: number } };
+      assert.equal(err.name, 'XTesseraStorageFull', String(r.reason));
+      assert.equal(err.$metadata?.httpStatusCode, 507);
+    });
+    const stored = storedKeys.length;
     assert.ok(stored >= 4 && stored <= 6, `${stored} objects stored before the refusal`);
     for (const d of s.disks) assert.ok((await freeBytes(d)) >= 8 * MiB, `${d} kept its reserve (${await freeBytes(d)} bytes free)`);
+    // One more, alone, is refused too.
+    await expectS3Error(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'one-more', Body: big })), 'XTesseraStorageFull', 507);
 
     // The same refusal, as S3 XML, for a body of unknown size (checked as its stripes come)
     // and for a copy; then neither temp files nor shards of them are left.
     const raw = await chunkedPut(s, `/${bucket}/chunked`, 16 * MiB);
     assertXmlError(raw, 'XTesseraStorageFull', 507);
-    await expectS3Error(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy', CopySource: `${bucket}/obj-0` })), 'XTesseraStorageFull', 507);
+    await expectS3Error(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy', CopySource: `${bucket}/${storedKeys[0]}` })), 'XTesseraStorageFull', 507);
     await expectS3Error(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'again', Body: big })), 'XTesseraStorageFull', 507);
     // aws-cli uploads it in parts: UploadPart is refused the same way, and aws-cli says so.
     const file = path.join(root, 'big.bin');
@@ -167,21 +172,21 @@ test('a disk reserve refuses writes before their data is written; reads go on; w
     assert.notEqual(cli.code, 0);
     assert.match(cli.stderr, /XTesseraStorageFull/);
 
-    const expected = ['small', ...Array.from({ length: stored }, (_, i) => `obj-${i}`)].sort();
+    const expected = ['small', ...storedKeys].sort();
     assert.deepEqual(await keys(s3, bucket), expected, 'only the acknowledged writes are listed');
     assert.deepEqual(await tempFiles(s), [], 'no temporary files');
     assert.deepEqual(await orphanShards(s, bucket), [], 'no shard files that nothing names');
 
     // Reads keep working, every disk is online.
-    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'obj-0' }));
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: storedKeys[0] }));
     assert.ok((await bodyBytes(got.Body)).equals(big));
     const gotSmall = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'small' }));
     assert.ok((await bodyBytes(gotSmall.Body)).equals(small));
     assert.ok((await s.started.engine.usage()).every((u) => u.online), 'no disk taken offline');
 
     // Deleting frees space (the garbage queue removes the shards): writes come back, no restart.
-    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'obj-0' }));
-    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'obj-1' }));
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: storedKeys[0] }));
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: storedKeys[1] }));
     const until = Date.now() + 15_000;
     for (;;) {
       try {
@@ -204,7 +209,7 @@ test('a disk reserve refuses writes before their data is written; reads go on; w
 test('without a reserve, ENOSPC in the middle of a write aborts it cleanly and the disk stays online', { timeout: 120_000 }, async () => {
   // disk4 is much smaller than the others: a 24 MiB object's 12 MiB shard does not fit on it.
   const root = await tmpfsDisks([48, 48, 48, 8]);
-  const s = await startTestServer({ root, env: { TESSERA_DISK_RESERVE: '0' } });
+  let s = await startTestServer({ root, env: { TESSERA_DISK_RESERVE: '0' } });
   const fillers: string[] = [];
   try {
     const s3 = sdkClient(s);
@@ -257,7 +262,16 @@ test('without a reserve, ENOSPC in the middle of a write aborts it cleanly and t
     assert.deepEqual(await keys(s3, bucket), ['mid', 'mid2', 'small', 'tiny']);
     const gotTiny = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'tiny' }));
     assert.equal((await bodyBytes(gotTiny.Body)).toString(), 'x');
+    // The journals on the disks carry no damaged (half-written) record, and a restart finds
+    // exactly the acknowledged objects.
+    assert.equal((await scanJournals(s.started.engine.store.disks)).damaged, 0);
     s3.destroy();
+    await s.stop();
+    s = await startTestServer({ root, env: { TESSERA_DISK_RESERVE: '0' } });
+    const again = sdkClient(s);
+    assert.deepEqual(await keys(again, bucket), ['mid', 'mid2', 'small', 'tiny']);
+    assert.equal(s.started.engine.metaIndex.report.damagedRecords, 0);
+    again.destroy();
   } finally {
     for (const f of fillers) await unlink(f).catch(() => undefined);
     await s.stop();

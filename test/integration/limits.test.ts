@@ -395,3 +395,17 @@ test('HTTPS and its plain-HTTP listener share one cap; TLS connections over it a
     await s.destroy();
   }
 });
+
+test('a silent socket on the HTTPS port is closed after the header timeout (the handshake gets no longer)', T, async () => {
+  const s = await startTestServer({ tls: true, env: { TESSERA_HEADER_TIMEOUT: '1' } });
+  try {
+    const t0 = Date.now();
+    const idle = await openIdle(s.port, 3);
+    assert.ok(await until(() => idle.closed.every(Boolean), 5000), 'closed by the server');
+    const ms = Date.now() - t0;
+    assert.ok(ms >= 700 && ms < 5000, `closed after ${ms} ms`);
+    assert.equal(await handshake(s.port, s.ca!), 'ok');
+  } finally {
+    await s.destroy();
+  }
+});
