@@ -5,6 +5,7 @@
 
 import { pipeline, Readable } from 'node:stream';
 import Koa from 'koa';
+import type { IncomingMessage } from 'node:http';
 import Router from '@koa/router';
 import { DEFAULTS, type Limits } from '../config/config.js';
 import { AccessControl, type AccessRequest } from '../auth/access.js';
@@ -116,6 +117,8 @@ export function createApp(o: AppOptions): Koa<S3State> {
         })
       : undefined;
     try {
+      // HTTP/1.1 requires Host (RFC 9112 §3.2); wire.ts lets such requests through to be refused here, in S3 XML.
+      if (ctx.req.headers.host === undefined && ctx.req.httpVersion === '1.1') throw new S3Error('BadRequest', 'Missing required header for this request: Host');
       const target = resolveTarget(url, ctx.req.headers.host, o.domains);
       ctx.state.target = target;
       // The admin API shares the port (path style only) and answers in JSON.
@@ -149,6 +152,9 @@ export function createApp(o: AppOptions): Koa<S3State> {
       await next();
       throttleDownload(ctx as S3Ctx, keyLimits);
     } catch (err) {
+      // A body that went silent is not waited for again; a small one the handler left unread is
+      // drained so the reply is not lost under a reset.
+      if (!guard?.timedOut) await drainSmallBody(ctx.req);
       // Whatever the body's reader made of the aborted stream, the client's fault was silence.
       sendError(ctx as S3Ctx, guard?.timedOut ? new S3Error('RequestTimeout') : err, log);
     }
@@ -295,6 +301,34 @@ export function sendError(ctx: S3Ctx, err: unknown, log: S3Deps['log']): void {
   const cl = ctx.req.headers['content-length'];
   const hasBody = (cl !== undefined && cl !== '0') || ctx.req.headers['transfer-encoding'] !== undefined;
   if (hasBody && !ctx.req.complete) ctx.set('Connection', 'close');
+}
+
+/** Largest unread request body read and discarded before an error reply (beyond it: Connection: close). */
+const DRAIN_LIMIT = 4 * 1024 * 1024;
+const DRAIN_MS = 2_000;
+
+/**
+ * A request refused before its body was read still has that body on the way. Closing the
+ * connection under it makes the kernel reset the connection, and the client may lose the
+ * reply it was sent; so a small body (up to DRAIN_LIMIT, like an oversized XML document) is
+ * read and discarded first, and the connection stays usable. A large or unknown-length body,
+ * or one the client holds back for "100 Continue", is not waited for: sendError closes.
+ */
+async function drainSmallBody(req: IncomingMessage): Promise<void> {
+  const cl = req.headers['content-length'];
+  if (req.complete || req.destroyed || req.readableFlowing === true || cl === undefined || !/^\d+$/.test(cl) || Number(cl) > DRAIN_LIMIT) return;
+  if (/100-continue/i.test(String(req.headers.expect ?? ''))) return;
+  await new Promise<void>((resolve) => {
+    const discard = () => undefined;
+    const done = () => {
+      clearTimeout(timer);
+      req.off('data', discard).off('end', done).off('close', done).off('error', done);
+      resolve();
+    };
+    const timer = setTimeout(done, DRAIN_MS);
+    req.on('data', discard).once('end', done).once('close', done).once('error', done);
+    req.resume();
+  });
 }
 
 /** The request's connection is closed, or its body ended before its declared length. */

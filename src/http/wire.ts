@@ -10,6 +10,7 @@
 //   goes out only when a handler starts reading the body. A request refused on its headers
 //   gets its error without the client ever sending the body.
 // - Any other Expect value is ignored, as S3 does (Node would answer 417).
+// - An HTTP/1.1 request without Host reaches the app, which refuses it in S3 XML.
 
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -39,6 +40,9 @@ export function isHangUp(err: unknown): boolean {
 /** `app`: the Koa app, or the request handler already made from it (app.callback()). */
 export function attachWireHandlers(server: Server, app: Koa<any> | Handler, log: Logger = () => undefined): void {
   const handle: Handler = typeof app === 'function' ? app : app.callback();
+  // Node answers an HTTP/1.1 request without Host with a bare 400 of its own; the app answers
+  // it in S3 XML instead (app.ts).
+  (server as { requireHostHeader?: boolean }).requireHostHeader = false;
 
   server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
     continueOnFirstRead(req, res);

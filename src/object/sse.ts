@@ -120,6 +120,10 @@ export class SseKeyring {
  * Version and part sizes are plaintext sizes; each layout's size is its stored size.
  */
 export function openDecrypted(store: ObjectStore, v: ObjectVersion, dataKey: Buffer, start: number, end: number, firstRaw?: Readable): Readable {
+  return Readable.from(decrypting(store, v, dataKey, start, end, firstRaw), { objectMode: false, highWaterMark: 1 });
+}
+
+function decrypting(store: ObjectStore, v: ObjectVersion, dataKey: Buffer, start: number, end: number, firstRaw?: Readable): AsyncGenerator<Buffer> {
   const streams = planDecrypted(v, start, end);
   async function* plaintext(): AsyncGenerator<Buffer> {
     for (let i = 0; i < streams.length; i++) {
@@ -131,16 +135,31 @@ export function openDecrypted(store: ObjectStore, v: ObjectVersion, dataKey: Buf
       for await (const chunk of opened as AsyncIterable<Buffer>) yield chunk;
     }
   }
-  return Readable.from(plaintext(), { objectMode: false, highWaterMark: 1 });
+  return plaintext();
 }
 
-/** openDecrypted, once the first stored chunks are read (see openDataStreamReady): an unreadable object fails before any reply. */
+/**
+ * openDecrypted, once the first stored chunks are read (see openDataStreamReady) and the first
+ * of them opened: an object that cannot be read, or whose first chunk fails its tag check,
+ * fails before any reply instead of cutting a 200 short.
+ */
 export async function openDecryptedReady(store: ObjectStore, v: ObjectVersion, dataKey: Buffer, start: number, end: number): Promise<Readable> {
   const first = planDecrypted(v, start, end)[0];
   if (!first) return openDecrypted(store, v, dataKey, start, end);
   const r = sealedRange(first.plain, first.start, first.end);
   const raw = await openDataStreamReady(store, { ...v, data: first.layout }, r.start, r.end);
-  return openDecrypted(store, v, dataKey, start, end, raw);
+  const gen = decrypting(store, v, dataKey, start, end, raw);
+  const head = await gen.next();
+  async function* rest(): AsyncGenerator<Buffer> {
+    if (head.done) return;
+    yield head.value;
+    // yield* hands return() on to gen, so a consumer that goes away still closes the reads.
+    yield* gen;
+  }
+  const out = Readable.from(rest(), { objectMode: false, highWaterMark: 1 });
+  // Destroyed before it was read from, rest() never ran: close the reads gen holds open.
+  out.once('close', () => void gen.return(undefined).catch(() => undefined));
+  return out;
 }
 
 interface PlannedStream {

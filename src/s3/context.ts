@@ -100,6 +100,7 @@ export function sendXml(ctx: S3Ctx, xml: string, status = 200): void {
 
 /** Reads a small request body (XML configuration, Delete lists) through its verifier, bounded. */
 export async function readSmallBody(deps: Pick<S3Deps, 'openBody'>, ctx: S3Ctx, limit: number): Promise<Buffer> {
+  refuseDeclaredOver(ctx, limit);
   const body = deps.openBody(ctx);
   const chunks: Buffer[] = [];
   let n = 0;
@@ -112,6 +113,19 @@ export async function readSmallBody(deps: Pick<S3Deps, 'openBody'>, ctx: S3Ctx, 
     chunks.push(c);
   }
   return Buffer.concat(chunks);
+}
+
+/**
+ * A body declared larger than `limit` is refused before anything reads it: the error path can
+ * then drain it (app.ts) and the client gets its answer, where destroying a half-read request
+ * would reset the connection under the reply.
+ */
+export function refuseDeclaredOver(ctx: S3Ctx, limit: number): void {
+  const h = ctx.req.headers;
+  const declared = h['x-amz-decoded-content-length'] ?? h['content-length'];
+  if (typeof declared === 'string' && /^\d+$/.test(declared) && Number(declared) > limit) {
+    throw new S3Error('MaxMessageLengthExceeded', 'Your request was too big.');
+  }
 }
 
 export function parseIntParam(name: string, value: string | undefined, def: number, min: number, max?: number): number {

@@ -8,7 +8,7 @@ import { CHECKSUM_ALGORITHMS, checksumHeaderName, parseChecksumAlgorithm } from 
 import type { ChecksumAlgorithm } from '../meta/types.js';
 import { pipeline, type Readable } from 'node:stream';
 import { MAX_PARTS } from '../object/multipart.js';
-import { type S3Ctx, type S3Deps, bucketOf, keyOf, parseIntParam, q, sendXml } from './context.js';
+import { type S3Ctx, type S3Deps, bucketOf, keyOf, parseIntParam, q, refuseDeclaredOver, sendXml } from './context.js';
 import { resolveCopySource } from './copy.js';
 import { copySourceCustomerKey, partSse, setSseHeaders, writeSse } from './sse-headers.js';
 import { header, storedHeaders, userMetadata } from './headers.js';
@@ -146,6 +146,7 @@ export async function completeMultipartUpload(deps: S3Deps, ctx: S3Ctx): Promise
   await deps.store.getBucket(bucket);
   // Complete needs no key; one sent (SDKs may) is checked for form, and echoed as S3 does.
   const customer = partSse(ctx);
+  refuseDeclaredOver(ctx, MAX_XML_BODY);
   // The x-amz-checksum-* header of Complete describes the whole object, not this XML body.
   const verifier = makeBodyVerifier(ctx.state.auth!, ctx.req.headers, { checksumHeaderDescribesBody: false });
   const stream: Readable = verifier ? (pipeline(deps.rawBody(ctx), verifier, () => undefined) as Readable) : deps.rawBody(ctx);

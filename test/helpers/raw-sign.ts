@@ -81,11 +81,11 @@ export function sendRaw(t: RawTarget, r: RawRequest): Promise<RawResponse> {
   if (!lower.includes('connection')) headers.Connection = 'close';
   const target = r.query ? `${r.path}?${r.query}` : r.path;
   const head = `${r.method} ${target} HTTP/1.1\r\n` + Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('') + '\r\n';
-  return exchange(t, Buffer.concat([Buffer.from(head, 'latin1'), r.sendBodyBytes !== undefined ? body.subarray(0, r.sendBodyBytes) : body]), r.timeoutMs ?? 10_000);
+  return exchange(t, Buffer.concat([Buffer.from(head, 'latin1'), r.sendBodyBytes !== undefined ? body.subarray(0, r.sendBodyBytes) : body]), r.timeoutMs ?? 10_000, false, r.method === 'HEAD');
 }
 
 /** Writes bytes as they are (any request, well-formed or not) and reads one response. */
-export function exchange(t: { host: string; port: number }, bytes: Buffer, timeoutMs = 10_000): Promise<RawResponse> {
+export function exchange(t: { host: string; port: number }, bytes: Buffer, timeoutMs = 10_000, halfClose = false, head = false): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const sock = net.connect(t.port, t.host);
     const chunks: Buffer[] = [];
@@ -96,7 +96,7 @@ export function exchange(t: { host: string; port: number }, bytes: Buffer, timeo
       clearTimeout(timer);
       sock.destroy();
       const all = Buffer.concat(chunks);
-      const parsed = parseResponse(all);
+      const parsed = parseResponse(all, head);
       if (!parsed) {
         resolve({ status: 0, headers: {}, body: all, closedEarly: true });
         return;
@@ -111,16 +111,25 @@ export function exchange(t: { host: string; port: number }, bytes: Buffer, timeo
     }, timeoutMs);
     sock.on('data', (d: Buffer) => {
       chunks.push(d);
-      const p = parseResponse(Buffer.concat(chunks));
+      const p = parseResponse(Buffer.concat(chunks), head);
       if (p?.complete) finish(false);
     });
     sock.on('error', () => finish(true));
     sock.on('close', () => finish(true));
-    sock.write(bytes);
+    // halfClose: say nothing more will come (a truncated request then ends instead of waiting).
+    if (halfClose) sock.end(bytes);
+    else sock.write(bytes);
   });
 }
 
-function parseResponse(all: Buffer): (Omit<RawResponse, 'closedEarly'> & { complete: boolean }) | undefined {
+/** `head`: the answer to a HEAD request, which never has a body whatever its Content-Length says. */
+function parseResponse(all: Buffer, head = false): (Omit<RawResponse, 'closedEarly'> & { complete: boolean }) | undefined {
+  // Interim responses (100 Continue) come before the final one: skip them.
+  while (/^HTTP\/1\.[01] 1\d\d /.test(all.subarray(0, 16).toString('latin1'))) {
+    const e = all.indexOf('\r\n\r\n');
+    if (e < 0) return undefined;
+    all = all.subarray(e + 4);
+  }
   const end = all.indexOf('\r\n\r\n');
   if (end < 0) return undefined;
   const lines = all.subarray(0, end).toString('latin1').split('\r\n');
@@ -133,6 +142,7 @@ function parseResponse(all: Buffer): (Omit<RawResponse, 'closedEarly'> & { compl
   }
   const rest = all.subarray(end + 4);
   const status = Number(m[1]);
+  if (head) return { status, headers, body: Buffer.alloc(0), complete: true };
   if (headers['transfer-encoding']?.toLowerCase() === 'chunked') {
     const out: Buffer[] = [];
     let pos = 0;

@@ -262,6 +262,22 @@ describe('sizes and Expect', () => {
     await refused('part of 6 GiB', { method: 'PUT', path: '/bkt/up', query: `partNumber=2&uploadId=${uploadId}`, headers: { 'content-length': String(6 * 1024 ** 3) }, sendBodyBytes: 0 }, 400, 'EntityTooLarge');
   });
 
+  test('an oversized XML body → 400 MaxMessageLengthExceeded, delivered (never a reset connection)', T, async () => {
+    const big = Buffer.concat([Buffer.from('<Tagging><TagSet></TagSet></Tagging>'), Buffer.alloc(2 * 1024 * 1024 + 10, 0x20)]);
+    const md5 = createHash('md5').update(big).digest('base64');
+    for (let i = 0; i < 3; i++) {
+      await refused('PutObjectTagging', { method: 'PUT', path: '/bkt/k', query: 'tagging=', body: big }, 400, 'MaxMessageLengthExceeded');
+      await refused('DeleteObjects', { method: 'POST', path: '/bkt', query: 'delete=', body: big, headers: { 'content-md5': md5 } }, 400, 'MaxMessageLengthExceeded');
+      await refused('CompleteMultipartUpload', { method: 'POST', path: '/bkt/up', query: `uploadId=${uploadId}`, body: big }, 400, 'MaxMessageLengthExceeded');
+    }
+  });
+
+  test('a request refused before its body is read still gets its answer (small bodies are drained)', T, async () => {
+    for (let i = 0; i < 5; i++) {
+      await refused('PUT into a missing bucket', { method: 'PUT', path: '/no-such-bucket/k', body: Buffer.alloc(1024 * 1024, 1) }, 404, 'NoSuchBucket');
+    }
+  });
+
   test('Expect other than 100-continue is ignored, as S3 does (no 417)', T, async () => {
     const res = await send({ method: 'PUT', path: '/bkt/expect', headers: { expect: 'something-else' }, body: 'hello' });
     assert.equal(res.status, 200, res.body.toString());
