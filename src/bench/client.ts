@@ -45,6 +45,8 @@ export interface RequestSpec {
   /** Keep up to this many bytes of the response body (for XML replies); the rest is counted only. */
   keepBody?: number;
   signal?: AbortSignal;
+  /** A path outside any bucket (the admin API), already encoded; replaces bucket and key. */
+  rawPath?: string;
 }
 
 export interface Reply {
@@ -100,7 +102,7 @@ export class S3BenchClient {
   }
 
   request(spec: RequestSpec): Promise<Reply> {
-    const rawPath = this.path(spec.bucket, spec.key);
+    const rawPath = spec.rawPath !== undefined ? this.pathBase + spec.rawPath : this.path(spec.bucket, spec.key);
     const rawQuery = spec.query ?? '';
     const body = spec.body;
     let payloadHash: string;

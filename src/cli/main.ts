@@ -12,6 +12,7 @@ const USAGE = `usage: tessera <command> [options]
 commands:
   server [--config PATH]   serve S3 (configuration: --config, TESSERA_CONFIG, TESSERA_* variables)
   bench  --endpoint URL --access-key K --secret-key S --op put|get|list [--size N] [--concurrency N] [--duration S]
+  bench memory [--json]    server RSS through a listing burst and concurrent uploads (own server)
   admin meta verify|rebuild [--config PATH] [--json]
                            check or rebuild the metadata index against the disks (server stopped)
   admin [--endpoint URL] user|key|policy …

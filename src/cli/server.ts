@@ -31,6 +31,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     inlineThreshold: config.inlineThreshold,
     scannerBytesPerSecond: config.scannerBytesPerSecond,
     multipartExpirySeconds: config.multipartExpirySeconds,
+    memoryBudget: config.limits.memoryBudget,
     diskReserve: config.diskReserve,
     log: (msg) => log('info', msg),
   });

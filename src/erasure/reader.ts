@@ -238,6 +238,15 @@ export interface ReadAheadOptions {
 
 const DEFAULT_SHARD_READ = 1024 * 1024;
 
+/**
+ * Bytes the read buffers of one run take (a slab for each of the k + m shards: a degraded read
+ * reads parity too), with the default shard read size: what a memory budget counts per run.
+ */
+export function runBytes(layout: Pick<ShardLayout, 'k' | 'm' | 'blockSize'>, shardReadBytes = DEFAULT_SHARD_READ): number {
+  const stripesPerRun = Math.max(1, Math.floor(shardReadBytes / (CRC_BYTES + layout.blockSize)));
+  return (layout.k + layout.m) * stripesPerRun * (CRC_BYTES + layout.blockSize);
+}
+
 /** Slices of the range in order, each with the pooled slab it views (counted on it), if any. */
 export interface RangeChunks {
   chunks: Buffer[];

@@ -35,6 +35,11 @@ export interface ShardWriterOptions {
   distribution: number[];
   /** What the shard trailers say about the content (everything but size and shard index). */
   describe: Omit<ShardTrailer, 'size' | 'shardIndex' | 'dataId' | 'k' | 'm' | 'blockSize'>;
+  /**
+   * Parity buffer sets to start with (stripes that may be in flight at once), 1..DEPTH; default
+   * DEPTH. A caller under a memory budget starts with what it leased and adds more with addSlot().
+   */
+  slots?: number;
 }
 
 /** One temporary shard file. */
@@ -115,6 +120,7 @@ export class ShardWriter {
   private readonly codec: ErasureCodec;
   private readonly shards: (Shard | undefined)[];
   private readonly freeSlots: StripeSlot[] = [];
+  private slotCount = 0;
   /** Completion of every stripe whose writes were queued and have not settled yet. */
   private readonly inflight = new Set<Promise<void>>();
   /** Next stripe's index; stripe s starts at s × (CRC_BYTES + blockSize) in every shard file. */
@@ -136,7 +142,26 @@ export class ShardWriter {
   private constructor(private readonly o: ShardWriterOptions, fds: (number | undefined)[]) {
     this.codec = createCodec(o.k, o.m);
     this.shards = fds.map((fd) => (fd === undefined ? undefined : { fd, busy: 0, dropped: false, unsynced: 0 }));
-    for (let s = 0; s < ShardWriter.DEPTH; s++) this.freeSlots.push(takeSlot(o.k, o.m, o.blockSize));
+    const slots = Math.max(1, Math.min(ShardWriter.DEPTH, o.slots ?? ShardWriter.DEPTH));
+    for (let s = 0; s < slots; s++) this.freeSlots.push(takeSlot(o.k, o.m, o.blockSize));
+    this.slotCount = slots;
+  }
+
+  /** Parity buffer sets this writer owns: how many stripes may be in flight at once. */
+  get slots(): number {
+    return this.slotCount;
+  }
+
+  /** One more parity buffer set (up to DEPTH), so one more stripe may be in flight. */
+  addSlot(): void {
+    if (this.closed || this.slotCount >= ShardWriter.DEPTH) return;
+    this.freeSlots.push(takeSlot(this.o.k, this.o.m, this.o.blockSize));
+    this.slotCount++;
+  }
+
+  /** Bytes of one parity buffer set (what a slot costs a memory budget). */
+  static slotBytes(k: number, m: number, blockSize: number): number {
+    return m * blockSize + CRC_BYTES * (k + m);
   }
 
   /** Hands the parity buffers to the next writer; only once no write can use them any more. */
@@ -202,7 +227,7 @@ export class ShardWriter {
     if (data.length > k * blockSize) return Promise.reject(new Error('ShardWriter: stripe larger than k × blockSize'));
     if (this.shortStripeSeen) return Promise.reject(new Error('ShardWriter: only the last stripe may be short'));
     const slot = this.freeSlots.pop();
-    if (!slot) return Promise.reject(new Error(`ShardWriter: more than ${ShardWriter.DEPTH} stripes in flight`));
+    if (!slot) return Promise.reject(new Error(`ShardWriter: more than ${this.slotCount} stripes in flight`));
 
     if (data.length < k * blockSize) this.shortStripeSeen = true;
     const len = Math.ceil(data.length / k);

@@ -20,6 +20,11 @@
 //   GET    bucket-quota?bucket=B      quota and usage       admin:GetBucketQuota
 //   PUT    bucket-quota?bucket=B {maxBytes}  set (null: remove)  admin:SetBucketQuota
 //   DELETE bucket-quota?bucket=B      remove the quota      admin:SetBucketQuota
+//   GET    info                       version, uptime, memory  admin:ServerInfo
+//
+// The info reply's keys are a contract (scripts and `tessera bench memory` read them); add
+// keys, never rename them: {"version", "uptime" (seconds), "memory": {"rss", "heapUsed",
+// "budget", "budgetInUse", "budgetHighWater"} (bytes)}.
 
 import type { Identities } from '../auth/identities.js';
 import type { ObjectStore } from '../object/store.js';
@@ -40,6 +45,15 @@ export interface AdminDeps {
   now: () => number;
   log: S3Deps['log'];
   authorize: S3Deps['authorize'];
+  /** What GET info answers. */
+  info(): ServerInfo;
+}
+
+export interface ServerInfo {
+  version: string;
+  /** Seconds since the server started. */
+  uptime: number;
+  memory: { rss: number; heapUsed: number; budget: number; budgetInUse: number; budgetHighWater: number };
 }
 
 interface AdminRoute {
@@ -89,6 +103,7 @@ const ROUTES: Array<[string, string[], AdminRoute]> = [
     },
   }],
   ['DELETE', ['bucket-quota'], { action: 'admin:SetBucketQuota', run: async (c, d) => void (await d.store.setQuota(quotaBucket(c), undefined)) }],
+  ['GET', ['info'], { action: 'admin:ServerInfo', run: async (_c, d) => d.info() }],
 ];
 
 /** The bucket named by ?bucket=; it must exist. */

@@ -19,7 +19,8 @@ import { actionOf, bucketRoute, objectRoute, serviceRoute, type Route } from '..
 import { errorXml } from '../s3/xml.js';
 import { validateTarget } from '../s3/validate.js';
 import { isResourceError } from '../util/process-errors.js';
-import { ADMIN_PREFIX, serveAdmin } from './admin-api.js';
+import { ADMIN_PREFIX, serveAdmin, type ServerInfo } from './admin-api.js';
+import { VERSION } from '../version.js';
 import { openBody } from './body.js';
 import { guardBody, hasBody } from './body-guard.js';
 import { KeyLimits } from './key-limits.js';
@@ -51,6 +52,16 @@ export function createApp(o: AppOptions): Koa<S3State> {
   const log = o.log ?? (() => undefined);
   const now = o.now ?? Date.now;
   const access = new AccessControl(o.identities, o.store, now, (level, msg) => log(level, msg));
+  const startedAt = Date.now();
+  const info = (): ServerInfo => {
+    const mem = process.memoryUsage();
+    const budget = o.store.memory;
+    return {
+      version: VERSION,
+      uptime: Math.floor((Date.now() - startedAt) / 1000),
+      memory: { rss: mem.rss, heapUsed: mem.heapUsed, budget: budget.limit, budgetInUse: budget.inUse, budgetHighWater: budget.highWater },
+    };
+  };
   const limits = o.limits ?? DEFAULTS.limits;
   const keyLimits = new KeyLimits(limits);
   const bodyIdleMs = limits.bodyIdleTimeoutSeconds * 1000;
@@ -123,7 +134,7 @@ export function createApp(o: AppOptions): Koa<S3State> {
       ctx.state.target = target;
       // The admin API shares the port (path style only) and answers in JSON.
       if (!target.virtualHost && target.rawPath.startsWith(ADMIN_PREFIX)) {
-        return await serveAdmin(ctx as S3Ctx, { identities: o.identities, store: o.store, region: o.region, now, log, authorize: deps.authorize });
+        return await serveAdmin(ctx as S3Ctx, { identities: o.identities, store: o.store, region: o.region, now, log, authorize: deps.authorize, info });
       }
       // CORS (s3/cors.ts): browsers send preflights unsigned, so they are answered here; an
       // Origin gets its rule's headers before the signature check, so refusals carry them too.

@@ -14,7 +14,7 @@ import type {
 } from './types.js';
 import * as K from './keys.js';
 import { BatchBuilder, type RawOp } from './batch-builder.js';
-import { walk, type Db, type Stats, type WalkItem } from './listing.js';
+import { closeIterator, ITERATOR_BATCH, walk, type Db, type Stats, type WalkItem } from './listing.js';
 import { decodeCurrent, decodeListed } from './records.js';
 import { addEntry, emptyDigest, removeEntry, sameDigest, formatDigest, type Digest } from './digest.js';
 import { decodeWrites, encodeWrites, GENESIS, idText, Kind, type RawWrite, type RecordId } from './journal/record.js';
@@ -391,12 +391,12 @@ export class LevelMetaStore implements MetaStore {
     const it = this.db.iterator({ highWaterMarkBytes: SCAN_BYTES, ...(withState ? {} : { lt: K.stateKey }), ...(snapshot ? { snapshot: snapshot as never } : {}) });
     try {
       for (;;) {
-        const chunk = await it.nextv(1000);
+        const chunk = await it.nextv(ITERATOR_BATCH);
         if (chunk.length === 0) return;
         yield* chunk;
       }
     } finally {
-      await it.close();
+      await closeIterator(it, Buffer.alloc(0), withState ? undefined : K.stateKey, ITERATOR_BATCH);
     }
   }
 
@@ -446,18 +446,22 @@ export class LevelMetaStore implements MetaStore {
   /** Entries in [gte, lt), at most `limit`. */
   private async scan(gte: Buffer, lt: Buffer, limit: number): Promise<Array<[Buffer, Buffer]>> {
     if (!(limit > 0)) return [];
-    const it = this.db.iterator({ gte, lt, limit, highWaterMarkBytes: SCAN_BYTES });
+    // No `limit` option: the loop below stops at it (see closeIterator).
+    const it = this.db.iterator({ gte, lt, highWaterMarkBytes: SCAN_BYTES });
+    let largestRead = 0;
     try {
       const entries: Array<[Buffer, Buffer]> = [];
       while (entries.length < limit) {
-        const chunk = await it.nextv(Math.min(limit - entries.length, 1000));
+        const ask = Math.min(limit - entries.length, ITERATOR_BATCH);
+        largestRead = Math.max(largestRead, ask);
+        const chunk = await it.nextv(ask);
         if (chunk.length === 0) break;
         for (const e of chunk) entries.push(e);
       }
       this.stats.iteratorSteps += entries.length;
       return entries;
     } finally {
-      await it.close();
+      await closeIterator(it, gte, lt, largestRead);
     }
   }
 

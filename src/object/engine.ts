@@ -2,6 +2,7 @@
 // background upkeep. This is what the server (and tests, and tools) start from.
 
 import { openDiskSet } from '../disk/disk-set.js';
+import { MemoryBudget } from '../erasure/memory-budget.js';
 import { SpaceGuard, type DiskReserve } from '../disk/space.js';
 import { writeQuorum } from '../erasure/quorum.js';
 import { metaWriteQuorum } from '../meta/journal/quorum-journal.js';
@@ -25,6 +26,8 @@ export interface EngineOptions {
   metaCheckpointBytes?: number;
   /** Rebuild the metadata index from the disks even if it looks fine. */
   rebuildMeta?: boolean;
+  /** Bytes of stripe buffers all requests in flight may hold (limits.memory_budget); default: no limit. */
+  memoryBudget?: number;
   log?: (msg: string) => void;
   now?: () => number;
   /** The SSE-S3 master key (32 bytes); without it SSE-S3 requests are refused. */
@@ -101,6 +104,7 @@ export async function openEngine(o: EngineOptions): Promise<Engine> {
     inlineThreshold: o.inlineThreshold ?? DEFAULT_INLINE_THRESHOLD,
     log: o.log,
     now: o.now,
+    memory: o.memoryBudget !== undefined ? new MemoryBudget(o.memoryBudget) : undefined,
     sse: new SseKeyring(o.masterKey),
   });
   const recovery = await recoverTemporaryFiles(store);

@@ -17,6 +17,7 @@ import type { SpaceClaim, SpaceGuard } from '../disk/space.js';
 import { S3Error } from '../errors.js';
 import { crc32c } from '../erasure/bitrot.js';
 import { distribute, shardDataLength, type ShardTrailer } from '../erasure/layout.js';
+import { BudgetAbortedError, UNLIMITED, type Lease, type MemoryBudget } from '../erasure/memory-budget.js';
 import { ShardWriter } from '../erasure/writer.js';
 import type { ChecksumAlgorithm, InlineLayout, ShardLayout } from '../meta/types.js';
 import { createChecksummer } from '../util/checksums.js';
@@ -75,6 +76,13 @@ export interface IngestOptions {
   checksumAlgorithms: ChecksumAlgorithm[];
   /** Declared sizes from which hashing moves to a worker thread; default HASH_OFFLOAD_MIN_SIZE. */
   hashOffloadMinSize?: number;
+  /** The memory budget stripe buffers are leased from; default: none (no limit). */
+  budget?: MemoryBudget;
+  /**
+   * A lease taken beforehand (a copy leases its read and write sides at once); it covers at
+   * least uploadLeaseBytes() and is released here, like one taken here.
+   */
+  lease?: Lease;
   /** The free-space reserve; its locations are the disks in order, then the metadata directory. */
   space?: SpaceGuard;
 }
@@ -102,6 +110,44 @@ export function spaceNeeds(o: Pick<IngestOptions, 'disks' | 'k' | 'blockSize'>, 
   return needs;
 }
 
+/**
+ * Bytes an upload leases before it reads its body: its first stripe buffer, plus one parity
+ * buffer set unless the body will be stored inline. Each further stripe in flight (up to
+ * ShardWriter.DEPTH) costs stageBytes() more, taken only when the budget has it to spare.
+ */
+export function uploadLeaseBytes(o: Pick<IngestOptions, 'k' | 'm' | 'blockSize' | 'inlineThreshold' | 'expectedSize'>): number {
+  const stripeSize = o.k * o.blockSize;
+  const first = o.expectedSize !== undefined ? Math.min(stripeSize, Math.max(o.expectedSize, 1)) : stripeSize;
+  const inline = o.expectedSize !== undefined && o.expectedSize <= o.inlineThreshold;
+  return first + (inline ? 0 : ShardWriter.slotBytes(o.k, o.m, o.blockSize));
+}
+
+function stageBytes(o: Pick<IngestOptions, 'k' | 'm' | 'blockSize'>): number {
+  return o.k * o.blockSize + ShardWriter.slotBytes(o.k, o.m, o.blockSize);
+}
+
+/**
+ * Waits for a lease of `bytes` without reading the body meanwhile (TCP back-pressure holds the
+ * client), and stops waiting if the body goes away (the client hung up, or an idle timeout).
+ */
+async function leaseForBody(budget: MemoryBudget, bytes: number, body: Readable): Promise<Lease> {
+  const gone = () => new S3Error('IncompleteBody', 'The request body ended before it could be read.');
+  if (body.destroyed) throw gone();
+  const stop = new AbortController();
+  const onGone = () => stop.abort();
+  body.once('close', onGone);
+  body.once('error', onGone);
+  try {
+    return await budget.acquire(bytes, stop.signal);
+  } catch (e) {
+    if (e instanceof BudgetAbortedError) throw gone();
+    throw e;
+  } finally {
+    body.off('close', onGone);
+    body.off('error', onGone);
+  }
+}
+
 export interface Ingested {
   size: number;
   md5: Buffer;
@@ -114,7 +160,32 @@ export interface Ingested {
 }
 
 export async function ingest(body: Readable, o: IngestOptions): Promise<Ingested> {
+  const lease = o.lease ?? (await leaseForBody(o.budget ?? UNLIMITED(), uploadLeaseBytes(o), body));
+  try {
+    return await ingestLeased(body, o, lease);
+  } finally {
+    // Every stripe buffer is out of use by now (written, abandoned or pooled): success,
+    // refusal, client hang-up or disk failure alike.
+    lease.release();
+  }
+}
+
+async function ingestLeased(body: Readable, o: IngestOptions, lease: Lease): Promise<Ingested> {
   const stripeSize = o.k * o.blockSize;
+  const slotBytes = ShardWriter.slotBytes(o.k, o.m, o.blockSize);
+  // The lease covers `stages` stripe buffers and as many parity sets (see uploadLeaseBytes),
+  // and must cover at least what the first buffer costs, whoever took it.
+  const leased = uploadLeaseBytes(o);
+  if (lease.bytes < leased) lease.force(leased - lease.bytes);
+  let slotCovered = leased > Math.min(stripeSize, Math.max(o.expectedSize ?? stripeSize, 1));
+  let stages = 1;
+  /** One more stripe in flight, if the budget has a stripe and a parity set to spare now. */
+  const tryAddStage = (): boolean => {
+    if (stages >= ShardWriter.DEPTH || !lease.tryGrow(stageBytes(o))) return false;
+    stages++;
+    writer?.addSlot();
+    return true;
+  };
   const offload = o.expectedSize !== undefined && o.expectedSize >= (o.hashOffloadMinSize ?? (HASH_OFFLOAD_USEFUL ? HASH_OFFLOAD_MIN_SIZE : Infinity));
   // Either a worker hashes whole stripes (`remote`, opened just before the try below, which
   // closes it on failure), or this thread hashes each chunk as it arrives.
@@ -150,7 +221,13 @@ export async function ingest(body: Readable, o: IngestOptions): Promise<Ingested
   let flushed = 0;
 
   const openWriter = async () => {
-    writer = await ShardWriter.open({ disks: o.disks, dataId: o.dataId, k: o.k, m: o.m, blockSize: o.blockSize, distribution, describe: o.describe });
+    // A body announced as small that turned out larger has no parity set leased yet: it needs
+    // one to finish what it started (bounded: one set).
+    if (!slotCovered) {
+      lease.force(slotBytes);
+      slotCovered = true;
+    }
+    writer = await ShardWriter.open({ disks: o.disks, dataId: o.dataId, k: o.k, m: o.m, blockSize: o.blockSize, distribution, describe: o.describe, slots: stages });
   };
   /** Waits for the oldest stripe's writes (and hashing) and recycles its buffer. */
   const retireOldest = async () => {
@@ -176,9 +253,10 @@ export async function ingest(body: Readable, o: IngestOptions): Promise<Ingested
       done.catch(() => undefined);
       inflight.push({ buf, done });
       fill = 0;
-      // Leave fewer than DEPTH stripes in flight, so the writer has room to encode the next
-      // stripe as soon as it is full, while this one is still being written.
-      while (inflight.length >= ShardWriter.DEPTH) await retireOldest();
+      // Leave fewer stripes in flight than the writer has parity sets, so it has room to encode
+      // the next stripe as soon as it is full, while this one is still being written. Within
+      // the budget that is up to DEPTH; when it is spent, one stripe at a time.
+      while (inflight.length >= stages && !tryAddStage()) await retireOldest();
       buf = final ? Buffer.alloc(0) : (spare.pop() ?? alloc(stripeSize));
     }
     if (final) while (inflight.length > 0) await retireOldest();
@@ -201,6 +279,7 @@ export async function ingest(body: Readable, o: IngestOptions): Promise<Ingested
       while (off < chunk.length) {
         if (buf.length < stripeSize && fill + (chunk.length - off) > buf.length) {
           // The declared size was wrong (or absent): grow to a full stripe buffer.
+          lease.force(stripeSize - buf.length);
           const bigger = alloc(stripeSize);
           buf.copy(bigger, 0, 0, fill);
           buf = bigger;

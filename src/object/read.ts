@@ -10,10 +10,12 @@
 import { ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { Readable } from 'node:stream';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { S3Error } from '../errors.js';
 import { crc32c } from '../erasure/bitrot.js';
 import type { Slab } from '../erasure/buffer-pool.js';
-import { ReaderClosedError, ShardRangeReader, type RangeChunks } from '../erasure/reader.js';
+import { BudgetAbortedError, type Lease } from '../erasure/memory-budget.js';
+import { ReaderClosedError, ShardRangeReader, runBytes, type RangeChunks } from '../erasure/reader.js';
 import type { InlineLayout, ObjectVersion, ShardLayout } from '../meta/types.js';
 import type { ObjectStore } from './store.js';
 
@@ -22,6 +24,38 @@ interface Segment {
   start: number;
   end: number;
 }
+
+/** Bytes of one run of stripes of the largest erasure-coded layout, and its stripe size (0 when all are inline). */
+function largestRun(layouts: Array<InlineLayout | ShardLayout>): { run: number; stripe: number } {
+  let run = 0;
+  let stripe = 0;
+  for (const l of layouts) {
+    if (l.kind !== 'shards') continue;
+    run = Math.max(run, runBytes(l));
+    stripe = Math.max(stripe, l.k * l.blockSize);
+  }
+  return { run, stripe };
+}
+
+/**
+ * What a read of `v` leases before its first disk read: two runs of stripes (one being sent,
+ * one being read). A copy leases this together with its write side (see copyReadLease).
+ */
+export function readLeaseBytes(v: ObjectVersion): number {
+  const d = v.data;
+  if (!d) return 0;
+  return 2 * largestRun(d.kind === 'parts' ? d.parts.map((p) => p.data) : [d]).run;
+}
+
+/**
+ * The read side of a copy: reads that run inside this context (the copy's ingest pulls them)
+ * use the lease it holds instead of waiting for one of their own. A copy that held its write
+ * lease while its read waited for memory could wait forever on other copies doing the same.
+ */
+export const copyReadLease = new AsyncLocalStorage<Lease>();
+
+/** Set by ObjectStore.openData on the streams it returns: the bytes their reads lease. */
+export const READ_LEASE_BYTES = Symbol('tessera.readLeaseBytes');
 
 export function openDataStream(store: ObjectStore, v: ObjectVersion, start: number, end: number): Readable {
   return new ObjectDataStream(store, v, segmentsOf(v, start, end));
@@ -57,7 +91,7 @@ function segmentsOf(v: ObjectVersion, start: number, end: number): Segment[] {
   return out;
 }
 
-class ObjectDataStream extends Readable {
+export class ObjectDataStream extends Readable {
   private index = 0;
   private current: ShardRangeReader | undefined;
   /** The next segment's reader, opened early (its read-ahead running) when the current one has started its last run. */
@@ -72,10 +106,21 @@ class ObjectDataStream extends Readable {
    */
   private owned: Map<Buffer, Slab> | undefined;
   private fetching = false;
+  private leaseChecked = false;
   /** A consumer asked for data while the first fetch (prime) ran: deliver once it is done. */
   private readWaiting = false;
   private scheduled = false;
   private unpipeOwn: ((dest?: unknown) => boolean) | undefined;
+  /**
+   * The stream's share of the memory budget (erasure/memory-budget.ts): two runs of stripes
+   * (one being sent, one being read), taken before the first disk read, plus one more run of
+   * read-ahead when the budget has it to spare. Given back at the end or on destroy.
+   */
+  private lease: Lease | undefined;
+  private borrowed = false;
+  private readonly leaseStop = new AbortController();
+  /** Object bytes the readers may read ahead: what the lease allows. */
+  private aheadBytes = 0;
 
   constructor(
     private readonly store: ObjectStore,
@@ -147,6 +192,8 @@ class ObjectDataStream extends Readable {
     this.fetching = false;
     if (this.destroyed) return;
     if (chunks === null) {
+      // Every disk read is done; what is still being sent lives in the socket's buffers.
+      this.releaseLease();
       this.push(null);
       return;
     }
@@ -156,8 +203,52 @@ class ObjectDataStream extends Readable {
     this.deliver();
   }
 
+  /** Bytes of one run of stripes of the largest erasure-coded segment (0 when all are inline). */
+  private runBytes(): { run: number; stripe: number } {
+    return largestRun(this.segments.map((s) => s.layout));
+  }
+
+  private async ensureLease(): Promise<void> {
+    const { run, stripe } = this.runBytes();
+    if (run === 0) return;
+    let lease = this.lease;
+    if (!lease) {
+      // The read side of a copy: its lease was taken together with the write side's.
+      const borrowed = copyReadLease.getStore();
+      if (borrowed) {
+        lease = this.lease = borrowed;
+        this.borrowed = true;
+      } else {
+        try {
+          lease = this.lease = await this.store.memory.acquire(2 * run, this.leaseStop.signal);
+        } catch (e) {
+          if (e instanceof BudgetAbortedError) throw new ReaderClosedError();
+          throw e;
+        }
+        // Destroyed while it waited: _destroy found no lease to give back.
+        if (this.destroyed) {
+          this.releaseLease();
+          throw new ReaderClosedError();
+        }
+      }
+    }
+    // The readers' default read-ahead (two stripes queued) when one more run is to be had.
+    this.aheadBytes = lease.tryGrow(run) ? 2 * stripe : 0;
+  }
+
+  private releaseLease(): void {
+    const l = this.lease;
+    this.lease = undefined;
+    // A borrowed lease is the copy's, released when the copy ends.
+    if (!this.borrowed) l?.release();
+  }
+
   /** The next chunks of the range, crossing into the next segment as needed; null at the end or once destroyed. */
   private async nextChunks(): Promise<RangeChunks | null> {
+    if (!this.leaseChecked) {
+      this.leaseChecked = true;
+      await this.ensureLease();
+    }
     for (;;) {
       // Nothing may be opened once destroyed: _destroy has already closed what there was.
       if (this.destroyed) return null;
@@ -189,13 +280,14 @@ class ObjectDataStream extends Readable {
 
   private openUpcoming(): ShardRangeReader | undefined {
     const seg = this.segments[this.index + 1];
-    return seg && seg.layout.kind === 'shards' ? this.openReader(seg) : undefined;
+    // No read-ahead beyond its first run while the current part finishes: both live on one lease.
+    return seg && seg.layout.kind === 'shards' ? this.openReader(seg, 0) : undefined;
   }
 
-  private openReader(seg: Segment): ShardRangeReader {
+  private openReader(seg: Segment, aheadBytes = this.aheadBytes): ShardRangeReader {
     const v = this.v;
     const heals = this.store.heals;
-    return new ShardRangeReader(this.store.disks, seg.layout as ShardLayout, seg.start, seg.end, (dataId, shard, reason) => heals.report(v, dataId, shard, reason));
+    return new ShardRangeReader(this.store.disks, seg.layout as ShardLayout, seg.start, seg.end, (dataId, shard, reason) => heals.report(v, dataId, shard, reason), { aheadBytes });
   }
 
   private async readInline(l: InlineLayout): Promise<Buffer> {
@@ -276,7 +368,9 @@ class ObjectDataStream extends Readable {
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     const readers = [this.current, this.upcoming];
     this.current = this.upcoming = undefined;
-    Promise.all(readers.map((r) => r?.close())).then(
+    this.leaseStop.abort();
+    // The lease goes back once no read is in flight any more (close() waits for them).
+    Promise.all(readers.map((r) => r?.close())).finally(() => this.releaseLease()).then(
       () => cb(err),
       () => cb(err),
     );

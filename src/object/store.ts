@@ -12,9 +12,10 @@ import type { BucketRecord, BucketSettings, BucketUsage, CannedAcl, ChecksumAlgo
 import { crc32c } from '../erasure/bitrot.js';
 import { GarbageCollector, layoutsOf } from './garbage.js';
 import { IdGenerator, isWellFormedVersionId } from './ids.js';
-import { ingest, type Ingested } from './ingest.js';
+import { MemoryBudget, UNLIMITED, type Lease } from '../erasure/memory-budget.js';
+import { ingest, uploadLeaseBytes, type Ingested } from './ingest.js';
 import { KeyLock } from './key-lock.js';
-import { openDataStream, openDataStreamReady } from './read.js';
+import { copyReadLease, openDataStream, openDataStreamReady, READ_LEASE_BYTES, readLeaseBytes } from './read.js';
 import { HealQueue } from './heal-queue.js';
 import { Multipart } from './multipart.js';
 import { openDecrypted, openDecryptedReady, SseKeyring, type SseRequest } from './sse.js';
@@ -34,6 +35,8 @@ export interface ObjectStoreOptions {
   now?: () => number;
   ids?: IdGenerator;
   log?: (msg: string) => void;
+  /** The budget every request's stripe buffers are leased from (limits.memory_budget); default: no limit. */
+  memory?: MemoryBudget;
   /** Keys for server-side encryption; without one, only SSE-C can be served. */
   sse?: SseKeyring;
   /** The free-space reserve object writes are checked against (none: no check). */
@@ -98,6 +101,8 @@ export class ObjectStore {
   readonly garbage: GarbageCollector;
   readonly heals: HealQueue;
   readonly multipart: Multipart;
+  /** Stripe buffers of uploads, downloads and copies in flight are leased from this. */
+  readonly memory: MemoryBudget;
   readonly sse: SseKeyring;
   readonly space: SpaceGuard | undefined;
   private readonly log: (msg: string) => void;
@@ -120,6 +125,7 @@ export class ObjectStore {
     this.now = o.now ?? Date.now;
     this.ids = o.ids ?? new IdGenerator(this.now, pooledRandomBytes);
     this.log = o.log ?? (() => undefined);
+    this.memory = o.memory ?? UNLIMITED();
     this.space = o.space;
     this.garbage = new GarbageCollector(this.disks, this.meta, this.log);
     this.heals = new HealQueue(this, this.log);
@@ -295,6 +301,26 @@ export class ObjectStore {
 
   /** Streams a body into the store (inline or erasure-coded) and verifies every digest. */
   async receive(bucket: string, key: string, body: Readable, o: PutObjectOptions, extra: { uploadId?: string; partNumber?: number } = {}): Promise<Ingested> {
+    const readBytes = (body as Readable & { [READ_LEASE_BYTES]?: number })[READ_LEASE_BYTES];
+    if (readBytes === undefined) return this.receiveBody(bucket, key, body, o, extra);
+    // A copy reads and writes at once: it leases both sides in one go, so no copy ever holds
+    // one side while it waits for the other (which could leave every copy waiting on the rest).
+    const shape = { k: this.k, m: this.m, blockSize: this.blockSize, inlineThreshold: this.inlineThreshold, expectedSize: o.expectedSize };
+    const writeLease = await this.memory.acquire(readBytes + uploadLeaseBytes(shape));
+    const readLease = writeLease.split(readBytes);
+    try {
+      return await copyReadLease.run(readLease, () => this.receiveBody(bucket, key, body, o, extra, writeLease));
+    } catch (e) {
+      // A source that was not read to its end: stop its reads.
+      body.destroy();
+      throw e;
+    } finally {
+      readLease.release();
+      writeLease.release(); // ingest gave it back already, unless it never started
+    }
+  }
+
+  private async receiveBody(bucket: string, key: string, body: Readable, o: PutObjectOptions, extra: { uploadId?: string; partNumber?: number }, writeLease?: Lease): Promise<Ingested> {
     const upstream = o.checksumVerifiedUpstream === true && (o.expectedChecksum !== undefined || o.trailerChecksum !== undefined);
     const algs: ChecksumAlgorithm[] = o.checksumAlgorithm && !upstream ? [o.checksumAlgorithm] : [];
     const dataId = this.ids.dataId();
@@ -325,6 +351,8 @@ export class ObjectStore {
       maxSize: seal ? sealedSize(MAX_OBJECT_SIZE) : MAX_OBJECT_SIZE,
       checksumAlgorithms: seal ? [] : algs,
       space: this.space,
+      budget: this.memory,
+      lease: writeLease,
     });
     let contentMd5 = got.md5;
     if (sealer) {
@@ -581,7 +609,10 @@ export class ObjectStore {
    */
   openData(v: ObjectVersion, start = 0, end = v.size - 1, customerKey?: Buffer): Readable {
     const dataKey = this.sse.dataKeyForRead(v.sse, customerKey);
-    return dataKey ? openDecrypted(this, v, dataKey, start, end) : openDataStream(this, v, start, end);
+    const s = dataKey ? openDecrypted(this, v, dataKey, start, end) : openDataStream(this, v, start, end);
+    // Written into the store (a copy), its reads share the write's lease: see receive().
+    Object.defineProperty(s, READ_LEASE_BYTES, { value: readLeaseBytes(v) });
+    return s;
   }
 
   /** openData, resolved once the first chunks are read: a read that cannot start fails before any reply. */

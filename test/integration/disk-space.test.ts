@@ -20,6 +20,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { aws, sdkClient } from '../helpers/clients.js';
 import { assertXmlError, bodyBytes, expectS3Error, patternBuffer, sleep } from './sdk-helpers.js';
 import { layoutsOf } from '../../src/object/garbage.js';
+import { scanJournals } from '../../src/meta/journal/scan.js';
 
 const MiB = 1024 * 1024;
 const mounted: string[] = [];
@@ -208,7 +209,7 @@ test('a disk reserve refuses writes before their data is written; reads go on; w
 test('without a reserve, ENOSPC in the middle of a write aborts it cleanly and the disk stays online', { timeout: 120_000 }, async () => {
   // disk4 is much smaller than the others: a 24 MiB object's 12 MiB shard does not fit on it.
   const root = await tmpfsDisks([48, 48, 48, 8]);
-  const s = await startTestServer({ root, env: { TESSERA_DISK_RESERVE: '0' } });
+  let s = await startTestServer({ root, env: { TESSERA_DISK_RESERVE: '0' } });
   const fillers: string[] = [];
   try {
     const s3 = sdkClient(s);
@@ -261,7 +262,16 @@ test('without a reserve, ENOSPC in the middle of a write aborts it cleanly and t
     assert.deepEqual(await keys(s3, bucket), ['mid', 'mid2', 'small', 'tiny']);
     const gotTiny = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'tiny' }));
     assert.equal((await bodyBytes(gotTiny.Body)).toString(), 'x');
+    // The journals on the disks carry no damaged (half-written) record, and a restart finds
+    // exactly the acknowledged objects.
+    assert.equal((await scanJournals(s.started.engine.store.disks)).damaged, 0);
     s3.destroy();
+    await s.stop();
+    s = await startTestServer({ root, env: { TESSERA_DISK_RESERVE: '0' } });
+    const again = sdkClient(s);
+    assert.deepEqual(await keys(again, bucket), ['mid', 'mid2', 'small', 'tiny']);
+    assert.equal(s.started.engine.metaIndex.report.damagedRecords, 0);
+    again.destroy();
   } finally {
     for (const f of fillers) await unlink(f).catch(() => undefined);
     await s.stop();

@@ -1,0 +1,114 @@
+// Memory of a real server process (`tessera server` as a child, RSS from /proc): a burst of
+// listings gives its memory back, and uploads, downloads and copies running at once stay within
+// the memory budget (limits.memory_budget), read through the admin info route.
+
+import assert from 'node:assert/strict';
+import { createHash, randomFillSync } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { CopyObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { S3BenchClient } from '../../src/bench/client.js';
+import { ACCESS_KEY, readRss, SECRET_KEY, serverMemoryInfo, startServerProcess, type ServerProcess } from '../../src/bench/memory-bench.js';
+import { Workload } from '../../src/bench/workload.js';
+
+const MiB = 1024 * 1024;
+const BUDGET = 32 * MiB;
+
+let root: string;
+let server: ServerProcess;
+let client: S3BenchClient;
+
+before(async () => {
+  root = await mkdtemp(path.join(os.tmpdir(), 'tessera-memory-'));
+  server = await startServerProcess(root, { TESSERA_MEMORY_BUDGET: String(BUDGET) });
+  client = new S3BenchClient({ endpoint: server.endpoint, accessKey: ACCESS_KEY, secretKey: SECRET_KEY, region: 'us-east-1', maxSockets: 32 });
+});
+
+after(async () => {
+  client?.close();
+  await server?.stop();
+  if (root) await rm(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+});
+
+describe('server memory', { timeout: 120_000 }, () => {
+  test('a burst of 600 listings of 1,000 keys gives its memory back', async () => {
+    const w = await Workload.prepare({
+      endpoint: server.endpoint, accessKey: ACCESS_KEY, secretKey: SECRET_KEY, op: 'list', size: 1,
+      concurrency: 8, durationSec: 1, bucket: 'listing', listKeys: 1000, prefix: 'l/',
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      const before = readRss(server.pid).rss;
+      // A fixed count rather than a duration, so a slow machine tests as much as a fast one.
+      let left = 600;
+      await Promise.all(Array.from({ length: 4 }, async () => {
+        while (left-- > 0) {
+          const r = await client.request({ method: 'GET', bucket: 'listing', query: 'list-type=2&prefix=l%2Flist%2F', keepBody: 0 });
+          assert.equal(r.status, 200);
+          assert.ok(r.bytesIn > 100_000, `a listing of 1,000 keys is ${r.bytesIn} bytes`);
+        }
+      }));
+      await new Promise((r) => setTimeout(r, 3000));
+      const afterIdle = readRss(server.pid).rss;
+      const growth = (afterIdle - before) / MiB;
+      process.stdout.write(`# RSS ${(before / MiB).toFixed(0)} MiB before 600 listings, ${(afterIdle / MiB).toFixed(0)} MiB 3 s after\n`);
+      // Each listing left ~0.5 MiB of native memory behind before the fix (~300 MiB here).
+      assert.ok(growth < 64, `RSS grew by ${growth.toFixed(0)} MiB over 600 listings and stayed`);
+    } finally {
+      w.close();
+    }
+  });
+
+  test('16 concurrent uploads, then downloads and copies, keep the budget high-water within the budget', async () => {
+    const size = 8 * MiB;
+    const bodies = Array.from({ length: 16 }, (_, i) => randomFillSync(Buffer.alloc(size + i)));
+    assert.equal((await client.request({ method: 'PUT', bucket: 'budget' })).status, 200);
+    const puts = await Promise.all(bodies.map((b, i) => client.request({ method: 'PUT', bucket: 'budget', key: `o${i}`, body: b })));
+    for (const r of puts) assert.equal(r.status, 200);
+    let info = await serverMemoryInfo(client);
+    assert.ok(info, 'GET /tessera/admin/v1/info answered');
+    assert.equal(info.budget, BUDGET);
+    assert.ok(info.budgetHighWater > 0, 'uploads leased nothing');
+    assert.ok(info.budgetHighWater <= BUDGET, `high-water ${info.budgetHighWater} above the budget ${BUDGET}`);
+
+    // Downloads: every byte comes back while the readers share the same budget.
+    const gets = await Promise.all(bodies.map(async (b, i) => {
+      const chunks: Buffer[] = [];
+      const r = await client.request({ method: 'GET', bucket: 'budget', key: `o${i}`, keepBody: size + 64 });
+      chunks.push(r.body);
+      return { status: r.status, md5: createHash('md5').update(Buffer.concat(chunks)).digest('hex'), want: createHash('md5').update(b).digest('hex') };
+    }));
+    for (const g of gets) {
+      assert.equal(g.status, 200);
+      assert.equal(g.md5, g.want);
+    }
+
+    // Copies read and write at once: eight at a time through a real SDK client, no deadlock.
+    const sdk = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY } });
+    try {
+      await Promise.all(Array.from({ length: 8 }, (_, i) => sdk.send(new CopyObjectCommand({ Bucket: 'budget', Key: `copy${i}`, CopySource: `budget/o${i}` }))));
+    } finally {
+      sdk.destroy();
+    }
+    const copied = await client.request({ method: 'GET', bucket: 'budget', key: 'copy3', keepBody: size + 64 });
+    assert.equal(createHash('md5').update(copied.body).digest('hex'), createHash('md5').update(bodies[3]!).digest('hex'));
+
+    info = await serverMemoryInfo(client);
+    assert.ok(info);
+    assert.ok(info.budgetHighWater <= BUDGET, `high-water ${info.budgetHighWater} above the budget ${BUDGET}`);
+    assert.equal(info.budgetInUse, 0, 'a finished request kept its lease');
+  });
+
+  test('the info route is for signed admin requests only', async () => {
+    const r = await fetch(`${server.endpoint}/tessera/admin/v1/info`);
+    assert.equal(r.status, 403);
+    const body = (await r.json()) as { code: string };
+    assert.equal(body.code, 'AccessDenied');
+    const ok = await client.request({ method: 'GET', bucket: '', rawPath: '/tessera/admin/v1/info', keepBody: 4096 });
+    const info = JSON.parse(ok.body.toString('utf8')) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(info).sort(), ['memory', 'uptime', 'version']);
+    assert.deepEqual(Object.keys(info.memory as object).sort(), ['budget', 'budgetHighWater', 'budgetInUse', 'heapUsed', 'rss']);
+  });
+});
