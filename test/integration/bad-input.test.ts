@@ -379,3 +379,33 @@ describe('unreadable data', () => {
     }
   });
 });
+
+describe('slow headers', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer({ env: { TESSERA_HEADER_TIMEOUT: '1' } });
+  });
+  after(async () => {
+    await s?.destroy();
+  });
+
+  test('headers not complete within limits.header_timeout → 400 RequestTimeout as S3 XML', T, async () => {
+    const res = await new Promise<RawResponse>((resolve, reject) => {
+      const sock = net.connect(s.port, '127.0.0.1');
+      const chunks: Buffer[] = [];
+      sock.on('data', (d: Buffer) => chunks.push(d));
+      sock.on('error', reject);
+      sock.on('close', () => {
+        const all = Buffer.concat(chunks);
+        const end = all.indexOf('\r\n\r\n');
+        const head = all.subarray(0, end).toString('latin1').split('\r\n');
+        const headers: Record<string, string> = {};
+        for (const l of head.slice(1)) headers[l.slice(0, l.indexOf(':')).toLowerCase()] = l.slice(l.indexOf(':') + 1).trim();
+        resolve({ status: Number(head[0]?.split(' ')[1]), headers, body: all.subarray(end + 4), closedEarly: false });
+      });
+      // Half a request, then silence.
+      sock.write('GET /bkt/k HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ');
+    });
+    assertS3Error(res, 400, 'RequestTimeout', 'slow headers');
+  });
+});

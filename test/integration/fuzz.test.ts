@@ -354,6 +354,7 @@ test(`fuzz: ${COUNT} malformed requests, seed ${SEED} (FUZZ_SEED=${SEED} repeats
   if (process.env.FUZZ_DUMP) process.stderr.write(server.output());
   const logLines = server.output().split('\n').filter((l) => l.startsWith('{'));
   const bad = logLines.filter((l) => /"level":"error"/.test(l) || /\\n\s+at /.test(l));
+  t.diagnostic(`unacceptable answers: ${failures.length}; error or stack log lines: ${bad.length}`);
   assert.deepEqual(bad.slice(0, 10), [], `${bad.length} error/stack log lines`);
   assert.deepEqual(failures.slice(0, 25), [], `${failures.length} of ${COUNT} answers were not acceptable (seed ${SEED})`);
   assert.ok(rssEnd - rssStart < RSS_GROWTH_LIMIT, `RSS grew ${mib(rssEnd - rssStart)} MiB`);

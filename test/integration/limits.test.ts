@@ -409,3 +409,55 @@ test('a silent socket on the HTTPS port is closed after the header timeout (the 
     await s.destroy();
   }
 });
+
+/** A keep-alive connection opened before a flood: requests on it need no new descriptor. */
+function keptAlive(url: string): { get(): Promise<Reply>; close(): void } {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  return {
+    get: () => new Promise((resolve, reject) => {
+      http.get(url, { agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('latin1') }));
+        res.on('error', reject);
+      }).on('error', reject);
+    }),
+    close: () => agent.destroy(),
+  };
+}
+
+test('descriptors exhausted despite the cap (set above ulimit -n): GET gets 503 SlowDown, no disk offline, no repair queued', { timeout: 90_000 }, async () => {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'tessera-fd-'));
+  const port = await freePort();
+  const srv = await spawnServer(root, port, { TESSERA_SCANNER_BYTES_PER_SECOND: '0', TESSERA_MAX_CONNECTIONS: '1000' }, { fdLimit: 200 });
+  try {
+    const s3 = client(srv.endpoint);
+    await seed(s3, 'fdlimit', 'k', PAYLOAD);
+    const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket: 'fdlimit', Key: 'k' }));
+    s3.destroy();
+    const conn = keptAlive(url);
+    assert.equal((await conn.get()).status, 200);
+    const idle = await openIdle(port, 230);
+    await new Promise((r) => setTimeout(r, 300));
+    const during = await conn.get();
+
+    // Either an answer from the store (descriptors were left) or SlowDown, never a cut connection.
+    assert.ok(during.status === 200 || (during.status === 503 && /<Code>SlowDown<\/Code>/.test(during.body)), `${during.status} ${during.body.slice(0, 300)}`);
+    // One disk-monitor round (every 5 s) with the descriptors exhausted.
+    await new Promise((r) => setTimeout(r, 5500));
+    idle.destroy();
+    conn.close();
+    await new Promise((r) => setTimeout(r, 300));
+    const after = await request(url);
+    assert.equal(after.status, 200);
+    const log = srv.output();
+    assert.doesNotMatch(log, /is offline|OFFLINE|repair queued/, log.slice(-3000));
+    assert.doesNotMatch(log, /"level":"error"/, log.slice(-3000));
+    // The point of the test: descriptors really did run out.
+    assert.match(log, /answering 503 SlowDown: The server is short of file descriptors/, log.slice(-3000));
+  } finally {
+    srv.child.kill('SIGTERM');
+    await srv.exited;
+    await rm(root, { recursive: true, force: true });
+  }
+});
