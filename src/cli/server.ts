@@ -133,6 +133,12 @@ function shownSecret(c: Config): { value: string; hidden: boolean } {
   return { value: '<secret key>', hidden: true };
 }
 
+function describeReserve(r: Config['diskReserve']): string {
+  const off = 'percent' in r ? r.percent === 0 : r.bytes === 0;
+  if (off) return 'off (disk_reserve 0: a full disk fails the write that fills it)';
+  return `${'percent' in r ? `${r.percent}%` : `${r.bytes} bytes`} of each disk's filesystem kept free (writes beyond it: 507 XTesseraStorageFull)`;
+}
+
 export function banner(s: Started): string {
   const c = s.config;
   const secret = shownSecret(c);
@@ -147,6 +153,7 @@ export function banner(s: Started): string {
     `  disks:       ${c.disks.join(', ')}`,
     `  metadata:    ${c.metaDir} (${describeIndex(s.engine)})`,
     `  erasure:     ${c.dataShards} data + ${c.parity} parity shards (survives ${c.parity} lost disk${c.parity === 1 ? '' : 's'})`,
+    ...(c.diskReserve ? [`  reserve:     ${describeReserve(c.diskReserve)}`] : []),
     `  encryption:  ${c.sse?.masterKeyFile !== undefined ? `SSE-S3 available (master key ${c.sse.masterKeyFile})` : 'off (no sse.master_key_file: SSE-S3 refused; SSE-C over HTTPS only)'}`,
     `  access key:  ${c.credentials.accessKeyId}`,
     `  secret key:  ${secret.hidden ? `(hidden: print_secret is off${c.credentials.storedAt ? `; it is in ${c.credentials.storedAt}` : ''})` : secret.value}`,
