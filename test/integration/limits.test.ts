@@ -308,6 +308,9 @@ test('per-key concurrency: requests beyond the cap get SlowDown while others are
     await new Promise((r) => setTimeout(r, 200));
     const list = await s3.send(new ListObjectsV2Command({ Bucket: 'conc' }));
     assert.equal(list.KeyCount, 0);
+    // Finished requests on a kept-alive connection give their slot back.
+    for (let i = 0; i < 5; i++) await s3.send(new ListObjectsV2Command({ Bucket: 'conc' }));
+    await Promise.all([0, 1].map(() => s3.send(new ListObjectsV2Command({ Bucket: 'conc' }))));
   } finally {
     await s.destroy();
   }
