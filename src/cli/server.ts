@@ -6,6 +6,7 @@ import { createApp } from '../http/app.js';
 import { certificateWarning, listen, type CertificateInfo, type RunningServer } from '../http/server.js';
 import { openEngine, type Engine } from '../object/engine.js';
 import { createLogger, type Logger } from '../ops/log.js';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { loadMasterKey } from '../config/master-key.js';
 import { makePrivate } from '../util/private-files.js';
@@ -77,6 +78,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   }
   const warning = http.certificate && certificateWarning(http.certificate);
   if (warning) log('warn', warning, { cert: config.tls?.certFile });
+  if (config.tls) await warnIfKeyReadable(config.tls.keyFile, log);
   return {
     config,
     engine,
@@ -131,6 +133,12 @@ function shownSecret(c: Config): { value: string; hidden: boolean } {
   return { value: '<secret key>', hidden: true };
 }
 
+function describeReserve(r: Config['diskReserve']): string {
+  const off = 'percent' in r ? r.percent === 0 : r.bytes === 0;
+  if (off) return 'off (disk_reserve 0: a full disk fails the write that fills it)';
+  return `${'percent' in r ? `${r.percent}%` : `${r.bytes} bytes`} of each disk's filesystem kept free (writes beyond it: 507 XTesseraStorageFull)`;
+}
+
 export function banner(s: Started): string {
   const c = s.config;
   const secret = shownSecret(c);
@@ -145,6 +153,7 @@ export function banner(s: Started): string {
     `  disks:       ${c.disks.join(', ')}`,
     `  metadata:    ${c.metaDir} (${describeIndex(s.engine)})`,
     `  erasure:     ${c.dataShards} data + ${c.parity} parity shards (survives ${c.parity} lost disk${c.parity === 1 ? '' : 's'})`,
+    ...(c.diskReserve ? [`  reserve:     ${describeReserve(c.diskReserve)}`] : []),
     `  encryption:  ${c.sse?.masterKeyFile !== undefined ? `SSE-S3 available (master key ${c.sse.masterKeyFile})` : 'off (no sse.master_key_file: SSE-S3 refused; SSE-C over HTTPS only)'}`,
     `  access key:  ${c.credentials.accessKeyId}`,
     `  secret key:  ${secret.hidden ? `(hidden: print_secret is off${c.credentials.storedAt ? `; it is in ${c.credentials.storedAt}` : ''})` : secret.value}`,
@@ -202,6 +211,19 @@ function plainHttpOnNetwork(c: Config): string | undefined {
   return plain.host.includes(':') ? `[${plain.host}]:${plain.port}` : `${plain.host}:${plain.port}`;
 }
 
+/**
+ * Warns (does not refuse: a key mounted from a secret store often arrives 0644 inside a
+ * container that only this user runs in) when other local users could read the TLS key.
+ */
+async function warnIfKeyReadable(file: string, log: Logger): Promise<void> {
+  try {
+    const mode = (await fs.stat(file)).mode & 0o777;
+    if ((mode & 0o077) !== 0) log('warn', `the TLS private key ${file} can be read by other users (mode ${mode.toString(8).padStart(3, '0')}); run: chmod 600 ${file}`);
+  } catch {
+    // It was just read successfully; a stat failing now is not worth a second message.
+  }
+}
+
 function describeCertificate(info: CertificateInfo): string {
   const names = info.altNames || info.subject;
   return `for ${names}, valid until ${info.validTo.toISOString().slice(0, 10)}`;
@@ -219,6 +241,7 @@ async function reloadCertificate(s: Started): Promise<void> {
     s.log('info', `received SIGHUP; TLS certificate reloaded from ${files.certFile} (${describeCertificate(info)})`, { cert: files.certFile, key: files.keyFile });
     const warning = certificateWarning(info);
     if (warning) s.log('warn', warning, { cert: files.certFile });
+    await warnIfKeyReadable(files.keyFile, s.log);
   } catch (e) {
     s.log('error', `received SIGHUP; TLS certificate NOT reloaded, the current one stays in use: ${(e as Error).message}`, { cert: files.certFile, key: files.keyFile });
   }

@@ -251,6 +251,11 @@ function firstOf(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** SlowDown answers are logged at most once per this period, with how many there were. */
+const SLOW_DOWN_LOG_MS = 5000;
+let lastSlowDownLog = 0;
+let slowDowns = 0;
+
 export function sendError(ctx: S3Ctx, err: unknown, log: S3Deps['log']): void {
   let e: S3Error;
   if (isS3Error(err) && err.code.startsWith('Insufficient')) {
@@ -260,7 +265,7 @@ export function sendError(ctx: S3Ctx, err: unknown, log: S3Deps['log']): void {
     e = err;
   } else if (isResourceError(err)) {
     // Out of descriptors or memory: the request may succeed in a moment; nothing is broken.
-    log('warn', 'request refused: the process is out of resources', { requestId: ctx.state.requestId, error: String(err) });
+    log('debug', 'request refused: the process is out of resources', { requestId: ctx.state.requestId, error: String(err) });
     e = slowDown('The server is short of file descriptors or memory; please retry.');
   } else if (isHangUp(err) && clientGone(ctx)) {
     // The client hung up mid-request (its body stopped, the socket closed): routine on any
@@ -271,7 +276,18 @@ export function sendError(ctx: S3Ctx, err: unknown, log: S3Deps['log']): void {
     log('error', 'internal error', { requestId: ctx.state.requestId, error: err instanceof Error ? err.stack ?? err.message : String(err) });
     e = new S3Error('InternalError');
   }
-  if (e.status >= 500 && isS3Error(err)) log('warn', `${e.code}: ${e.message}`, { requestId: ctx.state.requestId });
+  if (e.code === 'SlowDown') {
+    // Overload answers come in floods: one line per few seconds says what is going on.
+    const now = Date.now();
+    slowDowns++;
+    if (now - lastSlowDownLog >= SLOW_DOWN_LOG_MS) {
+      log('warn', `answering 503 SlowDown: ${e.message}`, { requestId: ctx.state.requestId, count: slowDowns });
+      lastSlowDownLog = now;
+      slowDowns = 0;
+    }
+  } else if (e.status >= 500 && (isS3Error(err) || isResourceError(err))) {
+    log('warn', `${e.code}: ${e.message}`, { requestId: ctx.state.requestId });
+  }
   // Drop headers of the half-built reply (ETag etc.), keep the ids. A 304 keeps the validators
   // and caching headers a 200 would have sent (RFC 7232 §4.1; S3 sends ETag and Last-Modified).
   // CORS headers stay too: without them a browser hides the error from the page.

@@ -186,7 +186,15 @@ function makeServer(handler: http.RequestListener, opts: ListenOptions, material
     headerTimeoutSeconds: opts.headerTimeoutSeconds ?? DEFAULT_HEADER_TIMEOUT_SECONDS,
   });
   const server: AnyServer = material
-    ? https.createServer({ ...timeouts, handshakeTimeout: timeouts.headersTimeout, cert: material.cert, key: material.key, minVersion: MIN_TLS_VERSION }, handler)
+    ? https.createServer({
+        ...timeouts,
+        cert: material.cert,
+        key: material.key,
+        minVersion: MIN_TLS_VERSION,
+        // The header timeout's clock only starts once the handshake is done; without this, a
+        // socket that never sends a ClientHello would be held for Node's default 120 s.
+        handshakeTimeout: timeouts.headersTimeout,
+      }, handler)
     : http.createServer(timeouts, handler);
   // Malformed requests, Expect headers and hang-ups answered in S3's terms (wire.ts).
   attachWireHandlers(server, handler, opts.log);

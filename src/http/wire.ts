@@ -53,6 +53,13 @@ export function attachWireHandlers(server: Server, app: Koa<any> | Handler, log:
 
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     const code = err.code ?? '';
+    // https.Server hands failed TLS handshakes (timeouts, TLS 1.1, plain HTTP on the HTTPS
+    // port) to 'clientError' too; there is no TLS session to answer through, so close now.
+    if (/^ERR_(SSL|TLS)_/.test(code)) {
+      log('debug', 'TLS handshake failed', { code });
+      socket.destroy();
+      return;
+    }
     const busy = (socket as Duplex & { _httpMessage?: http.ServerResponse })._httpMessage;
     // A peer that is gone, or a response already under way on this connection: nothing to say.
     // Nor after a TLS failure (a handshake that timed out or spoke another protocol): there is

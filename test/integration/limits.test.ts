@@ -308,6 +308,9 @@ test('per-key concurrency: requests beyond the cap get SlowDown while others are
     await new Promise((r) => setTimeout(r, 200));
     const list = await s3.send(new ListObjectsV2Command({ Bucket: 'conc' }));
     assert.equal(list.KeyCount, 0);
+    // Finished requests on a kept-alive connection give their slot back.
+    for (let i = 0; i < 5; i++) await s3.send(new ListObjectsV2Command({ Bucket: 'conc' }));
+    await Promise.all([0, 1].map(() => s3.send(new ListObjectsV2Command({ Bucket: 'conc' }))));
   } finally {
     await s.destroy();
   }
@@ -405,6 +408,93 @@ test('a silent socket on the HTTPS port is closed after the header timeout (the 
     const ms = Date.now() - t0;
     assert.ok(ms >= 700 && ms < 5000, `closed after ${ms} ms`);
     assert.equal(await handshake(s.port, s.ca!), 'ok');
+  } finally {
+    await s.destroy();
+  }
+});
+
+/** A keep-alive connection opened before a flood: requests on it need no new descriptor. */
+function keptAlive(url: string): { get(): Promise<Reply>; close(): void } {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  return {
+    get: () => new Promise((resolve, reject) => {
+      http.get(url, { agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('latin1') }));
+        res.on('error', reject);
+      }).on('error', reject);
+    }),
+    close: () => agent.destroy(),
+  };
+}
+
+test('descriptors exhausted despite the cap (set above ulimit -n): GET gets 503 SlowDown, no disk offline, no repair queued', { timeout: 90_000 }, async () => {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'tessera-fd-'));
+  const port = await freePort();
+  const srv = await spawnServer(root, port, { TESSERA_SCANNER_BYTES_PER_SECOND: '0', TESSERA_MAX_CONNECTIONS: '1000' }, { fdLimit: 200 });
+  try {
+    const s3 = client(srv.endpoint);
+    await seed(s3, 'fdlimit', 'k', PAYLOAD);
+    const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket: 'fdlimit', Key: 'k' }));
+    s3.destroy();
+    const conn = keptAlive(url);
+    assert.equal((await conn.get()).status, 200);
+    const idle = await openIdle(port, 230);
+    await new Promise((r) => setTimeout(r, 300));
+    const during = await conn.get();
+
+    // Either an answer from the store (descriptors were left) or SlowDown, never a cut connection.
+    assert.ok(during.status === 200 || (during.status === 503 && /<Code>SlowDown<\/Code>/.test(during.body)), `${during.status} ${during.body.slice(0, 300)}`);
+    // One disk-monitor round (every 5 s) with the descriptors exhausted.
+    await new Promise((r) => setTimeout(r, 5500));
+    idle.destroy();
+    conn.close();
+    await new Promise((r) => setTimeout(r, 300));
+    const after = await request(url);
+    assert.equal(after.status, 200);
+    const log = srv.output();
+    assert.doesNotMatch(log, /is offline|OFFLINE|repair queued/, log.slice(-3000));
+    assert.doesNotMatch(log, /"level":"error"/, log.slice(-3000));
+    // The point of the test: descriptors really did run out.
+    assert.match(log, /answering 503 SlowDown: The server is short of file descriptors/, log.slice(-3000));
+  } finally {
+    srv.child.kill('SIGTERM');
+    await srv.exited;
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('Expect: 100-continue: the idle clock runs once the 100 went out, and a stalled body is still aborted', T, async () => {
+  const s = await startTestServer({ env: { TESSERA_BODY_IDLE_TIMEOUT: '1' } });
+  try {
+    const s3 = sdkClient(s);
+    await s3.send(new CreateBucketCommand({ Bucket: 'continue' }));
+    const u = new URL(await getSignedUrl(s3, new PutObjectCommand({ Bucket: 'continue', Key: 'k' })));
+    const socket = net.connect({ port: s.port, host: '127.0.0.1' });
+    socket.on('error', () => undefined);
+    let text = '';
+    let continuedAt = 0;
+    let sentAt = 0;
+    const done = new Promise<void>((resolve) => {
+      socket.on('data', (d: Buffer) => {
+        text += d.toString('latin1');
+        if (!continuedAt && text.startsWith('HTTP/1.1 100 Continue\r\n\r\n')) {
+          continuedAt = Date.now();
+          // The client waits a little (allowed), then sends part of the body and stalls.
+          setTimeout(() => socket.write(Buffer.alloc(4096, 'c'), () => (sentAt = Date.now())), 500);
+        }
+        if (text.includes('</Error>')) resolve();
+      });
+      socket.on('close', () => resolve());
+    });
+    socket.write(`PUT ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nContent-Length: 1048576\r\nExpect: 100-continue\r\n\r\n`);
+    await done;
+    socket.destroy();
+    assert.ok(continuedAt > 0, text.slice(0, 200));
+    assert.match(text, /HTTP\/1.1 400 Bad Request[\s\S]*<Code>RequestTimeout<\/Code>/);
+    assert.ok(sentAt > 0, 'the partial body went out before the abort');
+    await assert.rejects(s3.send(new HeadObjectCommand({ Bucket: 'continue', Key: 'k' })), (e: Error) => e.name === 'NotFound');
   } finally {
     await s.destroy();
   }

@@ -23,7 +23,7 @@ import {
 import { banner } from '../../src/cli/server.js';
 import { crc32c } from '../../src/erasure/bitrot.js';
 import { CRC_BYTES, shardBlockLength } from '../../src/erasure/layout.js';
-import { aws, sdkClient, type RunResult } from '../helpers/clients.js';
+import { aws, boto3, sdkClient, type RunResult } from '../helpers/clients.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { assertXmlError, bodyBytes, expectS3Error, expectStatusError, signedRawRequest, uniqueBucket } from './sdk-helpers.js';
 
@@ -318,7 +318,7 @@ test('without a master key every SSE-S3 request is refused and nothing is stored
   }
 });
 
-test('aws-cli over HTTPS: --sse AES256, --sse-c with a key file, and put-bucket-encryption', { timeout: 120_000 }, async () => {
+test('aws-cli and boto3 over HTTPS: --sse AES256, --sse-c with a key file, put-bucket-encryption; boto3 SSE-C', { timeout: 120_000 }, async () => {
   const t = await startTestServer({ tls: true, root: path.join(dir, 'cli'), env: { TESSERA_SSE_MASTER_KEY_FILE: path.join(dir, 'master.key') } });
   const tc = sdkClient(t);
   try {
@@ -341,6 +341,16 @@ test('aws-cli over HTTPS: --sse AES256, --sse-c with a key file, and put-bucket-
     ok(await aws(t, ['s3api', 'put-bucket-encryption', '--bucket', 'cli-sse', '--server-side-encryption-configuration', '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}']), 'put-bucket-encryption');
     const conf = await tc.send(new GetBucketEncryptionCommand({ Bucket: 'cli-sse' }));
     assert.equal(conf.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm, 'AES256');
+    // boto3: SSE-C with its own key handling, a wrong key refused with 403, SSE-S3 reported.
+    const py = await boto3(t, [
+      "key = os.urandom(32); other = os.urandom(32)",
+      "s3.put_object(Bucket='cli-sse', Key='py', Body=b'boto3 data', SSECustomerAlgorithm='AES256', SSECustomerKey=key)",
+      "body = s3.get_object(Bucket='cli-sse', Key='py', SSECustomerAlgorithm='AES256', SSECustomerKey=key)['Body'].read()",
+      "try:\n  s3.head_object(Bucket='cli-sse', Key='py', SSECustomerAlgorithm='AES256', SSECustomerKey=other); status = 200\nexcept botocore.exceptions.ClientError as e:\n  status = e.response['ResponseMetadata']['HTTPStatusCode']",
+      "print(json.dumps({'body': body.decode(), 'wrong': status, 'sse': s3.head_object(Bucket='cli-sse', Key='s3').get('ServerSideEncryption')}))",
+    ].join('\n'));
+    ok(py, 'boto3');
+    assert.deepEqual(JSON.parse(py.stdout), { body: 'boto3 data', wrong: 403, sse: 'AES256' });
   } finally {
     tc.destroy();
     await t.destroy();

@@ -6,12 +6,13 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import net from 'node:net';
 import tls from 'node:tls';
 import { GetObjectCommand, PutObjectCommand, CreateBucketCommand } from '@aws-sdk/client-s3';
 import { startTestServer } from '../helpers/server.js';
 import { boto3, sdkClient } from '../helpers/clients.js';
 import { makeServerCert } from '../helpers/tls.js';
-import { sendRaw, s3ErrorOf } from '../helpers/raw-sign.js';
+import { exchange, sendRaw, s3ErrorOf } from '../helpers/raw-sign.js';
 import { TlsSetupError } from '../../src/http/server.js';
 
 function peerFingerprint(port: number, ca: Buffer): Promise<string> {
@@ -90,6 +91,32 @@ test('SSE-C on one server: accepted on its HTTPS endpoint, refused on the plain-
       assert.equal(r.status, 400, `${method}: ${r.body.toString()}`);
       assert.equal(s3ErrorOf(r.body)?.code, 'InvalidRequest');
     }
+  } finally {
+    await srv.destroy();
+  }
+});
+
+test('a socket that never starts its TLS handshake is closed after the header timeout, plain HTTP on the HTTPS port at once', { timeout: 30_000 }, async () => {
+  const srv = await startTestServer({ tls: true, env: { TESSERA_HEADER_TIMEOUT: '1' } });
+  try {
+    const started = Date.now();
+    const closedAfter = await new Promise<number>((resolve, reject) => {
+      const sock = net.connect(srv.port, '127.0.0.1');
+      sock.on('error', () => undefined);
+      sock.on('close', () => resolve(Date.now() - started));
+      // Node's own default would hold it 120 s.
+      setTimeout(() => { sock.destroy(); reject(new Error('the silent socket was still open after 10 s')); }, 10_000);
+    });
+    assert.ok(closedAfter >= 900 && closedAfter < 5000, `closed after ${closedAfter} ms`);
+    // Plain HTTP on the HTTPS port: no TLS session to answer through, closed at once.
+    const t0 = Date.now();
+    const plain = await exchange({ host: '127.0.0.1', port: srv.port }, Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    assert.equal(plain.closedEarly, true);
+    assert.ok(Date.now() - t0 < 900, `plain HTTP on the HTTPS port held ${Date.now() - t0} ms`);
+    // A real client in the meantime is unaffected.
+    const s3 = sdkClient(srv);
+    await s3.send(new CreateBucketCommand({ Bucket: 'after' }));
+    s3.destroy();
   } finally {
     await srv.destroy();
   }
