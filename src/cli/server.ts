@@ -6,6 +6,7 @@ import { createApp } from '../http/app.js';
 import { certificateWarning, listen, type CertificateInfo, type RunningServer } from '../http/server.js';
 import { openEngine, type Engine } from '../object/engine.js';
 import { createLogger, type Logger } from '../ops/log.js';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { loadMasterKey } from '../config/master-key.js';
 import { makePrivate } from '../util/private-files.js';
@@ -77,6 +78,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   }
   const warning = http.certificate && certificateWarning(http.certificate);
   if (warning) log('warn', warning, { cert: config.tls?.certFile });
+  if (config.tls) await warnIfKeyReadable(config.tls.keyFile, log);
   return {
     config,
     engine,
@@ -209,6 +211,19 @@ function plainHttpOnNetwork(c: Config): string | undefined {
   return plain.host.includes(':') ? `[${plain.host}]:${plain.port}` : `${plain.host}:${plain.port}`;
 }
 
+/**
+ * Warns (does not refuse: a key mounted from a secret store often arrives 0644 inside a
+ * container that only this user runs in) when other local users could read the TLS key.
+ */
+async function warnIfKeyReadable(file: string, log: Logger): Promise<void> {
+  try {
+    const mode = (await fs.stat(file)).mode & 0o777;
+    if ((mode & 0o077) !== 0) log('warn', `the TLS private key ${file} can be read by other users (mode ${mode.toString(8).padStart(3, '0')}); run: chmod 600 ${file}`);
+  } catch {
+    // It was just read successfully; a stat failing now is not worth a second message.
+  }
+}
+
 function describeCertificate(info: CertificateInfo): string {
   const names = info.altNames || info.subject;
   return `for ${names}, valid until ${info.validTo.toISOString().slice(0, 10)}`;
@@ -226,6 +241,7 @@ async function reloadCertificate(s: Started): Promise<void> {
     s.log('info', `received SIGHUP; TLS certificate reloaded from ${files.certFile} (${describeCertificate(info)})`, { cert: files.certFile, key: files.keyFile });
     const warning = certificateWarning(info);
     if (warning) s.log('warn', warning, { cert: files.certFile });
+    await warnIfKeyReadable(files.keyFile, s.log);
   } catch (e) {
     s.log('error', `received SIGHUP; TLS certificate NOT reloaded, the current one stays in use: ${(e as Error).message}`, { cert: files.certFile, key: files.keyFile });
   }

@@ -316,7 +316,7 @@ export function sendError(ctx: S3Ctx, err: unknown, log: S3Deps['log']): void {
 
 /** Largest unread request body read and discarded before an error reply (beyond it: Connection: close). */
 const DRAIN_LIMIT = 4 * 1024 * 1024;
-const DRAIN_MS = 2_000;
+const DRAIN_MS = 5_000;
 
 /**
  * A request refused before its body was read still has that body on the way. Closing the

@@ -464,3 +464,38 @@ test('descriptors exhausted despite the cap (set above ulimit -n): GET gets 503 
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('Expect: 100-continue: the idle clock runs once the 100 went out, and a stalled body is still aborted', T, async () => {
+  const s = await startTestServer({ env: { TESSERA_BODY_IDLE_TIMEOUT: '1' } });
+  try {
+    const s3 = sdkClient(s);
+    await s3.send(new CreateBucketCommand({ Bucket: 'continue' }));
+    const u = new URL(await getSignedUrl(s3, new PutObjectCommand({ Bucket: 'continue', Key: 'k' })));
+    const socket = net.connect({ port: s.port, host: '127.0.0.1' });
+    socket.on('error', () => undefined);
+    let text = '';
+    let continuedAt = 0;
+    let sentAt = 0;
+    const done = new Promise<void>((resolve) => {
+      socket.on('data', (d: Buffer) => {
+        text += d.toString('latin1');
+        if (!continuedAt && text.startsWith('HTTP/1.1 100 Continue\r\n\r\n')) {
+          continuedAt = Date.now();
+          // The client waits a little (allowed), then sends part of the body and stalls.
+          setTimeout(() => socket.write(Buffer.alloc(4096, 'c'), () => (sentAt = Date.now())), 500);
+        }
+        if (text.includes('</Error>')) resolve();
+      });
+      socket.on('close', () => resolve());
+    });
+    socket.write(`PUT ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nContent-Length: 1048576\r\nExpect: 100-continue\r\n\r\n`);
+    await done;
+    socket.destroy();
+    assert.ok(continuedAt > 0, text.slice(0, 200));
+    assert.match(text, /HTTP\/1.1 400 Bad Request[\s\S]*<Code>RequestTimeout<\/Code>/);
+    assert.ok(sentAt > 0, 'the partial body went out before the abort');
+    await assert.rejects(s3.send(new HeadObjectCommand({ Bucket: 'continue', Key: 'k' })), (e: Error) => e.name === 'NotFound');
+  } finally {
+    await s.destroy();
+  }
+});

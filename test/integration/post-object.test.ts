@@ -469,3 +469,21 @@ describe('POST Object replies', () => {
     assert.equal(md5hex(await bodyBytes(got.Body)), sent);
   });
 });
+
+describe('POST Object fields that a reply header could not carry', () => {
+  test('metadata or Content-Type with a NUL or a character beyond Latin-1, or a metadata name that is no header name → 400 InvalidArgument, nothing stored', T, async () => {
+    const cases: Array<[string, string, string]> = [
+      ['x-amz-meta-note', 'a\u0000b', 'NUL in a metadata value'],
+      ['x-amz-meta-note', '日本', 'characters beyond Latin-1'],
+      ['x-amz-meta-bad name', 'v', 'a space in a metadata name'],
+      ['Content-Type', 'text/plain\u0001', 'a control character in Content-Type'],
+    ];
+    for (const [name, value, what] of cases) {
+      const key = `unreplayable/${what.replace(/\W+/g, '-')}`;
+      const fields = signedFields({ conditions: [['starts-with', '$key', ''], ['starts-with', `$${name.toLowerCase()}`, '']] });
+      const r = await post(multipart([['key', key], [name, value], ...fields], { data: Buffer.from('x') }));
+      assertError(r, 'InvalidArgument', 400);
+      await assertAbsent(B, key);
+    }
+  });
+});

@@ -5,7 +5,7 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
@@ -76,6 +76,7 @@ before(async () => {
   liveKey = path.join(root, 'live.key');
   await copyFile(certA.certFile, liveCert);
   await copyFile(certA.keyFile, liveKey);
+  await chmod(liveKey, 0o600);
   httpsPort = await freePort();
   const httpPort = await freePort();
   srv = await spawnServer(path.join(root), httpsPort, {
@@ -110,6 +111,7 @@ test('the banner shows the HTTPS and plain-HTTP endpoints, --ca-bundle, and no s
   assert.match(out, new RegExp(`aws --endpoint-url https://127\\.0\\.0\\.1:${httpsPort} --ca-bundle \\S+ s3 mb`));
   assert.ok(!out.includes(TEST_SECRET_KEY), 'the secret key must not be printed');
   assert.match(out, /secret key: +\(hidden: print_secret is off/);
+  assert.doesNotMatch(out, /can be read by other users/, 'the key is 0600');
 });
 
 test('SDK v3 with a custom CA: put, get and list over HTTPS; without the CA the certificate is refused', { timeout: 30_000 }, async () => {
@@ -261,8 +263,12 @@ test('SIGHUP swaps the certificate: new connections get it, an upload in flight 
 
     await copyFile(certB.certFile, liveCert);
     await copyFile(certB.keyFile, liveKey);
+    // Readable by others: reloaded all the same, with a warning.
+    await chmod(liveKey, 0o644);
     srv.child.kill('SIGHUP');
     await waitForOutput('TLS certificate reloaded');
+    await waitForOutput('can be read by other users (mode 644)');
+    await chmod(liveKey, 0o600);
     assert.match(srv.output(), /TLS certificate reloaded from .*live\.pem \(for IP Address:127\.0\.0\.1, DNS:localhost, valid until/);
 
     assert.equal((await handshake()).fingerprint256, certB.fingerprint256, 'a new connection sees the new certificate');
