@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { excerpt, formatReport, parseArgs, runConformance, UsageError } from '../../conformance/run.js';
 
-test('every installed client passes every check against an in-process server', { timeout: 120_000 }, async () => {
+test('every installed client passes every check against an in-process server', { timeout: 300_000 }, async () => {
   const report = await runConformance({ parallel: 3, timeoutMs: 60_000 });
   const text = formatReport(report);
   assert.ok(report.inProcessServer, 'the run should start its own server');

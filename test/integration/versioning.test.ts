@@ -832,7 +832,7 @@ describe('ListObjectVersions', () => {
 // ------------------------------------------------------------------- scale and concurrency
 
 describe('ListObjectVersions over 10,000 versions', () => {
-  test('pages of 100 list every version exactly once, in key order then newest first', { timeout: 60_000 }, async () => {
+  test('pages of 100 list every version exactly once, in key order then newest first', { timeout: 180_000 }, async () => {
     const started = Date.now();
     const b = await newBucket('big', 'Enabled');
     const KEYS = 10;
