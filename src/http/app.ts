@@ -27,7 +27,7 @@ import { KeyLimits } from './key-limits.js';
 import { Throttle } from './throttle.js';
 import { newRequestId } from './request-id.js';
 import { resolveTarget } from './routing.js';
-import { isHangUp } from './wire.js';
+import { DRAIN_LIMIT, isHangUp } from './wire.js';
 
 export interface AppOptions {
   store: ObjectStore;
@@ -314,8 +314,6 @@ export function sendError(ctx: S3Ctx, err: unknown, log: S3Deps['log']): void {
   if (hasBody && !ctx.req.complete) ctx.set('Connection', 'close');
 }
 
-/** Largest unread request body read and discarded before an error reply (beyond it: Connection: close). */
-const DRAIN_LIMIT = 4 * 1024 * 1024;
 const DRAIN_MS = 5_000;
 
 /**

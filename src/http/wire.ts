@@ -13,6 +13,7 @@
 // - An HTTP/1.1 request without Host reaches the app, which refuses it in S3 XML.
 
 import http from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type Koa from 'koa';
 import { S3Error } from '../errors.js';
@@ -26,6 +27,13 @@ type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
 /** Errors that only mean the peer went away: routine on any network, logged at debug. */
 const HANG_UP_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END', 'ECANCELED']);
+
+/**
+ * Request body bytes read and discarded after an early answer, so that closing the connection
+ * does not reset it under the answer (app.ts for refused requests; the parser's refusals here).
+ * Beyond it the connection is closed at once.
+ */
+export const DRAIN_LIMIT = 4 * 1024 * 1024;
 
 /** True when `err` says the client closed the connection (or the request was aborted). */
 export function isHangUp(err: unknown): boolean {
@@ -51,7 +59,18 @@ export function attachWireHandlers(server: Server, app: Koa<any> | Handler, log:
   // Node answers 417 to any Expect but 100-continue; S3 ignores such a header.
   server.on('checkExpectation', (req: http.IncomingMessage, res: http.ServerResponse) => handle(req, res));
 
+  // Sockets answered below, with their byte count then: Node's parser reports the same error
+  // again for every later chunk of the refused request (a body still on its way).
+  const answered = new WeakMap<Duplex, number>();
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const at = answered.get(socket);
+    if (at !== undefined) {
+      // Those chunks are discarded while the answer goes out: closing under unread bytes
+      // would reset the connection, and the client could lose the answer. A body past the
+      // limit is not worth that.
+      if ((socket as Socket).bytesRead - at > DRAIN_LIMIT) socket.destroy();
+      return;
+    }
     const code = err.code ?? '';
     // https.Server hands failed TLS handshakes (timeouts, TLS 1.1, plain HTTP on the HTTPS
     // port) to 'clientError' too; there is no TLS session to answer through, so close now.
@@ -81,6 +100,7 @@ export function attachWireHandlers(server: Server, app: Koa<any> | Handler, log:
       `x-amz-id-2: ${hostId}\r\n` +
       `Server: Tessera\r\n` +
       `Connection: close\r\n\r\n`;
+    answered.set(socket, (socket as Socket).bytesRead);
     socket.end(Buffer.concat([Buffer.from(head, 'latin1'), body]));
     // end() flushes then closes; a peer that never reads must not keep the socket open.
     setTimeout(() => socket.destroy(), 5_000).unref();
