@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { readdir } from 'node:fs/promises';
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand,
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand,
   DeleteObjectCommand, ListObjectsV2Command, PutBucketVersioningCommand, PutObjectCommand, UploadPartCommand, type S3Client,
 } from '@aws-sdk/client-s3';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -116,6 +116,61 @@ test('bucket quotas: set with the CLI, enforced on every write, usage kept incre
     assert.match(missing.stderr, /NoSuchBucket/);
     s3.destroy();
   } finally {
+    await s.destroy();
+  }
+});
+
+test('bucket usage follows version deletes, delete markers, copies, suspended overwrites and multipart', { timeout: 120_000 }, async () => {
+  const s = await startTestServer();
+  const s3 = sdkClient(s);
+  const usage = () => s.started.engine.store.bucketUsage(bucket);
+  const bucket = 'usage';
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+    const v1 = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'v', Body: patternBuffer(100 * KiB) }));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'v', Body: patternBuffer(200 * KiB) }));
+    assert.deepEqual(await usage(), { bytes: 300 * KiB, versions: 2 });
+
+    // Deleting one version by id gives back exactly its bytes.
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'v', VersionId: v1.VersionId }));
+    assert.deepEqual(await usage(), { bytes: 200 * KiB, versions: 1 });
+    // Deleting it again changes nothing (already gone).
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'v', VersionId: v1.VersionId }));
+    assert.deepEqual(await usage(), { bytes: 200 * KiB, versions: 1 });
+
+    // A delete marker, and deleting that marker, hold no bytes.
+    const marker = await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'v' }));
+    assert.deepEqual(await usage(), { bytes: 200 * KiB, versions: 1 });
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'v', VersionId: marker.VersionId }));
+    assert.deepEqual(await usage(), { bytes: 200 * KiB, versions: 1 });
+
+    // A copy counts as a new version of its size.
+    await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'w', CopySource: `${bucket}/v` }));
+    assert.deepEqual(await usage(), { bytes: 400 * KiB, versions: 2 });
+
+    // Suspended: a write makes (then replaces) the null version; a delete replaces it with a marker.
+    await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Suspended' } }));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'w', Body: patternBuffer(50 * KiB) }));
+    assert.deepEqual(await usage(), { bytes: 450 * KiB, versions: 3 });
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'w', Body: patternBuffer(70 * KiB) }));
+    assert.deepEqual(await usage(), { bytes: 470 * KiB, versions: 3 });
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'w' }));
+    assert.deepEqual(await usage(), { bytes: 400 * KiB, versions: 2 });
+
+    // Parts do not count until Complete, and an aborted upload leaves nothing behind.
+    const up = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'mp' }));
+    await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'mp', UploadId: up.UploadId, PartNumber: 1, Body: patternBuffer(5 * MiB) }));
+    assert.deepEqual(await usage(), { bytes: 400 * KiB, versions: 2 });
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'mp', UploadId: up.UploadId }));
+    assert.deepEqual(await usage(), { bytes: 400 * KiB, versions: 2 });
+    const up2 = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'w' }));
+    const p = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'w', UploadId: up2.UploadId, PartNumber: 1, Body: patternBuffer(300 * KiB) }));
+    await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'w', UploadId: up2.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p.ETag }] } }));
+    // It replaced the null delete marker: one more version of 300 KiB.
+    assert.deepEqual(await usage(), { bytes: 700 * KiB, versions: 3 });
+  } finally {
+    s3.destroy();
     await s.destroy();
   }
 });
