@@ -11,6 +11,7 @@ import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import type http from 'node:http';
 import https from 'node:https';
 import aws4 from 'aws4';
+import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -73,6 +74,15 @@ function signedHttps(method: string, p: string, headers: Record<string, string>,
 }
 
 const md5hex = (b: Buffer) => createHash('md5').update(b).digest('hex');
+
+/** A browser-style POST form upload (createPresignedPost's fields, then the file) of `data` to `key`. */
+async function postForm(client: S3Client, bucket: string, key: string, fields: Record<string, string>, data: Buffer): Promise<Response> {
+  const p = await createPresignedPost(client, { Bucket: bucket, Key: key, Fields: fields, Expires: 600 });
+  const fd = new FormData();
+  for (const [k, v] of Object.entries(p.fields)) fd.append(k, v);
+  fd.append('file', new Blob([new Uint8Array(data)]), 'f.bin');
+  return fetch(p.url, { method: 'POST', body: fd });
+}
 
 async function get(client: S3Client, input: ConstructorParameters<typeof GetObjectCommand>[0]): Promise<Buffer> {
   return bodyBytes((await client.send(new GetObjectCommand(input))).Body);
@@ -221,6 +231,26 @@ test('bucket default encryption: Put/Get/DeleteBucketEncryption, applied to a pl
   assert.equal(after.ServerSideEncryption, undefined);
 });
 
+test('POST form: an x-amz-server-side-encryption field stores the file encrypted; SSE-C fields over plain HTTP are refused', { timeout: 30_000 }, async () => {
+  const b = uniqueBucket('ssep');
+  await c.send(new CreateBucketCommand({ Bucket: b }));
+  const p = pattern(300_000);
+  const r = await postForm(c, b, 'posted', { 'x-amz-server-side-encryption': 'AES256' }, p.data);
+  assert.equal(r.status, 204, await r.text());
+  assert.equal(r.headers.get('x-amz-server-side-encryption'), 'AES256');
+  assert.equal((await c.send(new HeadObjectCommand({ Bucket: b, Key: 'posted' }))).ServerSideEncryption, 'AES256');
+  assert.ok((await get(c, { Bucket: b, Key: 'posted' })).equals(p.data));
+  await s.started.engine.store.settle();
+  assert.deepEqual(await filesHolding(s.root, p.needle), [], 'POSTed SSE object found in clear');
+  const key = randomBytes(32);
+  const ssec = { 'x-amz-server-side-encryption-customer-algorithm': 'AES256', 'x-amz-server-side-encryption-customer-key': key.toString('base64'), 'x-amz-server-side-encryption-customer-key-md5': createHash('md5').update(key).digest('base64') };
+  const refused = await postForm(c, b, 'posted-c', ssec, p.data);
+  const text = await refused.text();
+  assertXmlError({ status: refused.status, headers: refused.headers, body: text }, 'InvalidRequest', 400);
+  assert.match(text, /secure connection/);
+  await expectStatusError(c.send(new HeadObjectCommand({ Bucket: b, Key: 'posted-c' })), 404);
+});
+
 test('SSE-C over HTTPS: right key reads, wrong key 403, missing key 400; copy and multipart with keys; plain HTTP refused', { timeout: 60_000 }, async () => {
   const b = uniqueBucket('ssek');
   await sc.send(new CreateBucketCommand({ Bucket: b }));
@@ -257,6 +287,14 @@ test('SSE-C over HTTPS: right key reads, wrong key 403, missing key 400; copy an
   assert.ok((await get(sc, { Bucket: b, Key: 'm', ...ssec(key) })).equals(data));
   await expectS3Error(sc.send(new GetObjectCommand({ Bucket: b, Key: 'm', ...ssec(wrong) })), 'AccessDenied', 403);
 
+  // A plain object read with a customer key, or with x-amz-server-side-encryption: 400, as S3.
+  await sc.send(new PutObjectCommand({ Bucket: b, Key: 'plain', Body: data }));
+  await expectS3Error(sc.send(new GetObjectCommand({ Bucket: b, Key: 'plain', ...ssec(key) })), 'InvalidRequest', 400);
+  await expectStatusError(sc.send(new HeadObjectCommand({ Bucket: b, Key: 'plain', ...ssec(key) })), 400);
+  const withSse = await signedHttps('GET', `/${b}/plain`, { 'x-amz-server-side-encryption': 'AES256', 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' });
+  assertXmlError({ ...withSse, body: withSse.body.toString() }, 'InvalidArgument', 400);
+  assert.ok((await get(sc, { Bucket: b, Key: 'plain' })).equals(data), 'the plain object is unchanged');
+
   // Over plain HTTP the key would have crossed the network in clear: refused, nothing stored.
   const md5 = createHash('md5').update(key).digest('base64');
   const headers = { 'x-amz-server-side-encryption-customer-algorithm': 'AES256', 'x-amz-server-side-encryption-customer-key': key.toString('base64'), 'x-amz-server-side-encryption-customer-key-md5': md5, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' };
@@ -290,6 +328,9 @@ test('without a master key every SSE-S3 request is refused and nothing is stored
     await expectS3Error(pc.send(new CreateMultipartUploadCommand({ Bucket: b, Key: 'k3', ServerSideEncryption: 'AES256' })), 'NotImplemented', 501);
     await expectS3Error(pc.send(new PutBucketEncryptionCommand({ Bucket: b, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] } })), 'NotImplemented', 501);
     await expectS3Error(pc.send(new GetBucketEncryptionCommand({ Bucket: b })), 'ServerSideEncryptionConfigurationNotFoundError', 404);
+    const posted = await postForm(pc, b, 'k4', { 'x-amz-server-side-encryption': 'AES256' }, Buffer.from('secret'));
+    const postedText = await posted.text();
+    assertXmlError({ status: posted.status, headers: posted.headers, body: postedText }, 'NotImplemented', 501);
     const listed = await pc.send(new ListObjectsV2Command({ Bucket: b }));
     assert.deepEqual(listed.Contents?.map((o) => o.Key), ['src'], 'nothing stored');
     const r = await signedRawRequest(plainServer, { method: 'GET', host: `127.0.0.1:${plainServer.port}`, path: `/${b}?uploads`, headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
