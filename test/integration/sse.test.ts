@@ -1,24 +1,22 @@
 // Server-side encryption through the SDK against real servers: SSE-S3 round trips whose bytes
 // appear nowhere on the disks or in the metadata directory, exact ranges across chunk and
 // part boundaries, multipart, copies between plain and encrypted, bucket default encryption,
-// SSE-C over HTTPS (the Koa app served by a node:https server with a throwaway certificate),
+// SSE-C over HTTPS (the server's own TLS listener, plain HTTP beside it for the refusals),
 // and a server without a master key that refuses every SSE-S3 request and stores nothing.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import type http from 'node:http';
 import https from 'node:https';
 import aws4 from 'aws4';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import {
   CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand,
-  DeleteBucketEncryptionCommand, GetBucketEncryptionCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command,
+  DeleteBucketEncryptionCommand, GetBucketEncryptionCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command,
   PutBucketEncryptionCommand, PutObjectCommand, S3Client, UploadPartCommand, UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { banner } from '../../src/cli/server.js';
@@ -30,10 +28,11 @@ import { assertXmlError, bodyBytes, expectS3Error, expectStatusError, signedRawR
 
 let dir: string;
 let s: TestServer;
+/** Clients of the same server: `c` over its plain-HTTP listener, `sc` over HTTPS. */
 let c: S3Client;
-let tls: https.Server;
 let sc: S3Client;
-let cert: Buffer;
+/** The plain-HTTP listener, for raw requests. */
+let plain: TestServer;
 
 /** `size` bytes of a random 4 KiB block repeated, and a 48-byte piece of it to search for. */
 function pattern(size: number): { data: Buffer; needle: Buffer } {
@@ -59,11 +58,11 @@ async function filesHolding(root: string, needle: Buffer): Promise<string[]> {
 
 /** A SigV4-signed request to the HTTPS listener (for headers the SDK would compute itself). */
 function signedHttps(method: string, p: string, headers: Record<string, string>, body?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
-  const port = (tls.address() as AddressInfo).port;
+  const port = s.port;
   const opts = { host: `127.0.0.1:${port}`, method, path: p, service: 's3', region: s.region, headers: { ...headers } as Record<string, string>, body };
   aws4.sign(opts, { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey });
   return new Promise((resolve, reject) => {
-    const req = https.request({ host: '127.0.0.1', port, method, path: p, headers: opts.headers, ca: cert, agent: false }, (res) => {
+    const req = https.request({ host: '127.0.0.1', port, method, path: p, headers: opts.headers, ca: s.ca, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (d: Buffer) => chunks.push(d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
@@ -84,6 +83,11 @@ async function postForm(client: S3Client, bucket: string, key: string, fields: R
   return fetch(p.url, { method: 'POST', body: fd });
 }
 
+/** The same server seen through its plain-HTTP listener (started with `tls` and `plainHttp`). */
+function plainSide(t: TestServer): TestServer {
+  return { ...t, endpoint: t.httpEndpoint!, port: Number(new URL(t.httpEndpoint!).port) };
+}
+
 async function get(client: S3Client, input: ConstructorParameters<typeof GetObjectCommand>[0]): Promise<Buffer> {
   return bodyBytes((await client.send(new GetObjectCommand(input))).Body);
 }
@@ -93,28 +97,15 @@ before(async () => {
   const keyFile = path.join(dir, 'master.key');
   await writeFile(keyFile, randomBytes(32).toString('base64'));
   await chmod(keyFile, 0o600);
-  s = await startTestServer({ root: path.join(dir, 'server'), env: { TESSERA_SSE_MASTER_KEY_FILE: keyFile } });
-  c = sdkClient(s);
-  // A throwaway certificate for 127.0.0.1, and the same Koa app behind node:https.
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
-  cert = await readFile(path.join(dir, 'cert.pem'));
-  const handler = s.started.http.server.listeners('request')[0] as (req: unknown, res: unknown) => void;
-  tls = https.createServer({ key: await readFile(path.join(dir, 'key.pem')), cert }, handler);
-  await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
-  sc = new S3Client({
-    endpoint: `https://127.0.0.1:${(tls.address() as AddressInfo).port}`,
-    region: s.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey },
-    requestHandler: { httpsAgent: new https.Agent({ ca: cert }) },
-  });
+  s = await startTestServer({ root: path.join(dir, 'server'), tls: true, plainHttp: true, env: { TESSERA_SSE_MASTER_KEY_FILE: keyFile } });
+  plain = plainSide(s);
+  c = sdkClient(plain);
+  sc = sdkClient(s);
 });
 
 after(async () => {
   c?.destroy();
   sc?.destroy();
-  if (tls) await new Promise<void>((r) => { tls.close(() => r()); tls.closeAllConnections(); });
   await s?.destroy();
   await rm(dir, { recursive: true, force: true });
 });
@@ -298,10 +289,10 @@ test('SSE-C over HTTPS: right key reads, wrong key 403, missing key 400; copy an
   // Over plain HTTP the key would have crossed the network in clear: refused, nothing stored.
   const md5 = createHash('md5').update(key).digest('base64');
   const headers = { 'x-amz-server-side-encryption-customer-algorithm': 'AES256', 'x-amz-server-side-encryption-customer-key': key.toString('base64'), 'x-amz-server-side-encryption-customer-key-md5': md5, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' };
-  const r = await signedRawRequest(s, { method: 'PUT', host: `127.0.0.1:${s.port}`, path: `/${b}/insecure`, headers, body: 'secret' });
+  const r = await signedRawRequest(plain, { method: 'PUT', host: `127.0.0.1:${plain.port}`, path: `/${b}/insecure`, headers, body: 'secret' });
   assertXmlError({ ...r, body: r.body.toString() }, 'InvalidRequest', 400);
   assert.match(r.body.toString(), /must be made over a secure connection/);
-  const g = await signedRawRequest(s, { method: 'GET', host: `127.0.0.1:${s.port}`, path: `/${b}/c`, headers });
+  const g = await signedRawRequest(plain, { method: 'GET', host: `127.0.0.1:${plain.port}`, path: `/${b}/c`, headers });
   assertXmlError({ ...g, body: g.body.toString() }, 'InvalidRequest', 400);
   await expectStatusError(c.send(new HeadObjectCommand({ Bucket: b, Key: 'insecure' })), 404);
   // Over HTTPS, a key MD5 that does not match the key, and a key of the wrong length, are InvalidArgument.
@@ -315,8 +306,9 @@ test('SSE-C over HTTPS: right key reads, wrong key 403, missing key 400; copy an
 });
 
 test('without a master key every SSE-S3 request is refused and nothing is stored; SSE-C still works', { timeout: 60_000 }, async () => {
-  const plainServer = await startTestServer();
-  const pc = sdkClient(plainServer);
+  const plainServer = await startTestServer({ tls: true, plainHttp: true });
+  const pc = sdkClient(plainSide(plainServer));
+  const tc = sdkClient(plainServer);
   try {
     assert.match(banner(plainServer.started), /encryption: +off/);
     const b = uniqueBucket('ssen');
@@ -333,28 +325,15 @@ test('without a master key every SSE-S3 request is refused and nothing is stored
     assertXmlError({ status: posted.status, headers: posted.headers, body: postedText }, 'NotImplemented', 501);
     const listed = await pc.send(new ListObjectsV2Command({ Bucket: b }));
     assert.deepEqual(listed.Contents?.map((o) => o.Key), ['src'], 'nothing stored');
-    const r = await signedRawRequest(plainServer, { method: 'GET', host: `127.0.0.1:${plainServer.port}`, path: `/${b}?uploads`, headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
-    assert.doesNotMatch(r.body.toString(), /<Upload>/, 'no upload created');
-    // SSE-C needs no master key: the same app behind https.
-    const cert = await readFile(path.join(dir, 'cert.pem'));
-    const handler = plainServer.started.http.server.listeners('request')[0] as (req: unknown, res: unknown) => void;
-    const t = https.createServer({ key: await readFile(path.join(dir, 'key.pem')), cert }, handler);
-    await new Promise<void>((ok) => t.listen(0, '127.0.0.1', ok));
-    const tc = new S3Client({
-      endpoint: `https://127.0.0.1:${(t.address() as AddressInfo).port}`, region: plainServer.region, forcePathStyle: true,
-      credentials: { accessKeyId: plainServer.accessKeyId, secretAccessKey: plainServer.secretAccessKey },
-      requestHandler: { httpsAgent: new https.Agent({ ca: cert }) },
-    });
-    try {
-      const key = randomBytes(32);
-      await tc.send(new PutObjectCommand({ Bucket: b, Key: 'c', Body: 'hello', SSECustomerAlgorithm: 'AES256', SSECustomerKey: key as unknown as string }));
-      assert.equal((await get(tc, { Bucket: b, Key: 'c', SSECustomerAlgorithm: 'AES256', SSECustomerKey: key as unknown as string })).toString(), 'hello');
-    } finally {
-      tc.destroy();
-      await new Promise<void>((ok) => { t.close(() => ok()); t.closeAllConnections(); });
-    }
+    const uploads = await pc.send(new ListMultipartUploadsCommand({ Bucket: b }));
+    assert.equal(uploads.Uploads, undefined, 'no upload created');
+    // SSE-C needs no master key (over the server's HTTPS listener).
+    const key = randomBytes(32);
+    await tc.send(new PutObjectCommand({ Bucket: b, Key: 'c', Body: 'hello', SSECustomerAlgorithm: 'AES256', SSECustomerKey: key as unknown as string }));
+    assert.equal((await get(tc, { Bucket: b, Key: 'c', SSECustomerAlgorithm: 'AES256', SSECustomerKey: key as unknown as string })).toString(), 'hello');
   } finally {
     pc.destroy();
+    tc.destroy();
     await plainServer.destroy();
   }
 });
