@@ -206,6 +206,14 @@ test('bucket default encryption: Put/Get/DeleteBucketEncryption, applied to a pl
   await expectS3Error(c.send(new GetBucketEncryptionCommand({ Bucket: b })), 'ServerSideEncryptionConfigurationNotFoundError', 404);
   await expectS3Error(c.send(new PutBucketEncryptionCommand({ Bucket: b, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms' } }] } })), 'NotImplemented', 501);
   await expectS3Error(c.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'x', ServerSideEncryption: 'aws:kms' })), 'NotImplemented', 501);
+  // As S3: the configuration must come with Content-MD5 (or a checksum), and a wrong one is BadDigest.
+  const xml = '<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>';
+  const putRaw = (headers: Record<string, string>) => signedRawRequest(plain, { method: 'PUT', host: `127.0.0.1:${plain.port}`, path: `/${b}?encryption`, headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...headers }, body: xml });
+  for (const [headers, code] of [[{}, 'InvalidRequest'], [{ 'Content-MD5': createHash('md5').update('other').digest('base64') }, 'BadDigest']] as const) {
+    const r = await putRaw(headers);
+    assertXmlError({ ...r, body: r.body.toString() }, code, 400);
+  }
+  await expectS3Error(c.send(new GetBucketEncryptionCommand({ Bucket: b })), 'ServerSideEncryptionConfigurationNotFoundError', 404);
   await c.send(new PutBucketEncryptionCommand({ Bucket: b, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] } }));
   const conf = await c.send(new GetBucketEncryptionCommand({ Bucket: b }));
   assert.equal(conf.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm, 'AES256');
