@@ -303,6 +303,15 @@ test('SSE-C over HTTPS: right key reads, wrong key 403, missing key 400; copy an
   const g = await signedRawRequest(plain, { method: 'GET', host: `127.0.0.1:${plain.port}`, path: `/${b}/c`, headers });
   assertXmlError({ ...g, body: g.body.toString() }, 'InvalidRequest', 400);
   await expectStatusError(c.send(new HeadObjectCommand({ Bucket: b, Key: 'insecure' })), 404);
+  // Content-MD5 describes the plaintext under SSE-C too: the right one is taken, a wrong one is BadDigest and nothing is stored.
+  const body = 'checked body';
+  const right = await signedHttps('PUT', `/${b}/md5`, { ...headers, 'Content-MD5': createHash('md5').update(body).digest('base64') }, body);
+  assert.equal(right.status, 200, right.body.toString());
+  const bad = await signedHttps('PUT', `/${b}/md5-bad`, { ...headers, 'Content-MD5': createHash('md5').update('other').digest('base64') }, body);
+  assertXmlError({ ...bad, body: bad.body.toString() }, 'BadDigest', 400);
+  await expectStatusError(sc.send(new HeadObjectCommand({ Bucket: b, Key: 'md5-bad', ...ssec(key) })), 404);
+  assert.equal((await get(sc, { Bucket: b, Key: 'md5', ...ssec(key) })).toString(), body);
+
   // Over HTTPS, a key MD5 that does not match the key, and a key of the wrong length, are InvalidArgument.
   for (const h of [
     { ...headers, 'x-amz-server-side-encryption-customer-key-md5': createHash('md5').update(wrong).digest('base64') },
