@@ -9,11 +9,11 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtemp, mkdir, open, readdir, rm, statfs, unlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, rm, statfs, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CopyObjectCommand, CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { fillUntilFull, mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { aws, sdkClient } from '../helpers/clients.js';
 import { assertXmlError, bodyBytes, expectS3Error, patternBuffer, signedChunkedPut, sleep } from './sdk-helpers.js';
@@ -24,13 +24,7 @@ const MiB = 1024 * 1024;
 const mounted: string[] = [];
 
 after(async () => {
-  for (const dir of mounted.splice(0)) {
-    try {
-      execFileSync('umount', [dir]);
-    } catch {
-      execFileSync('umount', ['-l', dir]);
-    }
-  }
+  for (const dir of mounted.splice(0)) unmountTmpfs(dir, true);
 });
 
 /** A root with disk1..4, each a tmpfs of the given size (MiB). */
@@ -39,7 +33,7 @@ async function tmpfsDisks(sizesMiB: number[]): Promise<string> {
   for (let i = 0; i < sizesMiB.length; i++) {
     const dir = path.join(root, `disk${i + 1}`);
     await mkdir(dir);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizesMiB[i]}m`, 'tmpfs', dir]);
+    mountTmpfs(dir, sizesMiB[i]!);
     mounted.push(dir);
   }
   return root;
@@ -47,7 +41,7 @@ async function tmpfsDisks(sizesMiB: number[]): Promise<string> {
 
 async function unmountAll(root: string): Promise<void> {
   for (const dir of mounted.filter((d) => d.startsWith(root + path.sep))) {
-    execFileSync('umount', [dir]);
+    unmountTmpfs(dir);
     mounted.splice(mounted.indexOf(dir), 1);
   }
   await rm(root, { recursive: true, force: true });
@@ -208,15 +202,7 @@ test('without a reserve, ENOSPC in the middle of a write aborts it cleanly and t
     for (const d of s.disks) {
       const f = path.join(d, 'filler');
       fillers.push(f);
-      const fh = await open(f, 'w');
-      const block = Buffer.alloc(MiB);
-      try {
-        for (;;) await fh.write(block);
-      } catch (e) {
-        assert.equal((e as NodeJS.ErrnoException).code, 'ENOSPC');
-      } finally {
-        await fh.close();
-      }
+      await fillUntilFull(f);
     }
     await expectS3Error(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'tiny', Body: 'x' })), 'XTesseraStorageFull', 507);
     await expectS3Error(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'mid2', Body: mid })), 'XTesseraStorageFull', 507);
