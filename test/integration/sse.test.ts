@@ -418,3 +418,43 @@ test('a ciphertext byte changed on disk past the CRC check is refused by GCM; ra
   // Chunk 0 is the only one changed: a range from chunk 1 on never reads it.
   assert.ok((await get(c, { Bucket: b, Key: 't', Range: 'bytes=70000-299999' })).equals(data.subarray(70000)));
 });
+
+test('an SSE-S3 object reads back after a restart with the same master key; under another key, or none, it is refused', { timeout: 90_000 }, async () => {
+  const root = path.join(dir, 'restart');
+  const keys = [path.join(dir, 'restart-a.key'), path.join(dir, 'restart-b.key')];
+  for (const k of keys) {
+    await writeFile(k, randomBytes(32).toString('base64'));
+    await chmod(k, 0o600);
+  }
+  const data = randomBytes(200_000);
+  /** A server on the same root with `keyFile` (or no master key), for the length of `f`. */
+  const withServer = async (keyFile: string | undefined, f: (client: S3Client) => Promise<void>) => {
+    const t = await startTestServer({ root, env: keyFile ? { TESSERA_SSE_MASTER_KEY_FILE: keyFile } : {} });
+    const tc = sdkClient(t);
+    try {
+      await f(tc);
+    } finally {
+      tc.destroy();
+      await t.stop();
+    }
+  };
+  try {
+    await withServer(keys[0], async (tc) => {
+      await tc.send(new CreateBucketCommand({ Bucket: 'restart' }));
+      await tc.send(new PutObjectCommand({ Bucket: 'restart', Key: 'k', Body: data, ServerSideEncryption: 'AES256' }));
+    });
+    await withServer(keys[0], async (tc) => {
+      assert.ok((await get(tc, { Bucket: 'restart', Key: 'k' })).equals(data), 'same key after a restart');
+    });
+    await withServer(keys[1], async (tc) => {
+      const e = await expectS3Error(tc.send(new GetObjectCommand({ Bucket: 'restart', Key: 'k' })), 'InternalError', 500);
+      assert.match(e.message ?? '', /another master key/);
+    });
+    await withServer(undefined, async (tc) => {
+      const e = await expectS3Error(tc.send(new GetObjectCommand({ Bucket: 'restart', Key: 'k' })), 'NotImplemented', 501);
+      assert.match(e.message ?? '', /master key/);
+    });
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
