@@ -91,7 +91,7 @@ function segmentsOf(v: ObjectVersion, start: number, end: number): Segment[] {
   return out;
 }
 
-export class ObjectDataStream extends Readable {
+class ObjectDataStream extends Readable {
   private index = 0;
   private current: ShardRangeReader | undefined;
   /** The next segment's reader, opened early (its read-ahead running) when the current one has started its last run. */
