@@ -83,6 +83,27 @@ async function postForm(client: S3Client, bucket: string, key: string, fields: R
   return fetch(p.url, { method: 'POST', body: fd });
 }
 
+/** postForm to the HTTPS listener of `s` (fetch cannot be given the test CA). */
+async function postFormHttps(bucket: string, key: string, fields: Record<string, string>, data: Buffer): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+  const p = await createPresignedPost(sc, { Bucket: bucket, Key: key, Fields: fields, Expires: 600 });
+  const fd = new FormData();
+  for (const [k, v] of Object.entries(p.fields)) fd.append(k, v);
+  fd.append('file', new Blob([new Uint8Array(data)]), 'f.bin');
+  const form = new Request(p.url, { method: 'POST', body: fd });
+  const body = Buffer.from(await form.arrayBuffer());
+  const url = new URL(p.url);
+  return new Promise((resolve, reject) => {
+    const headers = { 'content-type': form.headers.get('content-type')!, 'content-length': String(body.length) };
+    const req = https.request({ host: '127.0.0.1', port: url.port, method: 'POST', path: url.pathname, headers, ca: s.ca, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 /** The same server seen through its plain-HTTP listener (started with `tls` and `plainHttp`). */
 function plainSide(t: TestServer): TestServer {
   return { ...t, endpoint: t.httpEndpoint!, port: Number(new URL(t.httpEndpoint!).port) };
@@ -230,7 +251,7 @@ test('bucket default encryption: Put/Get/DeleteBucketEncryption, applied to a pl
   assert.equal(after.ServerSideEncryption, undefined);
 });
 
-test('POST form: an x-amz-server-side-encryption field stores the file encrypted; SSE-C fields over plain HTTP are refused', { timeout: 30_000 }, async () => {
+test('POST form: an x-amz-server-side-encryption field stores the file encrypted; SSE-C fields are taken over HTTPS (key MD5 echoed) and refused over plain HTTP', { timeout: 30_000 }, async () => {
   const b = uniqueBucket('ssep');
   await c.send(new CreateBucketCommand({ Bucket: b }));
   const p = pattern(300_000);
@@ -243,6 +264,13 @@ test('POST form: an x-amz-server-side-encryption field stores the file encrypted
   assert.deepEqual(await filesHolding(s.root, p.needle), [], 'POSTed SSE object found in clear');
   const key = randomBytes(32);
   const ssec = { 'x-amz-server-side-encryption-customer-algorithm': 'AES256', 'x-amz-server-side-encryption-customer-key': key.toString('base64'), 'x-amz-server-side-encryption-customer-key-md5': createHash('md5').update(key).digest('base64') };
+  // Over HTTPS the same SSE-C fields are taken, and the reply names the key's MD5 as S3's does.
+  const okC = await postFormHttps(b, 'posted-c-tls', ssec, p.data);
+  assert.equal(okC.status, 204, okC.body.toString());
+  assert.equal(okC.headers['x-amz-server-side-encryption-customer-algorithm'], 'AES256');
+  assert.equal(okC.headers['x-amz-server-side-encryption-customer-key-md5'], ssec['x-amz-server-side-encryption-customer-key-md5']);
+  assert.ok((await get(sc, { Bucket: b, Key: 'posted-c-tls', SSECustomerAlgorithm: 'AES256', SSECustomerKey: key as unknown as string })).equals(p.data));
+  await expectStatusError(sc.send(new HeadObjectCommand({ Bucket: b, Key: 'posted-c-tls' })), 400);
   const refused = await postForm(c, b, 'posted-c', ssec, p.data);
   const text = await refused.text();
   assertXmlError({ status: refused.status, headers: refused.headers, body: text }, 'InvalidRequest', 400);
