@@ -260,9 +260,9 @@ export async function runMemoryBench(opts: Partial<MemoryBenchOptions> = {}): Pr
     });
     await new Promise((r) => setTimeout(r, 1000));
     log(`${o.listClients} clients list ${o.listKeys} keys for ${o.listSeconds} s`);
-    let sampler = new RssSampler(srv.pid, o.sampleMs);
+    const sampler = new RssSampler(srv.pid, o.sampleMs);
     const listRssBefore = sampler.start();
-    let started = Date.now();
+    const started = Date.now();
     const lr = await listing.run(o.listSeconds);
     const listSeconds = (Date.now() - started) / 1000;
     const listPeak = sampler.stop();
@@ -272,25 +272,24 @@ export async function runMemoryBench(opts: Partial<MemoryBenchOptions> = {}): Pr
     listing.close();
     listing = undefined;
 
-    // (b) Large uploads on the same server.
-    log(`${o.largeUploads} concurrent uploads of ${o.largeSize} bytes`);
-    sampler = new RssSampler(srv.pid, o.sampleMs);
-    const largeRssBefore = sampler.start();
-    started = Date.now();
-    const largeFailures = await concurrentUploads(client, bucket, 'large/', o.largeUploads, o.largeSize);
-    const largeSeconds = (Date.now() - started) / 1000;
-    const largePeak = sampler.stop();
-    const afterLarge = await serverMemoryInfo(client);
-
-    // (c) Many medium uploads at once.
-    log(`${o.smallUploads} concurrent uploads of ${o.smallSize} bytes`);
-    sampler = new RssSampler(srv.pid, o.sampleMs);
-    const smallRssBefore = sampler.start();
-    started = Date.now();
-    const smallFailures = await concurrentUploads(client, bucket, 'small/', o.smallUploads, o.smallSize);
-    const smallSeconds = (Date.now() - started) / 1000;
-    const smallPeak = sampler.stop();
-    const afterSmall = await serverMemoryInfo(client);
+    /** One upload phase: `count` concurrent PUTs of `size` bytes, with the server's peak RSS. */
+    const uploadPhase = async (prefix: string, count: number, size: number): Promise<PhaseResult & { uploads: number; size: number }> => {
+      log(`${count} concurrent uploads of ${size} bytes`);
+      const sampler = new RssSampler(srv.pid, o.sampleMs);
+      const rssBefore = sampler.start();
+      const started = Date.now();
+      const failures = await concurrentUploads(client!, bucket, prefix, count, size);
+      const seconds = (Date.now() - started) / 1000;
+      const peakRss = sampler.stop();
+      const after = await serverMemoryInfo(client!);
+      return {
+        uploads: count, size, seconds, requests: count - failures.length, errors: failures.length,
+        errorMessages: failures.slice(0, 5), rssBefore, peakRss, budgetHighWater: after?.budgetHighWater,
+      };
+    };
+    // (b) Large uploads on the same server, then (c) many medium uploads at once.
+    const large = await uploadPhase('large/', o.largeUploads, o.largeSize);
+    const small = await uploadPhase('small/', o.smallUploads, o.smallSize);
 
     return {
       node: process.version,
@@ -301,16 +300,8 @@ export async function runMemoryBench(opts: Partial<MemoryBenchOptions> = {}): Pr
         rssBefore: listRssBefore,
         peakRss: listPeak, idleSeconds: o.idleSeconds, rssAfterIdle,
       },
-      large: {
-        uploads: o.largeUploads, size: o.largeSize, seconds: largeSeconds, requests: o.largeUploads - largeFailures.length,
-        errors: largeFailures.length, errorMessages: largeFailures.slice(0, 5), rssBefore: largeRssBefore, peakRss: largePeak,
-        budgetHighWater: afterLarge?.budgetHighWater,
-      },
-      small: {
-        uploads: o.smallUploads, size: o.smallSize, seconds: smallSeconds, requests: o.smallUploads - smallFailures.length,
-        errors: smallFailures.length, errorMessages: smallFailures.slice(0, 5), rssBefore: smallRssBefore, peakRss: smallPeak,
-        budgetHighWater: afterSmall?.budgetHighWater,
-      },
+      large,
+      small,
     };
   } finally {
     listing?.close();

@@ -4,6 +4,7 @@
 // failed, so a script can run it as a check.
 
 import { parseSize } from '../config/values.js';
+import { parseFlags, UsageError } from './bench.js';
 import { MEMORY_BENCH_DEFAULTS, runMemoryBench, type MemoryBenchOptions, type MemoryBenchResult } from '../bench/memory-bench.js';
 import { fmt, formatBytes, renderTable } from '../bench/stats.js';
 
@@ -29,28 +30,15 @@ its RSS, phase after phase on the same process:
 /** The goals of issue 12: peak RSS with the large uploads, budget never exceeded, memory returned. */
 export const PEAK_RSS_GOAL = 300 * 1024 * 1024;
 
-class UsageError extends Error {}
-
 export function parseMemoryBenchArgs(argv: string[]): { opts: Partial<MemoryBenchOptions>; json: boolean } {
   const opts: Partial<MemoryBenchOptions> = {};
-  let json = false;
   const whole: Record<string, keyof MemoryBenchOptions> = {
     'list-seconds': 'listSeconds', 'idle-seconds': 'idleSeconds', 'list-clients': 'listClients',
     'large-uploads': 'largeUploads', 'small-uploads': 'smallUploads',
   };
   const sizes: Record<string, keyof MemoryBenchOptions> = { 'large-size': 'largeSize', 'small-size': 'smallSize', 'memory-budget': 'memoryBudget' };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument "${arg}"`);
-    const eq = arg.indexOf('=');
-    const name = arg.slice(2, eq < 0 ? undefined : eq);
-    if (name === 'json' && eq < 0) {
-      json = true;
-      continue;
-    }
-    if (!(name in whole) && !(name in sizes)) throw new UsageError(`unknown option --${name}`);
-    const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined) throw new UsageError(`--${name} needs a value`);
+  const parsed = parseFlags(argv, new Set([...Object.keys(whole), ...Object.keys(sizes)]));
+  for (const [name, value] of parsed.flags) {
     if (name in whole) {
       if (!/^\d+$/.test(value) || Number(value) < (name === 'idle-seconds' ? 0 : 1)) throw new UsageError(`--${name} must be a whole number, got "${value}"`);
       (opts as Record<string, number>)[whole[name]!] = Number(value);
@@ -62,7 +50,7 @@ export function parseMemoryBenchArgs(argv: string[]): { opts: Partial<MemoryBenc
       }
     }
   }
-  return { opts, json };
+  return { opts, json: parsed.json };
 }
 
 const mib = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '-' : fmt(n / (1024 * 1024)));

@@ -37,11 +37,13 @@ export interface BenchArgs {
 
 export class UsageError extends Error {}
 
-/** Parses `--name value` and `--name=value` flags; unknown flags are an error, not ignored. */
-export function parseBenchArgs(argv: string[]): BenchArgs {
+/**
+ * Parses `--name value` and `--name=value` flags (names in `takesValue`) and a bare `--json`;
+ * unknown flags are an error, not ignored. Shared by the bench commands.
+ */
+export function parseFlags(argv: string[], takesValue: ReadonlySet<string>): { flags: Map<string, string>; json: boolean } {
   const flags = new Map<string, string>();
   let json = false;
-  const takesValue = new Set(['endpoint', 'access-key', 'secret-key', 'region', 'op', 'size', 'concurrency', 'duration', 'bucket', 'keys']);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (!arg.startsWith('--')) throw new UsageError(`unexpected argument "${arg}"`);
@@ -56,6 +58,11 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     if (value === undefined) throw new UsageError(`--${name} needs a value`);
     flags.set(name, value);
   }
+  return { flags, json };
+}
+
+export function parseBenchArgs(argv: string[]): BenchArgs {
+  const { flags, json } = parseFlags(argv, new Set(['endpoint', 'access-key', 'secret-key', 'region', 'op', 'size', 'concurrency', 'duration', 'bucket', 'keys']));
   const need = (name: string) => {
     const v = flags.get(name);
     if (v === undefined || v === '') throw new UsageError(`--${name} is required`);

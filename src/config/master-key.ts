@@ -9,7 +9,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { ConfigError } from './config.js';
 
-export const MASTER_KEY_BYTES = 32;
+const MASTER_KEY_BYTES = 32;
 
 export async function loadMasterKey(file: string, platform: NodeJS.Platform = process.platform): Promise<Buffer> {
   let raw: Buffer;

@@ -6,6 +6,7 @@ import { promises as fsp } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { isResourceError } from '../util/process-errors.js';
 import { Disk, type DiskFormat } from './disk.js';
+import { isNoSpace } from './space.js';
 import { mkdirPrivate } from '../util/private-files.js';
 
 export class DiskSetError extends Error {}
@@ -84,8 +85,9 @@ export async function openDiskSet(roots: string[], newId: () => string = randomU
 /**
  * Checks a running disk: if its directory was wiped (format file gone), it is a replacement
  * and gets a fresh format for the same slot. Returns 'ok', 'reformatted' or 'offline', or
- * 'unknown' when the process itself is out of descriptors or memory: that says nothing about
- * the disk, so its state is left as it was.
+ * 'unknown' when the process itself is out of descriptors or memory, or the filesystem is full
+ * (ENOSPC re-creating tmp/): that says nothing about the disk's health, so its state is left as
+ * it was: its shards stay readable, and the next check, once there is room, re-creates tmp/.
  */
 export async function recheckDisk(d: Disk, deploymentId: string, count: number, newId: () => string = randomUUID): Promise<'ok' | 'reformatted' | 'offline' | 'unknown'> {
   try {
@@ -104,7 +106,7 @@ export async function recheckDisk(d: Disk, deploymentId: string, count: number, 
     d.online = true;
     return 'reformatted';
   } catch (e) {
-    if (isResourceError(e)) return 'unknown';
+    if (isResourceError(e) || isNoSpace(e)) return 'unknown';
     d.online = false;
     return 'offline';
   }

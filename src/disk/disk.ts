@@ -9,7 +9,7 @@
 
 import { promises as fsp, constants as fsc } from 'node:fs';
 import path from 'node:path';
-import { mkdirPrivate, makePrivateQuietly, PRIVATE_FILE_MODE } from '../util/private-files.js';
+import { mkdirPrivate, makePrivateQuietly, makePrivateWithEntries, PRIVATE_FILE_MODE } from '../util/private-files.js';
 
 export interface DiskFormat {
   format: 'tessera-disk';
@@ -83,14 +83,7 @@ export class Disk {
    * and a walk over every shard would make start-up as slow as the disk is full.
    */
   async makeShardDirsPrivate(): Promise<void> {
-    const shards = path.join(this.root, 'shards');
-    let names: string[];
-    try {
-      names = await fsp.readdir(shards);
-    } catch {
-      return;
-    }
-    for (const name of names) await makePrivateQuietly(path.join(shards, name));
+    await makePrivateWithEntries(path.join(this.root, 'shards'));
   }
 
   async ensureShardDir(dataId: string): Promise<void> {

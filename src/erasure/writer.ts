@@ -147,11 +147,6 @@ export class ShardWriter {
     this.slotCount = slots;
   }
 
-  /** Parity buffer sets this writer owns: how many stripes may be in flight at once. */
-  get slots(): number {
-    return this.slotCount;
-  }
-
   /** One more parity buffer set (up to DEPTH), so one more stripe may be in flight. */
   addSlot(): void {
     if (this.closed || this.slotCount >= ShardWriter.DEPTH) return;

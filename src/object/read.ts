@@ -91,7 +91,7 @@ function segmentsOf(v: ObjectVersion, start: number, end: number): Segment[] {
   return out;
 }
 
-export class ObjectDataStream extends Readable {
+class ObjectDataStream extends Readable {
   private index = 0;
   private current: ShardRangeReader | undefined;
   /** The next segment's reader, opened early (its read-ahead running) when the current one has started its last run. */
@@ -118,6 +118,8 @@ export class ObjectDataStream extends Readable {
    */
   private lease: Lease | undefined;
   private borrowed = false;
+  /** What ensureLease added to the lease for read-ahead. */
+  private grown = 0;
   private readonly leaseStop = new AbortController();
   /** Object bytes the readers may read ahead: what the lease allows. */
   private aheadBytes = 0;
@@ -233,14 +235,18 @@ export class ObjectDataStream extends Readable {
       }
     }
     // The readers' default read-ahead (two stripes queued) when one more run is to be had.
-    this.aheadBytes = lease.tryGrow(run) ? 2 * stripe : 0;
+    this.grown = lease.tryGrow(run) ? run : 0;
+    this.aheadBytes = this.grown > 0 ? 2 * stripe : 0;
   }
 
   private releaseLease(): void {
     const l = this.lease;
     this.lease = undefined;
-    // A borrowed lease is the copy's, released when the copy ends.
+    // A borrowed lease is the copy's, released when the copy ends; only this stream's
+    // read-ahead goes back now (an encrypted multipart source opens a stream per part, and
+    // each would otherwise add a run to the copy's lease).
     if (!this.borrowed) l?.release();
+    else if (this.grown > 0) l?.split(this.grown).release();
   }
 
   /** The next chunks of the range, crossing into the next segment as needed; null at the end or once destroyed. */

@@ -22,7 +22,7 @@ import { S3Error } from '../errors.js';
 
 /** Plaintext bytes per chunk. */
 export const CHUNK = 64 * 1024;
-export const TAG = 16;
+const TAG = 16;
 /** Stored bytes per full chunk. */
 export const SEALED_CHUNK = CHUNK + TAG;
 const LABEL = Buffer.from('tessera-sse-v1\0', 'latin1');
@@ -32,12 +32,12 @@ export function sealedSize(plain: number): number {
   return plain + TAG * Math.ceil(plain / CHUNK);
 }
 
-export function chunkCount(plain: number): number {
+function chunkCount(plain: number): number {
   return Math.ceil(plain / CHUNK);
 }
 
 /** The per-stream key (see the top of this file). */
-export function streamKey(dataKey: Buffer, dataId: string): Buffer {
+function streamKey(dataKey: Buffer, dataId: string): Buffer {
   return Buffer.from(hkdfSync('sha256', dataKey, Buffer.alloc(0), Buffer.concat([LABEL, Buffer.from(dataId, 'utf8')]), 32));
 }
 
@@ -54,7 +54,7 @@ function aadOf(dataId: Buffer, index: number, final: boolean): Buffer {
   return Buffer.concat([LABEL, dataId, tail]);
 }
 
-export function sealChunk(key: Buffer, dataId: Buffer, index: number, final: boolean, plain: Buffer): Buffer {
+function sealChunk(key: Buffer, dataId: Buffer, index: number, final: boolean, plain: Buffer): Buffer {
   const c = createCipheriv('aes-256-gcm', key, nonceOf(index));
   c.setAAD(aadOf(dataId, index, final));
   const out = Buffer.allocUnsafe(plain.length + TAG);
@@ -65,11 +65,11 @@ export function sealChunk(key: Buffer, dataId: Buffer, index: number, final: boo
 }
 
 /** The error a failed tag check becomes: the stored bytes are not what was written. */
-export function tamperedError(): S3Error {
+function tamperedError(): S3Error {
   return new S3Error('InternalError', 'The stored data of this object failed its authentication check (encrypted chunk altered, moved or truncated).');
 }
 
-export function openChunk(key: Buffer, dataId: Buffer, index: number, final: boolean, sealed: Buffer): Buffer {
+function openChunk(key: Buffer, dataId: Buffer, index: number, final: boolean, sealed: Buffer): Buffer {
   if (sealed.length < TAG) throw tamperedError();
   const d = createDecipheriv('aes-256-gcm', key, nonceOf(index));
   d.setAAD(aadOf(dataId, index, final));

@@ -25,7 +25,7 @@ export function noMasterKeyError(): S3Error {
   return new S3Error('NotImplemented', 'Server-side encryption with Amazon S3 managed keys (SSE-S3) needs a master key: this server has none configured (sse.master_key_file / TESSERA_SSE_MASTER_KEY_FILE).', { Header: 'x-amz-server-side-encryption' });
 }
 
-export function mismatchedUploadKeyError(): S3Error {
+function mismatchedUploadKeyError(): S3Error {
   return new S3Error('InvalidRequest', 'The provided encryption parameters did not match the ones used originally.');
 }
 

@@ -331,10 +331,12 @@ export class ObjectStore {
     let plainMd5: ReturnType<typeof createHash> | undefined;
     const plainSums = seal ? algs.map((a) => [a, createChecksummer(a)] as const) : [];
     if (seal) {
-      const md5 = (plainMd5 = createHash('md5'));
+      // The plaintext's MD5 is the SSE-S3 ETag; under SSE-C (ETag of the stored bytes) it is
+      // wanted only to check a Content-MD5, so it is not taken without one.
+      const md5 = (plainMd5 = !seal.cipherEtag || o.contentMd5 !== undefined ? createHash('md5') : undefined);
       sealer = new SealStream(seal.dataKey, dataId, (chunk) => {
         if (sealer!.size > MAX_OBJECT_SIZE) throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(sealer!.size), MaxSizeAllowed: String(MAX_OBJECT_SIZE) });
-        md5.update(chunk);
+        md5?.update(chunk);
         for (const [, c] of plainSums) c.update(chunk);
       });
       body = pipeline(body, sealer, () => undefined) as unknown as Readable;
@@ -357,7 +359,7 @@ export class ObjectStore {
     let contentMd5 = got.md5;
     if (sealer) {
       got.size = sealer.size;
-      contentMd5 = plainMd5!.digest();
+      if (plainMd5) contentMd5 = plainMd5.digest();
       got.checksums = Object.fromEntries(plainSums.map(([a, c]) => [a, c.digest()]));
       if (!seal!.cipherEtag) got.md5 = contentMd5;
     }

@@ -4,11 +4,10 @@
 // object this way since 2023; Tessera does so only where a master key is configured, and a
 // default it could not honour is refused rather than accepted.
 
-import { createHash } from 'node:crypto';
 import { S3Error } from '../errors.js';
 import { noMasterKeyError } from '../object/sse.js';
-import { type S3Ctx, type S3Deps, bucketOf, readSmallBody, sendXml } from './context.js';
-import { contentMd5, declaredChecksum } from './object-input.js';
+import { type S3Ctx, type S3Deps, bucketOf, sendXml } from './context.js';
+import { readCheckedConfigBody } from './object-input.js';
 import { bucketEncryptionXml, parseBucketEncryption } from './xml.js';
 
 const MAX_ENCRYPTION_BODY = 64 * 1024;
@@ -16,15 +15,7 @@ const MAX_ENCRYPTION_BODY = 64 * 1024;
 export async function putBucketEncryption(deps: S3Deps, ctx: S3Ctx): Promise<void> {
   const name = bucketOf(ctx);
   await deps.store.getBucket(name);
-  // As S3: the body must come with Content-MD5 or an x-amz-checksum-* value.
-  const md5 = contentMd5(ctx);
-  const sum = declaredChecksum(ctx);
-  if (md5 === undefined && sum.value === undefined && !sum.inTrailer) {
-    throw new S3Error('InvalidRequest', 'Missing required header for this request: Content-MD5');
-  }
-  const body = await readSmallBody(deps, ctx, MAX_ENCRYPTION_BODY);
-  if (md5 !== undefined && createHash('md5').update(body).digest('base64') !== md5) throw new S3Error('BadDigest');
-  const rule = await parseBucketEncryption(body);
+  const rule = await parseBucketEncryption(await readCheckedConfigBody(deps, ctx, MAX_ENCRYPTION_BODY));
   if (rule.algorithm === 'kms') {
     throw new S3Error('NotImplemented', `Default encryption with ${rule.name} (SSE-KMS) is not supported by this server; use AES256.`, { Header: 'SSEAlgorithm' });
   }

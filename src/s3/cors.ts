@@ -7,14 +7,13 @@
 // matches one of its AllowedHeader patterns. The first matching rule decides. A pattern may
 // hold one `*`, which stands for any run of characters, the empty one included.
 
-import { createHash } from 'node:crypto';
 import { S3Error, isS3Error } from '../errors.js';
 import type { CorsRule } from '../meta/types.js';
 import type { ObjectStore } from '../object/store.js';
-import { type S3Ctx, type S3Deps, bucketOf, readSmallBody, sendXml } from './context.js';
+import { type S3Ctx, type S3Deps, bucketOf, sendXml } from './context.js';
 import { header } from './headers.js';
 import { validateBucketName } from './names.js';
-import { contentMd5, declaredChecksum } from './object-input.js';
+import { readCheckedConfigBody } from './object-input.js';
 import { corsXml, parseCorsConfiguration } from './xml.js';
 
 /** S3 limits the configuration document to 64 KB. */
@@ -42,26 +41,10 @@ const VARY = 'Origin, Access-Control-Request-Headers, Access-Control-Request-Met
 export async function putBucketCors(deps: S3Deps, ctx: S3Ctx): Promise<void> {
   const name = bucketOf(ctx);
   await deps.store.getBucket(name);
-  const md5 = requireIntegrityHeader(ctx);
-  const body = await readSmallBody(deps, ctx, MAX_CORS_BODY);
-  if (md5 !== undefined && createHash('md5').update(body).digest('base64') !== md5) throw new S3Error('BadDigest');
-  const rules = await parseCorsConfiguration(body);
+  const rules = await parseCorsConfiguration(await readCheckedConfigBody(deps, ctx, MAX_CORS_BODY));
   await deps.store.updateBucket(name, { cors: rules });
   ctx.status = 200;
   ctx.body = '';
-}
-
-/**
- * S3 requires PutBucketCors to prove its body intact: Content-MD5 or an x-amz-checksum-*
- * value (header or trailer, which the body verifier checks). Returns the Content-MD5 to check.
- */
-function requireIntegrityHeader(ctx: S3Ctx): string | undefined {
-  const md5 = contentMd5(ctx);
-  const sum = declaredChecksum(ctx);
-  if (md5 === undefined && sum.value === undefined && !sum.inTrailer) {
-    throw new S3Error('InvalidRequest', 'Missing required header for this request: Content-MD5');
-  }
-  return md5;
 }
 
 export async function getBucketCors(deps: S3Deps, ctx: S3Ctx): Promise<void> {

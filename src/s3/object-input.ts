@@ -3,11 +3,12 @@
 // the request's headers, or (the ...From forms) any name → value lookup: the fields of a POST
 // form carry the same values.
 
+import { createHash } from 'node:crypto';
 import { S3Error } from '../errors.js';
 import type { ChecksumAlgorithm } from '../meta/types.js';
 import { CHECKSUM_ALGORITHMS, checksumHeaderName, decodeChecksumValue, parseChecksumAlgorithm } from '../util/checksums.js';
 import { header } from './headers.js';
-import type { S3Ctx } from './context.js';
+import { type S3Ctx, type S3Deps, readSmallBody } from './context.js';
 import { parseTaggingHeader } from './xml.js';
 
 /** A header or form field by lower-case name. */
@@ -27,6 +28,22 @@ export function contentMd5From(get: Lookup): string | undefined {
   const b = Buffer.from(v, 'base64');
   if (b.length !== 16 || b.toString('base64') !== v.trim()) throw new S3Error('InvalidDigest');
   return v.trim();
+}
+
+/**
+ * The body of a bucket configuration that S3 requires to prove itself intact (PutBucketCors,
+ * PutBucketEncryption): Content-MD5 or an x-amz-checksum-* value must come with it. The MD5
+ * is checked here; a checksum (header or trailer) by the body verifier as the body is read.
+ */
+export async function readCheckedConfigBody(deps: Pick<S3Deps, 'openBody'>, ctx: S3Ctx, limit: number): Promise<Buffer> {
+  const md5 = contentMd5(ctx);
+  const sum = declaredChecksum(ctx);
+  if (md5 === undefined && sum.value === undefined && !sum.inTrailer) {
+    throw new S3Error('InvalidRequest', 'Missing required header for this request: Content-MD5');
+  }
+  const body = await readSmallBody(deps, ctx, limit);
+  if (md5 !== undefined && createHash('md5').update(body).digest('base64') !== md5) throw new S3Error('BadDigest');
+  return body;
 }
 
 export interface DeclaredChecksum {

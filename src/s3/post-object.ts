@@ -15,7 +15,7 @@ import { checksumHeaderName } from '../util/checksums.js';
 import { type S3Ctx, type S3Deps, bucketOf, sendXml } from './context.js';
 import { header, storedHeadersFrom, userMetadataFrom } from './headers.js';
 import { validateKey } from './names.js';
-import { setSseHeaders, writeSseFrom } from './sse-headers.js';
+import { type CustomerKey, setSseHeaders, writeSseFrom } from './sse-headers.js';
 import { contentMd5From, declaredChecksumFrom, refuseUnsupportedFrom, storageClassFrom } from './object-input.js';
 import { XML_DECLARATION, escapeXml, parseTagging, quoteEtag } from './xml.js';
 
@@ -38,7 +38,7 @@ export async function postObject(deps: S3Deps, ctx: S3Ctx): Promise<void> {
   ctx.state.principal = { kind: 'anonymous' };
   await deps.store.getBucket(bucket);
   const form = new FormReader(deps.rawBody(ctx) as AsyncIterable<Buffer>, boundary);
-  let stored: { key: string; fields: FormFields; version: ObjectVersion };
+  let stored: Stored;
   try {
     stored = await receive(deps, ctx, bucket, form);
   } catch (e) {
@@ -47,11 +47,19 @@ export async function postObject(deps: S3Deps, ctx: S3Ctx): Promise<void> {
     throw e;
   }
   if (!(await form.discardRest(DISCARD_LIMIT).catch(() => false))) ctx.set('Connection', 'close');
-  await reply(deps, ctx, bucket, stored.key, stored.fields, stored.version);
+  await reply(deps, ctx, bucket, stored);
+}
+
+interface Stored {
+  key: string;
+  fields: FormFields;
+  version: ObjectVersion;
+  /** The form's SSE-C key: the reply names its MD5, as S3's does. */
+  customer?: CustomerKey;
 }
 
 /** Reads the form up to the file, checks who may upload what, and stores the file. */
-async function receive(deps: S3Deps, ctx: S3Ctx, bucket: string, form: FormReader): Promise<{ key: string; fields: FormFields; version: ObjectVersion }> {
+async function receive(deps: S3Deps, ctx: S3Ctx, bucket: string, form: FormReader): Promise<Stored> {
   const head = await form.readHead();
   const fields = fieldMap(head.fields);
   const key = objectKey(fields, head.file);
@@ -60,7 +68,7 @@ async function receive(deps: S3Deps, ctx: S3Ctx, bucket: string, form: FormReade
   const opts = await putOptions(ctx, deps, fields, await deps.store.getBucket(bucket));
   const body = Readable.from(sizeLimited(file.body, range), { objectMode: false });
   const version = await deps.store.putObject(bucket, key, body, opts);
-  return { key, fields, version };
+  return { key, fields, version, customer: opts.encryption?.mode === 'C' ? opts.encryption : undefined };
 }
 
 /** Fields by lower-case name. A name given twice is refused: the policy and the upload must see the same value. */
@@ -160,7 +168,7 @@ async function* sizeLimited(body: AsyncIterable<Buffer>, range: { min: number; m
  * query; otherwise success_action_status 200, 201 (a PostResponse document) or 204 (the
  * default, also for any other value).
  */
-async function reply(deps: S3Deps, ctx: S3Ctx, bucket: string, key: string, fields: FormFields, v: ObjectVersion): Promise<void> {
+async function reply(deps: S3Deps, ctx: S3Ctx, bucket: string, { key, fields, version: v, customer }: Stored): Promise<void> {
   const etag = quoteEtag(v.etag);
   const location = objectUrl(ctx, bucket, key);
   ctx.set('ETag', etag);
@@ -170,7 +178,7 @@ async function reply(deps: S3Deps, ctx: S3Ctx, bucket: string, key: string, fiel
     ctx.set(checksumHeaderName(v.checksum.algorithm), v.checksum.value);
     ctx.set('x-amz-checksum-type', v.checksum.type);
   }
-  setSseHeaders(ctx, v.sse);
+  setSseHeaders(ctx, v.sse, customer);
   const redirect = redirectUrl(fields.get('success_action_redirect') ?? fields.get('redirect'));
   if (redirect !== undefined) {
     ctx.set('Location', withQuery(redirect, { bucket, key, etag }));

@@ -26,7 +26,7 @@ function secure(ctx: S3Ctx): boolean {
  * undefined when none of the three is present. S3 refuses the key over plain HTTP: it would
  * have crossed the network in clear.
  */
-export function customerKeyFrom(ctx: S3Ctx, get: Lookup, prefix = CUSTOMER): CustomerKey | undefined {
+function customerKeyFrom(ctx: S3Ctx, get: Lookup, prefix = CUSTOMER): CustomerKey | undefined {
   const alg = get(`${prefix}algorithm`);
   const key = get(`${prefix}key`);
   const md5 = get(`${prefix}key-md5`);

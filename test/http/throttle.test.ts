@@ -77,12 +77,18 @@ test('Throttle: two streams sharing one bucket share its rate', T, async () => {
 });
 
 test('Throttle: destroying it stops the pacing timer', T, async () => {
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const before = timers();
   const t = new Throttle(new TokenBucket(1024, 1024));
   t.on('error', () => undefined);
   t.write(Buffer.alloc(64 * 1024));
+  await new Promise((r) => setImmediate(r));
+  // 63 KiB beyond the burst at 1 KiB/s: it is waiting on a timer now.
+  assert.equal(timers(), before + 1, 'the throttle is pacing');
   t.destroy();
   await new Promise((r) => setImmediate(r));
   assert.equal(t.destroyed, true);
+  assert.equal(timers(), before, 'no pacing timer left behind');
 });
 
 test('KeyLimits: concurrency per key, rate per key, other keys unaffected, states swept', T, () => {

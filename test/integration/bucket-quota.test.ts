@@ -5,17 +5,15 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import path from 'node:path';
 import { readdir } from 'node:fs/promises';
-import aws4 from 'aws4';
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand,
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand,
   DeleteObjectCommand, ListObjectsV2Command, PutBucketVersioningCommand, PutObjectCommand, UploadPartCommand, type S3Client,
 } from '@aws-sdk/client-s3';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { run, sdkClient } from '../helpers/clients.js';
-import { assertXmlError, expectS3Error, patternBuffer } from './sdk-helpers.js';
+import { assertXmlError, expectS3Error, patternBuffer, signedChunkedPut } from './sdk-helpers.js';
 
 const MAIN = path.resolve('dist/src/cli/main.js');
 const KiB = 1024;
@@ -39,23 +37,6 @@ async function keys(s3: S3Client, bucket: string): Promise<string[]> {
   return (r.Contents ?? []).map((o) => o.Key!).sort();
 }
 
-/** A signed PUT with Transfer-Encoding: chunked, so the server learns the size only at the end. */
-function chunkedPut(s: TestServer, p: string, body: Buffer): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
-  const opts = { host: `127.0.0.1:${s.port}`, method: 'PUT', path: p, service: 's3', region: s.region, headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'transfer-encoding': 'chunked' } as Record<string, string> };
-  aws4.sign(opts, { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey });
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: s.port, method: 'PUT', path: p, headers: opts.headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('error', () => undefined);
-    for (let off = 0; off < body.length; off += 256 * KiB) req.write(body.subarray(off, off + 256 * KiB));
-    req.end();
-  });
-}
-
 test('bucket quotas: set with the CLI, enforced on every write, usage kept incrementally and across a restart', { timeout: 180_000 }, async () => {
   let s = await startTestServer();
   const root = s.root;
@@ -71,7 +52,7 @@ test('bucket quotas: set with the CLI, enforced on every write, usage kept incre
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'a', Body: patternBuffer(600 * KiB) }));
     await expectS3Error(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'b', Body: patternBuffer(600 * KiB) })), 'XTesseraQuotaExceeded', 403);
     // A body of unknown size is checked once it has arrived, before the commit.
-    const raw = await chunkedPut(s, `/${bucket}/c`, patternBuffer(2 * MiB));
+    const raw = await signedChunkedPut(s, `/${bucket}/c`, patternBuffer(2 * MiB));
     assertXmlError(raw, 'XTesseraQuotaExceeded', 403);
     assert.deepEqual(await keys(s3, bucket), ['a']);
     for (const d of s.disks) assert.deepEqual(await readdir(path.join(d, 'tmp')), [], `${d}/tmp is empty`);
@@ -135,6 +116,61 @@ test('bucket quotas: set with the CLI, enforced on every write, usage kept incre
     assert.match(missing.stderr, /NoSuchBucket/);
     s3.destroy();
   } finally {
+    await s.destroy();
+  }
+});
+
+test('bucket usage follows version deletes, delete markers, copies, suspended overwrites and multipart', { timeout: 120_000 }, async () => {
+  const s = await startTestServer();
+  const s3 = sdkClient(s);
+  const usage = () => s.started.engine.store.bucketUsage(bucket);
+  const bucket = 'usage';
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+    const v1 = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'v', Body: patternBuffer(100 * KiB) }));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'v', Body: patternBuffer(200 * KiB) }));
+    assert.deepEqual(await usage(), { bytes: 300 * KiB, versions: 2 });
+
+    // Deleting one version by id gives back exactly its bytes.
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'v', VersionId: v1.VersionId }));
+    assert.deepEqual(await usage(), { bytes: 200 * KiB, versions: 1 });
+    // Deleting it again changes nothing (already gone).
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'v', VersionId: v1.VersionId }));
+    assert.deepEqual(await usage(), { bytes: 200 * KiB, versions: 1 });
+
+    // A delete marker, and deleting that marker, hold no bytes.
+    const marker = await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'v' }));
+    assert.deepEqual(await usage(), { bytes: 200 * KiB, versions: 1 });
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'v', VersionId: marker.VersionId }));
+    assert.deepEqual(await usage(), { bytes: 200 * KiB, versions: 1 });
+
+    // A copy counts as a new version of its size.
+    await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'w', CopySource: `${bucket}/v` }));
+    assert.deepEqual(await usage(), { bytes: 400 * KiB, versions: 2 });
+
+    // Suspended: a write makes (then replaces) the null version; a delete replaces it with a marker.
+    await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Suspended' } }));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'w', Body: patternBuffer(50 * KiB) }));
+    assert.deepEqual(await usage(), { bytes: 450 * KiB, versions: 3 });
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'w', Body: patternBuffer(70 * KiB) }));
+    assert.deepEqual(await usage(), { bytes: 470 * KiB, versions: 3 });
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'w' }));
+    assert.deepEqual(await usage(), { bytes: 400 * KiB, versions: 2 });
+
+    // Parts do not count until Complete, and an aborted upload leaves nothing behind.
+    const up = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'mp' }));
+    await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'mp', UploadId: up.UploadId, PartNumber: 1, Body: patternBuffer(5 * MiB) }));
+    assert.deepEqual(await usage(), { bytes: 400 * KiB, versions: 2 });
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'mp', UploadId: up.UploadId }));
+    assert.deepEqual(await usage(), { bytes: 400 * KiB, versions: 2 });
+    const up2 = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'w' }));
+    const p = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'w', UploadId: up2.UploadId, PartNumber: 1, Body: patternBuffer(300 * KiB) }));
+    await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'w', UploadId: up2.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p.ETag }] } }));
+    // It replaced the null delete marker: one more version of 300 KiB.
+    assert.deepEqual(await usage(), { bytes: 700 * KiB, versions: 3 });
+  } finally {
+    s3.destroy();
     await s.destroy();
   }
 });

@@ -9,16 +9,14 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import http from 'node:http';
-import { mkdtemp, mkdir, open, readdir, rm, statfs, unlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, rm, statfs, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import aws4 from 'aws4';
 import { CopyObjectCommand, CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { fillUntilFull, mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { aws, sdkClient } from '../helpers/clients.js';
-import { assertXmlError, bodyBytes, expectS3Error, patternBuffer, sleep } from './sdk-helpers.js';
+import { assertXmlError, bodyBytes, expectS3Error, patternBuffer, signedChunkedPut, sleep } from './sdk-helpers.js';
 import { layoutsOf } from '../../src/object/garbage.js';
 import { scanJournals } from '../../src/meta/journal/scan.js';
 
@@ -26,13 +24,7 @@ const MiB = 1024 * 1024;
 const mounted: string[] = [];
 
 after(async () => {
-  for (const dir of mounted.splice(0)) {
-    try {
-      execFileSync('umount', [dir]);
-    } catch {
-      execFileSync('umount', ['-l', dir]);
-    }
-  }
+  for (const dir of mounted.splice(0)) unmountTmpfs(dir, true);
 });
 
 /** A root with disk1..4, each a tmpfs of the given size (MiB). */
@@ -41,7 +33,7 @@ async function tmpfsDisks(sizesMiB: number[]): Promise<string> {
   for (let i = 0; i < sizesMiB.length; i++) {
     const dir = path.join(root, `disk${i + 1}`);
     await mkdir(dir);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizesMiB[i]}m`, 'tmpfs', dir]);
+    mountTmpfs(dir, sizesMiB[i]!);
     mounted.push(dir);
   }
   return root;
@@ -49,7 +41,7 @@ async function tmpfsDisks(sizesMiB: number[]): Promise<string> {
 
 async function unmountAll(root: string): Promise<void> {
   for (const dir of mounted.filter((d) => d.startsWith(root + path.sep))) {
-    execFileSync('umount', [dir]);
+    unmountTmpfs(dir);
     mounted.splice(mounted.indexOf(dir), 1);
   }
   await rm(root, { recursive: true, force: true });
@@ -97,33 +89,6 @@ async function keys(s3: S3Client, bucket: string): Promise<string[]> {
   return (r.Contents ?? []).map((o) => o.Key!).sort();
 }
 
-/** A signed PUT whose body goes out with Transfer-Encoding: chunked (size unknown to the server). */
-function chunkedPut(s: TestServer, p: string, size: number): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
-  const host = `127.0.0.1:${s.port}`;
-  const opts = { host, method: 'PUT', path: p, service: 's3', region: s.region, headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'transfer-encoding': 'chunked' } as Record<string, string> };
-  aws4.sign(opts, { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey });
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: s.port, method: 'PUT', path: p, headers: opts.headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    // The server may answer and close before the whole body went out: that is the point.
-    req.on('error', () => undefined);
-    const chunk = patternBuffer(MiB, 7);
-    let sent = 0;
-    const pump = () => {
-      while (sent < size) {
-        sent += chunk.length;
-        if (!req.write(chunk)) return void req.once('drain', pump);
-      }
-      req.end();
-    };
-    pump();
-  });
-}
-
 async function freeBytes(dir: string): Promise<number> {
   const f = await statfs(dir);
   return f.bavail * f.bsize;
@@ -161,7 +126,7 @@ test('a disk reserve refuses writes before their data is written; reads go on; w
 
     // The same refusal, as S3 XML, for a body of unknown size (checked as its stripes come)
     // and for a copy; then neither temp files nor shards of them are left.
-    const raw = await chunkedPut(s, `/${bucket}/chunked`, 16 * MiB);
+    const raw = await signedChunkedPut(s, `/${bucket}/chunked`, patternBuffer(MiB, 7), 16 * MiB);
     assertXmlError(raw, 'XTesseraStorageFull', 507);
     await expectS3Error(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy', CopySource: `${bucket}/${storedKeys[0]}` })), 'XTesseraStorageFull', 507);
     await expectS3Error(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'again', Body: big })), 'XTesseraStorageFull', 507);
@@ -237,15 +202,7 @@ test('without a reserve, ENOSPC in the middle of a write aborts it cleanly and t
     for (const d of s.disks) {
       const f = path.join(d, 'filler');
       fillers.push(f);
-      const fh = await open(f, 'w');
-      const block = Buffer.alloc(MiB);
-      try {
-        for (;;) await fh.write(block);
-      } catch (e) {
-        assert.equal((e as NodeJS.ErrnoException).code, 'ENOSPC');
-      } finally {
-        await fh.close();
-      }
+      await fillUntilFull(f);
     }
     await expectS3Error(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'tiny', Body: 'x' })), 'XTesseraStorageFull', 507);
     await expectS3Error(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'mid2', Body: mid })), 'XTesseraStorageFull', 507);

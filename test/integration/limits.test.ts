@@ -300,7 +300,7 @@ test('per-key concurrency: requests beyond the cap get SlowDown while others are
     const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket: 'conc', Key: 'k' }));
     const a = stalledPut(url, 4096, Buffer.alloc(100));
     const b = stalledPut(url, 4096, Buffer.alloc(100));
-    await until(() => a.sentAt() > 0 && b.sentAt() > 0, 2000);
+    assert.ok(await until(() => a.sentAt() > 0 && b.sentAt() > 0, 2000), 'both stalled PUTs sent their head');
     await new Promise((r) => setTimeout(r, 200));
     await assert.rejects(s3.send(new ListObjectsV2Command({ Bucket: 'conc' })), (e: Error & { $metadata?: { httpStatusCode?: number } }) => e.name === 'SlowDown' && e.$metadata?.httpStatusCode === 503);
     a.socket.destroy();
@@ -323,9 +323,9 @@ test('per-address connection cap: the sixth connection from one address gets Slo
     await seed(s3, 'perip', 'k', Buffer.from('hello'));
     const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket: 'perip', Key: 'k' }));
     s3.destroy();
-    await until(() => s.started.http.connections.open === 0, 6000);
+    assert.ok(await until(() => s.started.http.connections.open === 0, 6000), 'the SDK connection closed');
     const idle = await openIdle(s.port, 5);
-    await until(() => s.started.http.connections.open === 5, 1000);
+    assert.ok(await until(() => s.started.http.connections.open === 5, 1000), 'five connections held');
     const refused = await request(url);
     assert.equal(refused.status, 503);
     assert.match(refused.body, /<Code>SlowDown<\/Code>/);
@@ -333,7 +333,7 @@ test('per-address connection cap: the sixth connection from one address gets Slo
     assert.equal(other.status, 200);
     assert.equal(other.body, 'hello');
     idle.sockets[0]!.destroy();
-    await until(() => s.started.http.connections.open === 4, 1000);
+    assert.ok(await until(() => s.started.http.connections.open === 4, 1000), 'a slot freed');
     assert.equal((await request(url)).status, 200);
     idle.destroy();
   } finally {
@@ -380,7 +380,7 @@ test('HTTPS and its plain-HTTP listener share one cap; TLS connections over it a
   const s = await startTestServer({ tls: true, plainHttp: true, env: { TESSERA_MAX_CONNECTIONS: '3' } });
   try {
     assert.equal(await handshake(s.port, s.ca!), 'ok');
-    await until(() => s.started.http.connections.open === 0, 1000);
+    assert.ok(await until(() => s.started.http.connections.open === 0, 1000), 'the handshake connection closed');
     const idle = await openIdle(s.port, 3);
     assert.ok(await until(() => s.started.http.connections.open === 3, 1000));
     const refused = await handshake(s.port, s.ca!);

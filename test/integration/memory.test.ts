@@ -12,7 +12,8 @@ import { after, before, describe, test } from 'node:test';
 import { CopyObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { EMPTY_SHA256 } from '../../src/auth/sigv4.js';
 import { S3BenchClient } from '../../src/bench/client.js';
-import { ACCESS_KEY, readRss, SECRET_KEY, serverMemoryInfo, startServerProcess, type ServerProcess } from '../../src/bench/memory-bench.js';
+import { ACCESS_KEY, readRss, runMemoryBench, SECRET_KEY, serverMemoryInfo, startServerProcess, type ServerProcess } from '../../src/bench/memory-bench.js';
+import { formatMemoryResult, missedGoals } from '../../src/cli/bench-memory.js';
 import { Workload } from '../../src/bench/workload.js';
 
 const MiB = 1024 * 1024;
@@ -132,4 +133,19 @@ describe('server memory', { timeout: 120_000 }, () => {
     assert.deepEqual(Object.keys(info).sort(), ['memory', 'uptime', 'version']);
     assert.deepEqual(Object.keys(info.memory as object).sort(), ['budget', 'budgetHighWater', 'budgetInUse', 'heapUsed', 'rss']);
   });
+});
+
+// Issue 12's goals (peak RSS under 300 MiB with four concurrent large uploads on a server that
+// listed before, 64 concurrent uploads within the budget, memory back after the listing burst),
+// measured by the bench itself (`tessera bench memory`) at a size the suite can afford: its
+// phases are otherwise only run by hand.
+test('tessera bench memory, scaled down: listing, then 4 large and 64 concurrent uploads, meets every goal', { timeout: 300_000 }, async (t) => {
+  const r = await runMemoryBench({ listSeconds: 3, idleSeconds: 3, listKeys: 1000, largeUploads: 4, largeSize: 128 * MiB, smallUploads: 64, smallSize: 2 * MiB });
+  for (const line of formatMemoryResult(r).split('\n')) t.diagnostic(line);
+  assert.ok(r.listing.requests > 0, 'listings ran');
+  for (const phase of [r.listing, r.large, r.small]) assert.deepEqual(phase.errorMessages, [], `${phase.errors} failed requests`);
+  assert.equal(r.large.requests, 4);
+  assert.equal(r.small.requests, 64);
+  assert.ok(r.large.peakRss > r.startRss, 'RSS was sampled during the uploads');
+  assert.deepEqual(missedGoals(r), []);
 });

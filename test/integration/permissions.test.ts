@@ -61,9 +61,11 @@ test('disk and metadata directories are 0700 and every file in them 0600, even u
         assert.ok(files.some((f) => f.endsWith('format.json')));
         assert.ok(files.some((f) => f.includes(`${path.sep}meta${path.sep}`)), `journal files on ${disk}`);
       }
-      const meta = path.join(root, 'meta');
-      assert.equal(await mode(meta), 0o700);
-      assert.equal(await mode(path.join(meta, 'leveldb')), 0o700, 'LevelDB directory (it keeps its own files from others)');
+      // The metadata directory holds inline objects (in LevelDB) and the credentials file.
+      const { dirs, files } = await walk(path.join(root, 'meta'));
+      assert.deepEqual(loose(dirs, await Promise.all(dirs.map(mode)), 0o700), [], 'directories of the metadata directory');
+      assert.deepEqual(loose(files, await Promise.all(files.map(mode)), 0o600), [], 'files of the metadata directory');
+      assert.ok(files.some((f) => f.endsWith('.ldb') || f.endsWith('.log')), `LevelDB files in ${files.join(', ')}`);
     } finally {
       await srv.stop();
     }

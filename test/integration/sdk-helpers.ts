@@ -105,6 +105,35 @@ export function signedRawRequest(s: TestServer, o: { method: string; host: strin
   return rawRequest(s, { method: o.method, path: o.path, headers, body: o.body });
 }
 
+/**
+ * A signed PUT whose body (`size` bytes of `chunk`, repeated) goes out with Transfer-Encoding:
+ * chunked, so the server learns the size only at the end. The server may answer and close
+ * before the whole body went out (a refusal mid-body): write errors are ignored for that.
+ */
+export function signedChunkedPut(s: TestServer, p: string, chunk: Buffer, size = chunk.length): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  const opts = { host: `127.0.0.1:${s.port}`, method: 'PUT', path: p, service: 's3', region: s.region, headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'transfer-encoding': 'chunked' } as Record<string, string> };
+  aws4.sign(opts, { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey });
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: s.port, method: 'PUT', path: p, headers: opts.headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', () => undefined);
+    let sent = 0;
+    const pump = () => {
+      while (sent < size) {
+        const piece = chunk.subarray(0, Math.min(chunk.length, size - sent));
+        sent += piece.length;
+        if (!req.write(piece)) return void req.once('drain', pump);
+      }
+      req.end();
+    };
+    pump();
+  });
+}
+
 /** Checks the S3 XML error body and the request id header of a raw error response. */
 export function assertXmlError(r: { status: number; headers: http.IncomingHttpHeaders | Headers; body: string }, code: string, status: number): void {
   assert.equal(r.status, status, `status (body: ${r.body})`);

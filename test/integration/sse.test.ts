@@ -1,23 +1,22 @@
 // Server-side encryption through the SDK against real servers: SSE-S3 round trips whose bytes
 // appear nowhere on the disks or in the metadata directory, exact ranges across chunk and
 // part boundaries, multipart, copies between plain and encrypted, bucket default encryption,
-// SSE-C over HTTPS (the Koa app served by a node:https server with a throwaway certificate),
+// SSE-C over HTTPS (the server's own TLS listener, plain HTTP beside it for the refusals),
 // and a server without a master key that refuses every SSE-S3 request and stores nothing.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import type http from 'node:http';
 import https from 'node:https';
 import aws4 from 'aws4';
-import type { AddressInfo } from 'node:net';
+import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import {
   CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand,
-  DeleteBucketEncryptionCommand, GetBucketEncryptionCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command,
+  DeleteBucketEncryptionCommand, GetBucketEncryptionCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command,
   PutBucketEncryptionCommand, PutObjectCommand, S3Client, UploadPartCommand, UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { banner } from '../../src/cli/server.js';
@@ -29,10 +28,11 @@ import { assertXmlError, bodyBytes, expectS3Error, expectStatusError, signedRawR
 
 let dir: string;
 let s: TestServer;
+/** Clients of the same server: `c` over its plain-HTTP listener, `sc` over HTTPS. */
 let c: S3Client;
-let tls: https.Server;
 let sc: S3Client;
-let cert: Buffer;
+/** The plain-HTTP listener, for raw requests. */
+let plain: TestServer;
 
 /** `size` bytes of a random 4 KiB block repeated, and a 48-byte piece of it to search for. */
 function pattern(size: number): { data: Buffer; needle: Buffer } {
@@ -58,11 +58,11 @@ async function filesHolding(root: string, needle: Buffer): Promise<string[]> {
 
 /** A SigV4-signed request to the HTTPS listener (for headers the SDK would compute itself). */
 function signedHttps(method: string, p: string, headers: Record<string, string>, body?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
-  const port = (tls.address() as AddressInfo).port;
+  const port = s.port;
   const opts = { host: `127.0.0.1:${port}`, method, path: p, service: 's3', region: s.region, headers: { ...headers } as Record<string, string>, body };
   aws4.sign(opts, { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey });
   return new Promise((resolve, reject) => {
-    const req = https.request({ host: '127.0.0.1', port, method, path: p, headers: opts.headers, ca: cert, agent: false }, (res) => {
+    const req = https.request({ host: '127.0.0.1', port, method, path: p, headers: opts.headers, ca: s.ca, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (d: Buffer) => chunks.push(d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
@@ -74,6 +74,41 @@ function signedHttps(method: string, p: string, headers: Record<string, string>,
 
 const md5hex = (b: Buffer) => createHash('md5').update(b).digest('hex');
 
+/** A browser-style POST form upload (createPresignedPost's fields, then the file) of `data` to `key`. */
+async function postForm(client: S3Client, bucket: string, key: string, fields: Record<string, string>, data: Buffer): Promise<Response> {
+  const p = await createPresignedPost(client, { Bucket: bucket, Key: key, Fields: fields, Expires: 600 });
+  const fd = new FormData();
+  for (const [k, v] of Object.entries(p.fields)) fd.append(k, v);
+  fd.append('file', new Blob([new Uint8Array(data)]), 'f.bin');
+  return fetch(p.url, { method: 'POST', body: fd });
+}
+
+/** postForm to the HTTPS listener of `s` (fetch cannot be given the test CA). */
+async function postFormHttps(bucket: string, key: string, fields: Record<string, string>, data: Buffer): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+  const p = await createPresignedPost(sc, { Bucket: bucket, Key: key, Fields: fields, Expires: 600 });
+  const fd = new FormData();
+  for (const [k, v] of Object.entries(p.fields)) fd.append(k, v);
+  fd.append('file', new Blob([new Uint8Array(data)]), 'f.bin');
+  const form = new Request(p.url, { method: 'POST', body: fd });
+  const body = Buffer.from(await form.arrayBuffer());
+  const url = new URL(p.url);
+  return new Promise((resolve, reject) => {
+    const headers = { 'content-type': form.headers.get('content-type')!, 'content-length': String(body.length) };
+    const req = https.request({ host: '127.0.0.1', port: url.port, method: 'POST', path: url.pathname, headers, ca: s.ca, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** The same server seen through its plain-HTTP listener (started with `tls` and `plainHttp`). */
+function plainSide(t: TestServer): TestServer {
+  return { ...t, endpoint: t.httpEndpoint!, port: Number(new URL(t.httpEndpoint!).port) };
+}
+
 async function get(client: S3Client, input: ConstructorParameters<typeof GetObjectCommand>[0]): Promise<Buffer> {
   return bodyBytes((await client.send(new GetObjectCommand(input))).Body);
 }
@@ -83,28 +118,15 @@ before(async () => {
   const keyFile = path.join(dir, 'master.key');
   await writeFile(keyFile, randomBytes(32).toString('base64'));
   await chmod(keyFile, 0o600);
-  s = await startTestServer({ root: path.join(dir, 'server'), env: { TESSERA_SSE_MASTER_KEY_FILE: keyFile } });
-  c = sdkClient(s);
-  // A throwaway certificate for 127.0.0.1, and the same Koa app behind node:https.
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
-  cert = await readFile(path.join(dir, 'cert.pem'));
-  const handler = s.started.http.server.listeners('request')[0] as (req: unknown, res: unknown) => void;
-  tls = https.createServer({ key: await readFile(path.join(dir, 'key.pem')), cert }, handler);
-  await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
-  sc = new S3Client({
-    endpoint: `https://127.0.0.1:${(tls.address() as AddressInfo).port}`,
-    region: s.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey },
-    requestHandler: { httpsAgent: new https.Agent({ ca: cert }) },
-  });
+  s = await startTestServer({ root: path.join(dir, 'server'), tls: true, plainHttp: true, env: { TESSERA_SSE_MASTER_KEY_FILE: keyFile } });
+  plain = plainSide(s);
+  c = sdkClient(plain);
+  sc = sdkClient(s);
 });
 
 after(async () => {
   c?.destroy();
   sc?.destroy();
-  if (tls) await new Promise<void>((r) => { tls.close(() => r()); tls.closeAllConnections(); });
   await s?.destroy();
   await rm(dir, { recursive: true, force: true });
 });
@@ -205,6 +227,14 @@ test('bucket default encryption: Put/Get/DeleteBucketEncryption, applied to a pl
   await expectS3Error(c.send(new GetBucketEncryptionCommand({ Bucket: b })), 'ServerSideEncryptionConfigurationNotFoundError', 404);
   await expectS3Error(c.send(new PutBucketEncryptionCommand({ Bucket: b, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms' } }] } })), 'NotImplemented', 501);
   await expectS3Error(c.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'x', ServerSideEncryption: 'aws:kms' })), 'NotImplemented', 501);
+  // As S3: the configuration must come with Content-MD5 (or a checksum), and a wrong one is BadDigest.
+  const xml = '<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>';
+  const putRaw = (headers: Record<string, string>) => signedRawRequest(plain, { method: 'PUT', host: `127.0.0.1:${plain.port}`, path: `/${b}?encryption`, headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...headers }, body: xml });
+  for (const [headers, code] of [[{}, 'InvalidRequest'], [{ 'Content-MD5': createHash('md5').update('other').digest('base64') }, 'BadDigest']] as const) {
+    const r = await putRaw(headers);
+    assertXmlError({ ...r, body: r.body.toString() }, code, 400);
+  }
+  await expectS3Error(c.send(new GetBucketEncryptionCommand({ Bucket: b })), 'ServerSideEncryptionConfigurationNotFoundError', 404);
   await c.send(new PutBucketEncryptionCommand({ Bucket: b, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] } }));
   const conf = await c.send(new GetBucketEncryptionCommand({ Bucket: b }));
   assert.equal(conf.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm, 'AES256');
@@ -219,6 +249,33 @@ test('bucket default encryption: Put/Get/DeleteBucketEncryption, applied to a pl
   await expectS3Error(c.send(new GetBucketEncryptionCommand({ Bucket: b })), 'ServerSideEncryptionConfigurationNotFoundError', 404);
   const after = await c.send(new PutObjectCommand({ Bucket: b, Key: 'k2', Body: 'x' }));
   assert.equal(after.ServerSideEncryption, undefined);
+});
+
+test('POST form: an x-amz-server-side-encryption field stores the file encrypted; SSE-C fields are taken over HTTPS (key MD5 echoed) and refused over plain HTTP', { timeout: 30_000 }, async () => {
+  const b = uniqueBucket('ssep');
+  await c.send(new CreateBucketCommand({ Bucket: b }));
+  const p = pattern(300_000);
+  const r = await postForm(c, b, 'posted', { 'x-amz-server-side-encryption': 'AES256' }, p.data);
+  assert.equal(r.status, 204, await r.text());
+  assert.equal(r.headers.get('x-amz-server-side-encryption'), 'AES256');
+  assert.equal((await c.send(new HeadObjectCommand({ Bucket: b, Key: 'posted' }))).ServerSideEncryption, 'AES256');
+  assert.ok((await get(c, { Bucket: b, Key: 'posted' })).equals(p.data));
+  await s.started.engine.store.settle();
+  assert.deepEqual(await filesHolding(s.root, p.needle), [], 'POSTed SSE object found in clear');
+  const key = randomBytes(32);
+  const ssec = { 'x-amz-server-side-encryption-customer-algorithm': 'AES256', 'x-amz-server-side-encryption-customer-key': key.toString('base64'), 'x-amz-server-side-encryption-customer-key-md5': createHash('md5').update(key).digest('base64') };
+  // Over HTTPS the same SSE-C fields are taken, and the reply names the key's MD5 as S3's does.
+  const okC = await postFormHttps(b, 'posted-c-tls', ssec, p.data);
+  assert.equal(okC.status, 204, okC.body.toString());
+  assert.equal(okC.headers['x-amz-server-side-encryption-customer-algorithm'], 'AES256');
+  assert.equal(okC.headers['x-amz-server-side-encryption-customer-key-md5'], ssec['x-amz-server-side-encryption-customer-key-md5']);
+  assert.ok((await get(sc, { Bucket: b, Key: 'posted-c-tls', SSECustomerAlgorithm: 'AES256', SSECustomerKey: key as unknown as string })).equals(p.data));
+  await expectStatusError(sc.send(new HeadObjectCommand({ Bucket: b, Key: 'posted-c-tls' })), 400);
+  const refused = await postForm(c, b, 'posted-c', ssec, p.data);
+  const text = await refused.text();
+  assertXmlError({ status: refused.status, headers: refused.headers, body: text }, 'InvalidRequest', 400);
+  assert.match(text, /secure connection/);
+  await expectStatusError(c.send(new HeadObjectCommand({ Bucket: b, Key: 'posted-c' })), 404);
 });
 
 test('SSE-C over HTTPS: right key reads, wrong key 403, missing key 400; copy and multipart with keys; plain HTTP refused', { timeout: 60_000 }, async () => {
@@ -257,15 +314,32 @@ test('SSE-C over HTTPS: right key reads, wrong key 403, missing key 400; copy an
   assert.ok((await get(sc, { Bucket: b, Key: 'm', ...ssec(key) })).equals(data));
   await expectS3Error(sc.send(new GetObjectCommand({ Bucket: b, Key: 'm', ...ssec(wrong) })), 'AccessDenied', 403);
 
+  // A plain object read with a customer key, or with x-amz-server-side-encryption: 400, as S3.
+  await sc.send(new PutObjectCommand({ Bucket: b, Key: 'plain', Body: data }));
+  await expectS3Error(sc.send(new GetObjectCommand({ Bucket: b, Key: 'plain', ...ssec(key) })), 'InvalidRequest', 400);
+  await expectStatusError(sc.send(new HeadObjectCommand({ Bucket: b, Key: 'plain', ...ssec(key) })), 400);
+  const withSse = await signedHttps('GET', `/${b}/plain`, { 'x-amz-server-side-encryption': 'AES256', 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' });
+  assertXmlError({ ...withSse, body: withSse.body.toString() }, 'InvalidArgument', 400);
+  assert.ok((await get(sc, { Bucket: b, Key: 'plain' })).equals(data), 'the plain object is unchanged');
+
   // Over plain HTTP the key would have crossed the network in clear: refused, nothing stored.
   const md5 = createHash('md5').update(key).digest('base64');
   const headers = { 'x-amz-server-side-encryption-customer-algorithm': 'AES256', 'x-amz-server-side-encryption-customer-key': key.toString('base64'), 'x-amz-server-side-encryption-customer-key-md5': md5, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' };
-  const r = await signedRawRequest(s, { method: 'PUT', host: `127.0.0.1:${s.port}`, path: `/${b}/insecure`, headers, body: 'secret' });
+  const r = await signedRawRequest(plain, { method: 'PUT', host: `127.0.0.1:${plain.port}`, path: `/${b}/insecure`, headers, body: 'secret' });
   assertXmlError({ ...r, body: r.body.toString() }, 'InvalidRequest', 400);
   assert.match(r.body.toString(), /must be made over a secure connection/);
-  const g = await signedRawRequest(s, { method: 'GET', host: `127.0.0.1:${s.port}`, path: `/${b}/c`, headers });
+  const g = await signedRawRequest(plain, { method: 'GET', host: `127.0.0.1:${plain.port}`, path: `/${b}/c`, headers });
   assertXmlError({ ...g, body: g.body.toString() }, 'InvalidRequest', 400);
   await expectStatusError(c.send(new HeadObjectCommand({ Bucket: b, Key: 'insecure' })), 404);
+  // Content-MD5 describes the plaintext under SSE-C too: the right one is taken, a wrong one is BadDigest and nothing is stored.
+  const body = 'checked body';
+  const right = await signedHttps('PUT', `/${b}/md5`, { ...headers, 'Content-MD5': createHash('md5').update(body).digest('base64') }, body);
+  assert.equal(right.status, 200, right.body.toString());
+  const bad = await signedHttps('PUT', `/${b}/md5-bad`, { ...headers, 'Content-MD5': createHash('md5').update('other').digest('base64') }, body);
+  assertXmlError({ ...bad, body: bad.body.toString() }, 'BadDigest', 400);
+  await expectStatusError(sc.send(new HeadObjectCommand({ Bucket: b, Key: 'md5-bad', ...ssec(key) })), 404);
+  assert.equal((await get(sc, { Bucket: b, Key: 'md5', ...ssec(key) })).toString(), body);
+
   // Over HTTPS, a key MD5 that does not match the key, and a key of the wrong length, are InvalidArgument.
   for (const h of [
     { ...headers, 'x-amz-server-side-encryption-customer-key-md5': createHash('md5').update(wrong).digest('base64') },
@@ -277,8 +351,9 @@ test('SSE-C over HTTPS: right key reads, wrong key 403, missing key 400; copy an
 });
 
 test('without a master key every SSE-S3 request is refused and nothing is stored; SSE-C still works', { timeout: 60_000 }, async () => {
-  const plainServer = await startTestServer();
-  const pc = sdkClient(plainServer);
+  const plainServer = await startTestServer({ tls: true, plainHttp: true });
+  const pc = sdkClient(plainSide(plainServer));
+  const tc = sdkClient(plainServer);
   try {
     assert.match(banner(plainServer.started), /encryption: +off/);
     const b = uniqueBucket('ssen');
@@ -290,30 +365,20 @@ test('without a master key every SSE-S3 request is refused and nothing is stored
     await expectS3Error(pc.send(new CreateMultipartUploadCommand({ Bucket: b, Key: 'k3', ServerSideEncryption: 'AES256' })), 'NotImplemented', 501);
     await expectS3Error(pc.send(new PutBucketEncryptionCommand({ Bucket: b, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] } })), 'NotImplemented', 501);
     await expectS3Error(pc.send(new GetBucketEncryptionCommand({ Bucket: b })), 'ServerSideEncryptionConfigurationNotFoundError', 404);
+    const posted = await postForm(pc, b, 'k4', { 'x-amz-server-side-encryption': 'AES256' }, Buffer.from('secret'));
+    const postedText = await posted.text();
+    assertXmlError({ status: posted.status, headers: posted.headers, body: postedText }, 'NotImplemented', 501);
     const listed = await pc.send(new ListObjectsV2Command({ Bucket: b }));
     assert.deepEqual(listed.Contents?.map((o) => o.Key), ['src'], 'nothing stored');
-    const r = await signedRawRequest(plainServer, { method: 'GET', host: `127.0.0.1:${plainServer.port}`, path: `/${b}?uploads`, headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
-    assert.doesNotMatch(r.body.toString(), /<Upload>/, 'no upload created');
-    // SSE-C needs no master key: the same app behind https.
-    const cert = await readFile(path.join(dir, 'cert.pem'));
-    const handler = plainServer.started.http.server.listeners('request')[0] as (req: unknown, res: unknown) => void;
-    const t = https.createServer({ key: await readFile(path.join(dir, 'key.pem')), cert }, handler);
-    await new Promise<void>((ok) => t.listen(0, '127.0.0.1', ok));
-    const tc = new S3Client({
-      endpoint: `https://127.0.0.1:${(t.address() as AddressInfo).port}`, region: plainServer.region, forcePathStyle: true,
-      credentials: { accessKeyId: plainServer.accessKeyId, secretAccessKey: plainServer.secretAccessKey },
-      requestHandler: { httpsAgent: new https.Agent({ ca: cert }) },
-    });
-    try {
-      const key = randomBytes(32);
-      await tc.send(new PutObjectCommand({ Bucket: b, Key: 'c', Body: 'hello', SSECustomerAlgorithm: 'AES256', SSECustomerKey: key as unknown as string }));
-      assert.equal((await get(tc, { Bucket: b, Key: 'c', SSECustomerAlgorithm: 'AES256', SSECustomerKey: key as unknown as string })).toString(), 'hello');
-    } finally {
-      tc.destroy();
-      await new Promise<void>((ok) => { t.close(() => ok()); t.closeAllConnections(); });
-    }
+    const uploads = await pc.send(new ListMultipartUploadsCommand({ Bucket: b }));
+    assert.equal(uploads.Uploads, undefined, 'no upload created');
+    // SSE-C needs no master key (over the server's HTTPS listener).
+    const key = randomBytes(32);
+    await tc.send(new PutObjectCommand({ Bucket: b, Key: 'c', Body: 'hello', SSECustomerAlgorithm: 'AES256', SSECustomerKey: key as unknown as string }));
+    assert.equal((await get(tc, { Bucket: b, Key: 'c', SSECustomerAlgorithm: 'AES256', SSECustomerKey: key as unknown as string })).toString(), 'hello');
   } finally {
     pc.destroy();
+    tc.destroy();
     await plainServer.destroy();
   }
 });
@@ -380,4 +445,44 @@ test('a ciphertext byte changed on disk past the CRC check is refused by GCM; ra
   await expectS3Error(c.send(new GetObjectCommand({ Bucket: b, Key: 't', Range: 'bytes=10-20' })), 'InternalError', 500);
   // Chunk 0 is the only one changed: a range from chunk 1 on never reads it.
   assert.ok((await get(c, { Bucket: b, Key: 't', Range: 'bytes=70000-299999' })).equals(data.subarray(70000)));
+});
+
+test('an SSE-S3 object reads back after a restart with the same master key; under another key, or none, it is refused', { timeout: 90_000 }, async () => {
+  const root = path.join(dir, 'restart');
+  const keys = [path.join(dir, 'restart-a.key'), path.join(dir, 'restart-b.key')];
+  for (const k of keys) {
+    await writeFile(k, randomBytes(32).toString('base64'));
+    await chmod(k, 0o600);
+  }
+  const data = randomBytes(200_000);
+  /** A server on the same root with `keyFile` (or no master key), for the length of `f`. */
+  const withServer = async (keyFile: string | undefined, f: (client: S3Client) => Promise<void>) => {
+    const t = await startTestServer({ root, env: keyFile ? { TESSERA_SSE_MASTER_KEY_FILE: keyFile } : {} });
+    const tc = sdkClient(t);
+    try {
+      await f(tc);
+    } finally {
+      tc.destroy();
+      await t.stop();
+    }
+  };
+  try {
+    await withServer(keys[0], async (tc) => {
+      await tc.send(new CreateBucketCommand({ Bucket: 'restart' }));
+      await tc.send(new PutObjectCommand({ Bucket: 'restart', Key: 'k', Body: data, ServerSideEncryption: 'AES256' }));
+    });
+    await withServer(keys[0], async (tc) => {
+      assert.ok((await get(tc, { Bucket: 'restart', Key: 'k' })).equals(data), 'same key after a restart');
+    });
+    await withServer(keys[1], async (tc) => {
+      const e = await expectS3Error(tc.send(new GetObjectCommand({ Bucket: 'restart', Key: 'k' })), 'InternalError', 500);
+      assert.match(e.message ?? '', /another master key/);
+    });
+    await withServer(undefined, async (tc) => {
+      const e = await expectS3Error(tc.send(new GetObjectCommand({ Bucket: 'restart', Key: 'k' })), 'NotImplemented', 501);
+      assert.match(e.message ?? '', /master key/);
+    });
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
 });

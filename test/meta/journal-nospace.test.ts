@@ -5,32 +5,25 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtemp, open, readdir, rm, stat, statfs } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, statfs, truncate } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fillUntilFull, mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
 import { Disk } from '../../src/disk/disk.js';
 import { isNoSpace } from '../../src/disk/space.js';
 import { DiskJournal } from '../../src/meta/journal/disk-journal.js';
 
 test('a journal append that runs out of space fails as no-space and leaves whole records only', { timeout: 30_000 }, async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tessera-jnospace-'));
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir]);
+  mountTmpfs(dir, 1);
   try {
     const disk = new Disk(dir, 0);
     const journal = new DiskJournal(disk);
     await journal.append({ epoch: 1, seq: 1 }, Buffer.alloc(1000, 1));
     // Fill the filesystem, then give back one page: the next 64 KiB record fits only in part.
     const filler = path.join(dir, 'filler');
-    const fh = await open(filler, 'w');
-    let size = 0;
-    try {
-      for (;;) size += (await fh.write(Buffer.alloc(64 * 1024))).bytesWritten;
-    } catch (e) {
-      assert.equal((e as NodeJS.ErrnoException).code, 'ENOSPC');
-    }
-    await fh.truncate(size - 4096);
-    await fh.close();
+    const size = await fillUntilFull(filler, 64 * 1024);
+    await truncate(filler, size - 4096);
     const f = await statfs(dir);
     assert.ok(f.bavail * f.bsize > 0 && f.bavail * f.bsize < 64 * 1024, 'a little room left');
 
@@ -46,7 +39,7 @@ test('a journal append that runs out of space fails as no-space and leaves whole
     await journal.append({ epoch: 1, seq: 3 }, Buffer.alloc(1000, 3));
     await journal.close();
   } finally {
-    execFileSync('umount', [dir]);
+    unmountTmpfs(dir);
     await rm(dir, { recursive: true, force: true });
   }
 });
