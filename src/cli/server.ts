@@ -6,6 +6,7 @@ import { createApp } from '../http/app.js';
 import { certificateWarning, listen, type CertificateInfo, type RunningServer } from '../http/server.js';
 import { openEngine, type Engine } from '../object/engine.js';
 import { createLogger, type Logger } from '../ops/log.js';
+import { AuditLog } from '../ops/audit.js';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { loadMasterKey } from '../config/master-key.js';
@@ -16,6 +17,7 @@ export interface Started {
   engine: Engine;
   http: RunningServer;
   log: Logger;
+  audit?: AuditLog;
   stop(): Promise<void>;
 }
 
@@ -51,7 +53,15 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   if (identities.unreadableKeys > 0) {
     log('warn', `${identities.unreadableKeys} user access key(s) were sealed under another root secret and cannot sign until that root secret is configured again`);
   }
+  let audit: AuditLog | undefined;
+  try {
+    if (config.auditFile !== undefined) audit = await AuditLog.open(config.auditFile, log);
+  } catch (e) {
+    await engine.close();
+    throw e;
+  }
   const app = createApp({
+    audit,
     store: engine.store,
     region: config.region,
     domains: config.domains,
@@ -73,6 +83,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       log,
     });
   } catch (e) {
+    await audit?.close();
     await engine.close();
     throw e;
   }
@@ -84,9 +95,11 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     engine,
     http,
     log,
+    audit,
     async stop() {
       await http.close();
       await engine.close();
+      await audit?.close();
     },
   };
 }

@@ -150,3 +150,50 @@ export function objectRoute(ctx: S3Ctx, method: string): Route {
 export function actionOf(r: Route, ctx: S3Ctx): string | null {
   return typeof r.action === 'function' ? r.action(ctx) : r.action;
 }
+
+/**
+ * The AWS API operation name of a request (PutObject, ListObjectsV2, CreateMultipartUpload …),
+ * for logs and metrics: the same method and sub-resource choice as the route tables above.
+ * `level` is where the request's path points; requests the tables refuse get a name that
+ * says what was asked (e.g. "PUT ?lifecycle").
+ */
+export function operationName(ctx: S3Ctx, level: 'SERVICE' | 'BUCKET' | 'OBJECT'): string {
+  const method = ctx.method;
+  if (method === 'OPTIONS') return 'PreflightRequest';
+  if (level === 'SERVICE') return method === 'GET' ? 'ListBuckets' : `${method} /`;
+  const table = level === 'BUCKET' ? BUCKET_OPERATIONS : OBJECT_OPERATIONS;
+  const sub = subresource(ctx, level === 'BUCKET' ? BUCKET_SUBRESOURCES : OBJECT_SUBRESOURCES) ?? '';
+  const name = Object.prototype.hasOwnProperty.call(table, method) ? table[method]![sub] : undefined;
+  if (name === undefined) return sub ? `${method} ?${sub}` : `${method} ${level === 'BUCKET' ? 'bucket' : 'object'}`;
+  if (name === 'ListObjects' && ctx.query['list-type'] === '2') return 'ListObjectsV2';
+  if ((name === 'PutObject' || name === 'UploadPart') && ctx.req.headers['x-amz-copy-source'] !== undefined) {
+    return name === 'PutObject' ? 'CopyObject' : 'UploadPartCopy';
+  }
+  return name;
+}
+
+const BUCKET_OPERATIONS: Record<string, Record<string, string>> = {
+  GET: {
+    '': 'ListObjects', location: 'GetBucketLocation', versioning: 'GetBucketVersioning', tagging: 'GetBucketTagging',
+    versions: 'ListObjectVersions', uploads: 'ListMultipartUploads', policy: 'GetBucketPolicy', policyStatus: 'GetBucketPolicyStatus',
+    publicAccessBlock: 'GetPublicAccessBlock', acl: 'GetBucketAcl', cors: 'GetBucketCors', encryption: 'GetBucketEncryption',
+  },
+  HEAD: { '': 'HeadBucket' },
+  PUT: {
+    '': 'CreateBucket', versioning: 'PutBucketVersioning', tagging: 'PutBucketTagging', policy: 'PutBucketPolicy',
+    publicAccessBlock: 'PutPublicAccessBlock', acl: 'PutBucketAcl', cors: 'PutBucketCors', encryption: 'PutBucketEncryption',
+  },
+  DELETE: {
+    '': 'DeleteBucket', tagging: 'DeleteBucketTagging', policy: 'DeleteBucketPolicy', publicAccessBlock: 'DeletePublicAccessBlock',
+    cors: 'DeleteBucketCors', encryption: 'DeleteBucketEncryption',
+  },
+  POST: { '': 'PostObject', delete: 'DeleteObjects' },
+};
+
+const OBJECT_OPERATIONS: Record<string, Record<string, string>> = {
+  GET: { '': 'GetObject', tagging: 'GetObjectTagging', uploadId: 'ListParts', acl: 'GetObjectAcl' },
+  HEAD: { '': 'HeadObject' },
+  PUT: { '': 'PutObject', tagging: 'PutObjectTagging', uploadId: 'UploadPart', acl: 'PutObjectAcl' },
+  DELETE: { '': 'DeleteObject', tagging: 'DeleteObjectTagging', uploadId: 'AbortMultipartUpload' },
+  POST: { uploads: 'CreateMultipartUpload', uploadId: 'CompleteMultipartUpload' },
+};
