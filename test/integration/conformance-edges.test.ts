@@ -71,3 +71,57 @@ print(json.dumps({'err': e, 'token': r.get('ContinuationToken'), 'keys': [o['Key
     assert.deepEqual(r.keys, ['a', 'b', 'c']);
   });
 });
+
+describe('encoding-type=url', () => {
+  const keys = ['asdf+b', 'foo+1/bar', 'foo/bar', 'quux ab/abc', 'quux/abc', 'test_file(3).png', 'tilde~x.txt', 'ünï'];
+
+  test('keys, prefixes, delimiter and markers are percent-encoded as S3 does (space is %20, never +)', T, async () => {
+    const b = bucket('enc');
+    const B = JSON.stringify(b);
+    // An EncodingType the caller sets itself is not decoded by botocore: the raw values show.
+    const r = await py(`
+s3.create_bucket(Bucket=${B})
+for k in ${JSON.stringify(keys)}:
+    s3.put_object(Bucket=${B}, Key=k, Body=b'x')
+v1 = s3.list_objects(Bucket=${B}, Delimiter='/', EncodingType='url')
+v1m = s3.list_objects(Bucket=${B}, Delimiter='/', EncodingType='url', Marker='asdf+b', MaxKeys=1)
+v2 = s3.list_objects_v2(Bucket=${B}, Delimiter=' ', EncodingType='url', StartAfter='a b', Prefix='qu')
+vv = s3.list_object_versions(Bucket=${B}, EncodingType='url', KeyMarker='asdf+b', MaxKeys=1, Prefix='')
+print(json.dumps({
+  'v1': {'keys': [o['Key'] for o in v1.get('Contents', [])], 'prefixes': [p['Prefix'] for p in v1.get('CommonPrefixes', [])], 'delimiter': v1.get('Delimiter')},
+  'v1m': {'marker': v1m.get('Marker'), 'next': v1m.get('NextMarker'), 'prefixes': [p['Prefix'] for p in v1m.get('CommonPrefixes', [])]},
+  'v2': {'delimiter': v2.get('Delimiter'), 'startAfter': v2.get('StartAfter'), 'prefixes': [p['Prefix'] for p in v2.get('CommonPrefixes', [])], 'keys': [o['Key'] for o in v2.get('Contents', [])]},
+  'vv': {'keyMarker': vv.get('KeyMarker'), 'next': vv.get('NextKeyMarker'), 'keys': [o['Key'] for o in vv.get('Versions', [])]},
+}))
+`);
+    assert.deepEqual(r.v1.keys, ['asdf%2Bb', 'test_file%283%29.png', 'tilde~x.txt', '%C3%BCn%C3%AF']);
+    assert.deepEqual(r.v1.prefixes, ['foo%2B1/', 'foo/', 'quux%20ab/', 'quux/']);
+    assert.equal(r.v1.delimiter, '/');
+    assert.deepEqual(r.v1m, { marker: 'asdf%2Bb', next: 'foo%2B1/', prefixes: ['foo%2B1/'] });
+    assert.deepEqual(r.v2, { delimiter: '%20', startAfter: 'a%20b', prefixes: ['quux%20'], keys: ['quux/abc'] });
+    assert.deepEqual(r.vv, { keyMarker: 'asdf%2Bb', next: 'foo%2B1/bar', keys: ['foo%2B1/bar'] });
+  });
+
+  test('boto3 (which asks for url encoding itself) gets keys, prefixes and a newline prefix back intact', T, async () => {
+    const b = bucket('enc2');
+    const B = JSON.stringify(b);
+    const r = await py(`
+s3.create_bucket(Bucket=${B})
+for k in ${JSON.stringify(keys)} + ['line\\nbreak']:
+    s3.put_object(Bucket=${B}, Key=k, Body=b'x')
+v1 = s3.list_objects(Bucket=${B}, Delimiter='/')
+nl1 = s3.list_objects(Bucket=${B}, Prefix='\\n')
+nl2 = s3.list_objects_v2(Bucket=${B}, Prefix='\\n')
+nl3 = s3.list_object_versions(Bucket=${B}, Prefix='\\n')
+lb = s3.list_objects_v2(Bucket=${B}, Prefix='line\\n')
+print(json.dumps({'keys': [o['Key'] for o in v1.get('Contents', [])], 'prefixes': [p['Prefix'] for p in v1.get('CommonPrefixes', [])],
+  'nl': [nl1.get('Prefix'), nl2.get('Prefix'), nl3.get('Prefix')], 'nlEmpty': [len(x.get('Contents', [])) for x in (nl1, nl2)],
+  'lb': [o['Key'] for o in lb.get('Contents', [])]}))
+`);
+    assert.deepEqual(r.keys, ['asdf+b', 'line\nbreak', 'test_file(3).png', 'tilde~x.txt', 'ünï']);
+    assert.deepEqual(r.prefixes, ['foo+1/', 'foo/', 'quux ab/', 'quux/']);
+    assert.deepEqual(r.nl, ['\n', '\n', '\n']);
+    assert.deepEqual(r.nlEmpty, [0, 0]);
+    assert.deepEqual(r.lb, ['line\nbreak']);
+  });
+});
