@@ -125,3 +125,37 @@ print(json.dumps({'keys': [o['Key'] for o in v1.get('Contents', [])], 'prefixes'
     assert.deepEqual(r.lb, ['line\nbreak']);
   });
 });
+
+describe('Content-Encoding', () => {
+  test('"deflate, gzip" is stored and returned byte-for-byte (boto3)', T, async () => {
+    const b = bucket('ce');
+    const r = await py(`
+s3.create_bucket(Bucket=${JSON.stringify(b)})
+s3.put_object(Bucket=${JSON.stringify(b)}, Key='k', Body=b'data', ContentEncoding='deflate, gzip')
+h = s3.head_object(Bucket=${JSON.stringify(b)}, Key='k')
+g = s3.get_object(Bucket=${JSON.stringify(b)}, Key='k')
+print(json.dumps([h.get('ContentEncoding'), g.get('ContentEncoding')]))
+`);
+    assert.deepEqual(r, ['deflate, gzip', 'deflate, gzip']);
+  });
+
+  test('with aws-chunked stripped from it, the rest is kept as sent (SDK streaming upload, raw aws-chunked)', T, async () => {
+    const b = bucket('ce2');
+    await py(`s3.create_bucket(Bucket=${JSON.stringify(b)})\nprint(1)`);
+    // The SDK sends a stream of known length with a trailing checksum: aws-chunked.
+    await sdk.send(new PutObjectCommand({ Bucket: b, Key: 's', Body: Readable.from([Buffer.from('streamed')]), ContentLength: 8, ContentEncoding: 'deflate, gzip' }));
+    const h = await sdk.send(new HeadObjectCommand({ Bucket: b, Key: 's' }));
+    assert.equal(h.ContentEncoding, 'deflate, gzip');
+    for (const sent of ['aws-chunked, deflate, gzip', 'deflate, aws-chunked, gzip', 'deflate, gzip,aws-chunked']) {
+      // An unsigned aws-chunked body (STREAMING-UNSIGNED-PAYLOAD-TRAILER, no trailer sent).
+      const chunked = Buffer.from('5\r\nhello\r\n0\r\n\r\n');
+      const put = await signedRawRequest(s, {
+        method: 'PUT', host: `127.0.0.1:${s.port}`, path: `/${b}/raw`, body: chunked,
+        headers: { 'content-encoding': sent, 'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER', 'x-amz-decoded-content-length': '5', 'content-length': String(chunked.length) },
+      });
+      assert.equal(put.status, 200, put.body.toString());
+      const head = await sdk.send(new HeadObjectCommand({ Bucket: b, Key: 'raw' }));
+      assert.equal(head.ContentEncoding, 'deflate, gzip', `sent ${sent}`);
+    }
+  });
+});
