@@ -159,3 +159,27 @@ print(json.dumps([h.get('ContentEncoding'), g.get('ContentEncoding')]))
     }
   });
 });
+
+describe('presigned URL expiry', () => {
+  test('a negative or elapsed expiry → 403 AccessDenied, never 400', T, async () => {
+    const b = bucket('presign');
+    const r = await py(`
+s3.create_bucket(Bucket=${JSON.stringify(b)})
+s3.put_object(Bucket=${JSON.stringify(b)}, Key='k', Body=b'x')
+neg = fetch(s3.generate_presigned_url('get_object', Params={'Bucket': ${JSON.stringify(b)}, 'Key': 'k'}, ExpiresIn=-7200))
+short = s3.generate_presigned_url('get_object', Params={'Bucket': ${JSON.stringify(b)}, 'Key': 'k'}, ExpiresIn=1)
+deadline = time.time() + 30
+while True:
+    el = fetch(short)
+    if el['status'] != 200 or time.time() > deadline:
+        break
+    time.sleep(0.2)
+print(json.dumps({'neg': neg, 'elapsed': el}))
+`);
+    for (const [what, res] of Object.entries(r) as Array<[string, { status: number; body: string }]>) {
+      assert.equal(res.status, 403, `${what}: ${res.body}`);
+      assert.match(res.body, /<Code>AccessDenied<\/Code>/, what);
+      assert.match(res.body, /<Message>Request has expired<\/Message>/, what);
+    }
+  });
+});
