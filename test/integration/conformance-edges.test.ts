@@ -183,3 +183,78 @@ print(json.dumps({'neg': neg, 'elapsed': el}))
     }
   });
 });
+
+describe('x-amz-tagging', () => {
+  test('"foo=bar&bar" keeps both tags (a key without "=" has an empty value)', T, async () => {
+    const b = bucket('tags');
+    const r = await py(`
+s3.create_bucket(Bucket=${JSON.stringify(b)})
+s3.put_object(Bucket=${JSON.stringify(b)}, Key='k', Body=b'x', Tagging='foo=bar&bar')
+print(json.dumps(sorted([[t['Key'], t['Value']] for t in s3.get_object_tagging(Bucket=${JSON.stringify(b)}, Key='k')['TagSet']])))
+`);
+    assert.deepEqual(r, [['bar', ''], ['foo', 'bar']]);
+  });
+});
+
+describe('x-amz-version-id on a bucket that never had versioning', () => {
+  test('PutObject and CompleteMultipartUpload send no version id header at all', T, async () => {
+    const b = bucket('nover');
+    const r = await py(`
+B = ${JSON.stringify(b)}
+s3.create_bucket(Bucket=B)
+p = s3.put_object(Bucket=B, Key='k', Body=b'x')
+u = s3.create_multipart_upload(Bucket=B, Key='m')
+part = s3.upload_part(Bucket=B, Key='m', UploadId=u['UploadId'], PartNumber=1, Body=b'y')
+c = s3.complete_multipart_upload(Bucket=B, Key='m', UploadId=u['UploadId'], MultipartUpload={'Parts': [{'PartNumber': 1, 'ETag': part['ETag']}]})
+hdr = lambda r: r['ResponseMetadata']['HTTPHeaders'].get('x-amz-version-id')
+print(json.dumps({'put': hdr(p), 'complete': hdr(c), 'putField': p.get('VersionId'), 'completeField': c.get('VersionId')}))
+`);
+    assert.deepEqual(r, { put: null, complete: null, putField: null, completeField: null });
+  });
+});
+
+describe('wrong checksum values', () => {
+  test('a wrong x-amz-checksum-sha256 or -crc64nvme → 400 BadDigest; a malformed one → InvalidRequest', T, async () => {
+    const b = bucket('digest');
+    const r = await py(`
+B = ${JSON.stringify(b)}
+s3.create_bucket(Bucket=B)
+other = base64.b64encode(hashlib.sha256(b'other').digest()).decode()
+wrong = err(lambda: s3.put_object(Bucket=B, Key='k', Body=b'data', ChecksumSHA256=other))
+bad = err(lambda: s3.put_object(Bucket=B, Key='k', Body=b'data', ChecksumSHA256='not-a-digest'))
+print(json.dumps({'wrong': wrong, 'bad': bad}))
+`);
+    assert.equal(r.wrong.status, 400, JSON.stringify(r.wrong));
+    assert.equal(r.wrong.code, 'BadDigest');
+    assert.equal(r.bad.status, 400, JSON.stringify(r.bad));
+    assert.equal(r.bad.code, 'InvalidRequest');
+    // boto3 cannot send CRC64NVME without awscrt: a signed raw request carries it.
+    const put = (value: string) => signedRawRequest(s, {
+      method: 'PUT', host: `127.0.0.1:${s.port}`, path: `/${b}/n`, body: 'data',
+      headers: { 'x-amz-checksum-crc64nvme': value, 'x-amz-sdk-checksum-algorithm': 'CRC64NVME' },
+    });
+    const wrong = await put('AAAAAAAAAAA=');
+    assert.equal(wrong.status, 400, wrong.body.toString());
+    assert.match(wrong.body.toString(), /<Code>BadDigest<\/Code>/);
+    const bad = await put('AAAA');
+    assert.equal(bad.status, 400, bad.body.toString());
+    assert.match(bad.body.toString(), /<Code>InvalidRequest<\/Code>/);
+  });
+});
+
+describe('Expect headers other than 100-continue', () => {
+  test('an empty or numeric Expect on PutObject and CreateBucket is ignored (no 417)', T, async () => {
+    for (const expect of ['', '5', '100']) {
+      const b = bucket('expect');
+      const host = `127.0.0.1:${s.port}`;
+      const cb = await signedRawRequest(s, { method: 'PUT', host, path: `/${b}`, headers: { expect }, body: '' });
+      assert.equal(cb.status, 200, `CreateBucket with Expect "${expect}": ${cb.body.toString()}`);
+      const put = await signedRawRequest(s, { method: 'PUT', host, path: `/${b}/k`, headers: { expect }, body: 'hello' });
+      assert.equal(put.status, 200, `PutObject with Expect "${expect}": ${put.body.toString()}`);
+      const got = await rawRequest(s, { method: 'GET', path: `/${b}/k` });
+      assert.notEqual(got.status, 417);
+      const r = await py(`print(json.dumps(s3.get_object(Bucket=${JSON.stringify(b)}, Key='k')['Body'].read().decode()))`);
+      assert.equal(r, 'hello');
+    }
+  });
+});
