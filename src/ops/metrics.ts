@@ -1,5 +1,9 @@
 // Prometheus metrics of one server (prom-client). Each server has its own Registry, so
 // several servers in one process (tests, embedded use) never mix or double-register series.
+// The process metrics (CPU, memory, event loop, GC) describe the process, not a server: they
+// live in one registry per process, created on first use, and every scrape appends them.
+// (Each registration starts an event-loop monitor and a GC observer that are never stopped,
+// so one per server would pile up in a process that starts many.)
 //
 // Request metrics are counted as requests finish (ops/routes.ts). Everything else is read at
 // scrape time from state the server already keeps: disk flags and statfs, the heal counters,
@@ -78,7 +82,6 @@ export class ServerMetrics {
 
   constructor(private readonly src: MetricsSource) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry });
     this.requests = new Counter({ name: 'tessera_http_requests_total', help: 'S3 and admin requests answered, by S3 operation and HTTP status', labelNames: ['operation', 'status'], registers });
     this.duration = new Histogram({ name: 'tessera_http_request_duration_seconds', help: 'Time from the request headers to the last byte of the reply, by S3 operation', labelNames: ['operation'], buckets: DURATION_BUCKETS, registers });
     this.bytesIn = new Counter({ name: 'tessera_http_received_bytes_total', help: 'Request body bytes received, by S3 operation', labelNames: ['operation'], registers });
@@ -135,7 +138,8 @@ export class ServerMetrics {
     const started = process.hrtime.bigint();
     await this.refresh();
     this.scrapeSeconds.set(Number(process.hrtime.bigint() - started) / 1e9);
-    return this.registry.metrics();
+    const [own, proc] = await Promise.all([this.registry.metrics(), processRegistry().metrics()]);
+    return own + proc;
   }
 
   get contentType(): string {
@@ -189,6 +193,16 @@ export class ServerMetrics {
     });
     this.metaBytes.set(metaBytes);
   }
+}
+
+let processMetrics: Registry | undefined;
+
+function processRegistry(): Registry {
+  if (!processMetrics) {
+    processMetrics = new Registry();
+    collectDefaultMetrics({ register: processMetrics });
+  }
+  return processMetrics;
 }
 
 /** Bytes of the regular files in a directory (LevelDB keeps its files in one flat directory). */
