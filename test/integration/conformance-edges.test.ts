@@ -4,6 +4,8 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { boto3, sdkClient } from '../helpers/clients.js';
@@ -256,5 +258,91 @@ describe('Expect headers other than 100-continue', () => {
       const r = await py(`print(json.dumps(s3.get_object(Bucket=${JSON.stringify(b)}, Key='k')['Body'].read().decode()))`);
       assert.equal(r, 'hello');
     }
+  });
+});
+
+/** Shard files on the server's disks (committed data only; temporary files excluded). */
+async function shardFiles(): Promise<number> {
+  let n = 0;
+  const walk = async (dir: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (e.isDirectory()) await walk(path.join(dir, e.name));
+      else n++;
+    }
+  };
+  for (const d of s.disks) await walk(path.join(d, 'shards'));
+  return n;
+}
+
+describe('suite cleanup: delete every bucket as conformance suites do', () => {
+  test('unfinished uploads, versions and delete markers left behind; list versions, delete them, delete the bucket: nothing stuck, no data left', { timeout: 300_000 }, async () => {
+    const baseline = await shardFiles();
+    const prefix = `cleanup-${process.pid}-`;
+    // What test suites leave behind: buckets in every versioning state, objects, versions,
+    // delete markers, and multipart uploads never completed nor aborted (with parts big
+    // enough to be stored as shard files, not inline).
+    const setup = await py(`
+P = ${JSON.stringify(prefix)}
+part = b'p' * (1024 * 1024 + 7)
+def uploads(b, n):
+    for i in range(n):
+        u = s3.create_multipart_upload(Bucket=b, Key='mp/%d' % i)
+        s3.upload_part(Bucket=b, Key='mp/%d' % i, UploadId=u['UploadId'], PartNumber=1, Body=part)
+        s3.upload_part(Bucket=b, Key='mp/%d' % i, UploadId=u['UploadId'], PartNumber=2, Body=b'tail')
+s3.create_bucket(Bucket=P + 'uploads-only'); uploads(P + 'uploads-only', 3)
+s3.create_bucket(Bucket=P + 'plain'); uploads(P + 'plain', 2)
+for i in range(3): s3.put_object(Bucket=P + 'plain', Key='obj/%d' % i, Body=part)
+s3.create_bucket(Bucket=P + 'versioned')
+s3.put_bucket_versioning(Bucket=P + 'versioned', VersioningConfiguration={'Status': 'Enabled'})
+for i in range(3): s3.put_object(Bucket=P + 'versioned', Key='k', Body=part)
+s3.delete_object(Bucket=P + 'versioned', Key='k')
+s3.delete_object(Bucket=P + 'versioned', Key='gone')
+uploads(P + 'versioned', 2)
+s3.create_bucket(Bucket=P + 'suspended')
+s3.put_bucket_versioning(Bucket=P + 'suspended', VersioningConfiguration={'Status': 'Enabled'})
+s3.put_object(Bucket=P + 'suspended', Key='k', Body=part)
+s3.put_bucket_versioning(Bucket=P + 'suspended', VersioningConfiguration={'Status': 'Suspended'})
+s3.put_object(Bucket=P + 'suspended', Key='k', Body=b'null version')
+s3.delete_object(Bucket=P + 'suspended', Key='k')
+uploads(P + 'suspended', 1)
+print(json.dumps(sorted(b['Name'] for b in s3.list_buckets()['Buckets'] if b['Name'].startswith(P))))
+`);
+    assert.equal(setup.length, 4);
+    assert.ok((await shardFiles()) > baseline, 'the setup stored shard files');
+    // The cleanup code of s3-tests-like suites: versions and delete markers deleted in
+    // batches, uploads never looked at, then DeleteBucket.
+    const r = await py(`
+P = ${JSON.stringify(prefix)}
+out = {}
+for b in [x['Name'] for x in s3.list_buckets()['Buckets'] if x['Name'].startswith(P)]:
+    for page in s3.get_paginator('list_object_versions').paginate(Bucket=b):
+        objs = [{'Key': v['Key'], 'VersionId': v['VersionId']} for v in page.get('Versions', []) + page.get('DeleteMarkers', [])]
+        if objs:
+            s3.delete_objects(Bucket=b, Delete={'Objects': objs, 'Quiet': True})
+    out[b] = err(lambda: s3.delete_bucket(Bucket=b))
+left = [x['Name'] for x in s3.list_buckets()['Buckets'] if x['Name'].startswith(P)]
+# A bucket of the same name starts empty: no upload of the old one shows up again.
+s3.create_bucket(Bucket=P + 'uploads-only')
+again = s3.list_multipart_uploads(Bucket=P + 'uploads-only').get('Uploads', [])
+s3.delete_bucket(Bucket=P + 'uploads-only')
+print(json.dumps({'results': out, 'left': left, 'again': len(again)}))
+`);
+    for (const [b, res] of Object.entries(r.results)) assert.equal((res as { code: string | null }).code, null, `DeleteBucket ${b}: ${JSON.stringify(res)}`);
+    assert.deepEqual(r.left, []);
+    assert.equal(r.again, 0);
+    // The parts' data went to the garbage queue with the uploads: every shard file goes.
+    const deadline = Date.now() + 60_000;
+    let now = await shardFiles();
+    while (now > baseline && Date.now() < deadline) {
+      await new Promise((res) => setTimeout(res, 200));
+      now = await shardFiles();
+    }
+    assert.equal(now, baseline, 'shard files of the deleted uploads, versions and objects are removed');
   });
 });
