@@ -6,6 +6,7 @@ import { createApp } from '../http/app.js';
 import { certificateWarning, listen, type CertificateInfo, type RunningServer } from '../http/server.js';
 import { openEngine, type Engine } from '../object/engine.js';
 import { createLogger, type Logger } from '../ops/log.js';
+import { serverOps } from '../ops/server-ops.js';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { loadMasterKey } from '../config/master-key.js';
@@ -59,6 +60,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     owner: { id: ownerId(creds.accessKeyId), displayName: 'tessera' },
     log,
     limits: config.limits,
+    ops: serverOps(engine, { scannerBytesPerSecond: config.scannerBytesPerSecond, metricsToken: config.metrics.token }),
   });
   let http: RunningServer;
   try {

@@ -74,6 +74,8 @@ export interface Config {
   diskReserve: DiskReserve;
   /** False hides the root secret from the start-up banner when it came from config or env. */
   printSecret: boolean;
+  /** GET /metrics: with a token, scrapes must send `Authorization: Bearer <token>`. */
+  metrics: { token?: string };
   /** The config file that was read, if any. */
   configFile?: string;
 }
@@ -190,6 +192,7 @@ export const CONFIG_KEYS = {
   'limits.memory_budget': 'TESSERA_MEMORY_BUDGET',
   disk_reserve: 'TESSERA_DISK_RESERVE',
   print_secret: 'TESSERA_PRINT_SECRET',
+  'metrics.token': 'TESSERA_METRICS_TOKEN',
 } as const;
 
 /**
@@ -399,6 +402,7 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> 
   }
   const diskReserve = get('disk_reserve', parseReserve, () => DEFAULTS.diskReserve);
   const printSecret = get('print_secret', parseBoolean, () => DEFAULTS.printSecret);
+  const metricsToken = get('metrics.token', parseMetricsToken, () => undefined);
 
   // Only now, with every value known to be sound, touch the filesystem.
   await prepareDirectories([
@@ -436,6 +440,7 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> 
     limits,
     diskReserve,
     printSecret,
+    metrics: metricsToken !== undefined ? { token: metricsToken } : {},
     ...(configFile !== undefined ? { configFile } : {}),
   };
 }
@@ -655,4 +660,12 @@ async function prepareDirectories(dirs: DirectoryToPrepare[]): Promise<void> {
       if (isInside(b.real, a.real)) throw new ConfigError(`${b.origin}: ${b.label} is inside ${a.label} (${a.real})`);
     }
   }
+}
+
+/** A bearer token: it travels in an HTTP header, so visible ASCII only, and long enough not to guess. */
+function parseMetricsToken(value: unknown): string {
+  if (typeof value !== 'string') throw new ConfigError(`expected a string, got ${show(value)}`);
+  if (value.length < 16) throw new ConfigError(`the metrics token must be at least 16 characters long, got ${value.length}`);
+  if (!/^[\x21-\x7e]+$/.test(value)) throw new ConfigError('the metrics token may hold only visible ASCII characters (no spaces or control characters)');
+  return value;
 }

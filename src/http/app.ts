@@ -21,6 +21,8 @@ import { validateTarget } from '../s3/validate.js';
 import { isResourceError } from '../util/process-errors.js';
 import { ADMIN_PREFIX, serveAdmin, type ServerInfo } from './admin-api.js';
 import { VERSION } from '../version.js';
+import { opsMiddleware } from '../ops/routes.js';
+import type { ServerOps } from '../ops/server-ops.js';
 import { openBody } from './body.js';
 import { guardBody, hasBody } from './body-guard.js';
 import { KeyLimits } from './key-limits.js';
@@ -40,6 +42,8 @@ export interface AppOptions {
   log?: S3Deps['log'];
   /** Overload protection (body idle timeout, per-key limits); the defaults when absent. */
   limits?: Limits;
+  /** /health/live, /health/ready and /metrics, and request metrics (ops/routes.ts). */
+  ops?: ServerOps;
 }
 
 /** Query parameters that are condition keys of list actions (s3:prefix, s3:delimiter, s3:max-keys). */
@@ -111,6 +115,9 @@ export function createApp(o: AppOptions): Koa<S3State> {
     // For ListBuckets: its query (a bucket-name prefix) is not the s3:prefix of the bucket.
     allowed: (ctx, action, bucket, key) => access.allowed({ ...accessRequest(ctx, action, bucket, key), query: undefined }),
   };
+
+  // Health and metrics first: no auth, no limits, never a SlowDown (ops/routes.ts).
+  if (o.ops) app.use(opsMiddleware({ ...o.ops, domains: o.domains, adminPrefix: ADMIN_PREFIX }));
 
   // Request id, S3 error replies, where the request goes and who sent it.
   app.use(async (ctx, next) => {
