@@ -451,7 +451,9 @@ async function main() {
     const stop = async (s, what) => {
       const t = Date.now();
       s.child.kill(img.stopsignal ?? 'SIGTERM');
-      const code = await Promise.race([s.exited, new Promise((r) => setTimeout(() => r('timeout'), 30_000))]);
+      let timer;
+      const code = await Promise.race([s.exited, new Promise((r) => (timer = setTimeout(() => r('timeout'), 30_000)))]);
+      clearTimeout(timer);
       if (code === 'timeout') {
         s.child.kill('SIGKILL');
         fail(`${what}: still running 30 s after ${img.stopsignal ?? 'SIGTERM'}`);
