@@ -95,8 +95,10 @@ function parseSample(line: string, where: string): Sample {
     }
   }
   const raw = m[3]!;
-  const value = raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : raw === 'NaN' ? NaN : Number(raw);
-  if (!/^(\+Inf|-Inf|NaN|[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)$/.test(raw)) throw new Error(`bad value in ${where}`);
+  // Prometheus reads values with Go's ParseFloat, which takes NaN and Inf in any letter case
+  // (prom-client writes "Nan" for an event-loop lag not yet measured).
+  if (!/^([-+]?inf|nan|[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)$/i.test(raw)) throw new Error(`bad value in ${where}`);
+  const value = /^nan$/i.test(raw) ? NaN : /^[-+]?inf$/i.test(raw) ? (raw.startsWith('-') ? -Infinity : Infinity) : Number(raw);
   return { name: m[1]!, labels, value };
 }
 
