@@ -79,6 +79,11 @@ export class ServerMetrics {
   private readonly buckets: Gauge;
   private readonly metaBytes: Gauge;
   private readonly scrapeSeconds: Gauge;
+  private readonly connectionsOpen: Gauge;
+  private readonly connectionsRefused: Counter;
+  private connectionsRefusedSeen = 0;
+  /** The listeners' connection counts, once the server listens (attachConnections). */
+  private connections: { open: number; refusedTotal: number } | undefined;
 
   constructor(private readonly src: MetricsSource) {
     const registers = [this.registry];
@@ -118,7 +123,14 @@ export class ServerMetrics {
     this.bucketObjects = new Gauge({ name: 'tessera_bucket_objects', help: 'Object versions stored in the bucket (every version; delete markers not counted)', labelNames: ['bucket'], registers });
     this.bucketBytes = new Gauge({ name: 'tessera_bucket_bytes', help: 'Object data bytes stored in the bucket (every version, before erasure coding)', labelNames: ['bucket'], registers });
     this.metaBytes = new Gauge({ name: 'tessera_metadata_store_bytes', help: 'Size of the metadata index (LevelDB directory)', registers });
+    this.connectionsOpen = new Gauge({ name: 'tessera_http_connections_open', help: 'Client connections open now (all listeners)', registers });
+    this.connectionsRefused = new Counter({ name: 'tessera_http_connections_refused_total', help: 'Connections refused at once with 503 SlowDown (or dropped before the TLS handshake) by max_connections / max_connections_per_ip', registers });
     this.scrapeSeconds = new Gauge({ name: 'tessera_metrics_scrape_duration_seconds', help: 'Time the previous scrape took to read the server state', registers });
+  }
+
+  /** Connection counts of the listening sockets (they exist only once the server listens). */
+  attachConnections(c: { open: number; refusedTotal: number }): void {
+    this.connections = c;
   }
 
   requestStarted(): void {
@@ -192,6 +204,12 @@ export class ServerMetrics {
       this.bucketBytes.set({ bucket: b.name }, u.bytes);
     });
     this.metaBytes.set(metaBytes);
+    const c = this.connections;
+    if (c) {
+      this.connectionsOpen.set(c.open);
+      if (c.refusedTotal > this.connectionsRefusedSeen) this.connectionsRefused.inc(c.refusedTotal - this.connectionsRefusedSeen);
+      this.connectionsRefusedSeen = c.refusedTotal;
+    }
   }
 }
 
