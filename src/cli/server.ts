@@ -52,6 +52,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   if (identities.unreadableKeys > 0) {
     log('warn', `${identities.unreadableKeys} user access key(s) were sealed under another root secret and cannot sign until that root secret is configured again`);
   }
+  const ops = serverOps(engine, { scannerBytesPerSecond: config.scannerBytesPerSecond, metricsToken: config.metrics.token });
   const app = createApp({
     store: engine.store,
     region: config.region,
@@ -60,7 +61,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     owner: { id: ownerId(creds.accessKeyId), displayName: 'tessera' },
     log,
     limits: config.limits,
-    ops: serverOps(engine, { scannerBytesPerSecond: config.scannerBytesPerSecond, metricsToken: config.metrics.token }),
+    ops,
   });
   let http: RunningServer;
   try {
@@ -78,6 +79,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     await engine.close();
     throw e;
   }
+  ops.metrics.attachConnections(http.connections);
   const warning = http.certificate && certificateWarning(http.certificate);
   if (warning) log('warn', warning, { cert: config.tls?.certFile });
   if (config.tls) await warnIfKeyReadable(config.tls.keyFile, log);

@@ -77,6 +77,8 @@ export class ConnectionCounter {
   readonly perIp = new Map<string, number>();
   /** Connections refused since the last log line. */
   refused = 0;
+  /** Connections refused since start (metrics). */
+  refusedTotal = 0;
   private lastLog = 0;
   readonly max: number;
   readonly maxPerIp: number;
@@ -105,6 +107,7 @@ export class ConnectionCounter {
 
   private refuse(why: 'total' | 'ip', ip: string): 'total' | 'ip' {
     this.refused++;
+    this.refusedTotal++;
     const now = Date.now();
     if (now - this.lastLog >= LOG_EVERY_MS) {
       this.lastLog = now;

@@ -1,5 +1,9 @@
 // Prometheus metrics of one server (prom-client). Each server has its own Registry, so
 // several servers in one process (tests, embedded use) never mix or double-register series.
+// The process metrics (CPU, memory, event loop, GC) describe the process, not a server: they
+// live in one registry per process, created on first use, and every scrape appends them.
+// (Each registration starts an event-loop monitor and a GC observer that are never stopped,
+// so one per server would pile up in a process that starts many.)
 //
 // Request metrics are counted as requests finish (ops/routes.ts). Everything else is read at
 // scrape time from state the server already keeps: disk flags and statfs, the heal counters,
@@ -75,10 +79,14 @@ export class ServerMetrics {
   private readonly buckets: Gauge;
   private readonly metaBytes: Gauge;
   private readonly scrapeSeconds: Gauge;
+  private readonly connectionsOpen: Gauge;
+  private readonly connectionsRefused: Counter;
+  private connectionsRefusedSeen = 0;
+  /** The listeners' connection counts, once the server listens (attachConnections). */
+  private connections: { open: number; refusedTotal: number } | undefined;
 
   constructor(private readonly src: MetricsSource) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry });
     this.requests = new Counter({ name: 'tessera_http_requests_total', help: 'S3 and admin requests answered, by S3 operation and HTTP status', labelNames: ['operation', 'status'], registers });
     this.duration = new Histogram({ name: 'tessera_http_request_duration_seconds', help: 'Time from the request headers to the last byte of the reply, by S3 operation', labelNames: ['operation'], buckets: DURATION_BUCKETS, registers });
     this.bytesIn = new Counter({ name: 'tessera_http_received_bytes_total', help: 'Request body bytes received, by S3 operation', labelNames: ['operation'], registers });
@@ -115,7 +123,14 @@ export class ServerMetrics {
     this.bucketObjects = new Gauge({ name: 'tessera_bucket_objects', help: 'Object versions stored in the bucket (every version; delete markers not counted)', labelNames: ['bucket'], registers });
     this.bucketBytes = new Gauge({ name: 'tessera_bucket_bytes', help: 'Object data bytes stored in the bucket (every version, before erasure coding)', labelNames: ['bucket'], registers });
     this.metaBytes = new Gauge({ name: 'tessera_metadata_store_bytes', help: 'Size of the metadata index (LevelDB directory)', registers });
+    this.connectionsOpen = new Gauge({ name: 'tessera_http_connections_open', help: 'Client connections open now (all listeners)', registers });
+    this.connectionsRefused = new Counter({ name: 'tessera_http_connections_refused_total', help: 'Connections refused at once with 503 SlowDown (or dropped before the TLS handshake) by max_connections / max_connections_per_ip', registers });
     this.scrapeSeconds = new Gauge({ name: 'tessera_metrics_scrape_duration_seconds', help: 'Time the previous scrape took to read the server state', registers });
+  }
+
+  /** Connection counts of the listening sockets (they exist only once the server listens). */
+  attachConnections(c: { open: number; refusedTotal: number }): void {
+    this.connections = c;
   }
 
   requestStarted(): void {
@@ -135,7 +150,8 @@ export class ServerMetrics {
     const started = process.hrtime.bigint();
     await this.refresh();
     this.scrapeSeconds.set(Number(process.hrtime.bigint() - started) / 1e9);
-    return this.registry.metrics();
+    const [own, proc] = await Promise.all([this.registry.metrics(), processRegistry().metrics()]);
+    return own + proc;
   }
 
   get contentType(): string {
@@ -188,7 +204,23 @@ export class ServerMetrics {
       this.bucketBytes.set({ bucket: b.name }, u.bytes);
     });
     this.metaBytes.set(metaBytes);
+    const c = this.connections;
+    if (c) {
+      this.connectionsOpen.set(c.open);
+      if (c.refusedTotal > this.connectionsRefusedSeen) this.connectionsRefused.inc(c.refusedTotal - this.connectionsRefusedSeen);
+      this.connectionsRefusedSeen = c.refusedTotal;
+    }
   }
+}
+
+let processMetrics: Registry | undefined;
+
+function processRegistry(): Registry {
+  if (!processMetrics) {
+    processMetrics = new Registry();
+    collectDefaultMetrics({ register: processMetrics });
+  }
+  return processMetrics;
 }
 
 /** Bytes of the regular files in a directory (LevelDB keeps its files in one flat directory). */

@@ -11,6 +11,7 @@ import * as cors from './cors.js';
 import { deleteObjects } from './delete-objects.js';
 import { listObjectVersions, listObjectsV1, listObjectsV2 } from './listing.js';
 import * as objects from './objects.js';
+import { getObjectAttributes } from './object-attributes.js';
 import * as multipart from './multipart.js';
 import { postObject } from './post-object.js';
 
@@ -115,6 +116,7 @@ const OBJECT_TABLE: Table = {
     tagging: route(objects.getObjectTagging, versioned('s3:GetObjectTagging', 's3:GetObjectVersionTagging'), 'GetObjectTagging'),
     uploadId: route(multipart.listParts, 's3:ListMultipartUploadParts', 'ListParts'),
     acl: route(acl.getObjectAcl, versioned('s3:GetObjectAcl', 's3:GetObjectVersionAcl'), 'GetObjectAcl'),
+    attributes: route(getObjectAttributes, versioned('s3:GetObjectAttributes', 's3:GetObjectVersionAttributes'), 'GetObjectAttributes'),
   },
   HEAD: { '': route((d, c) => objects.getOrHeadObject(d, c, true), versioned('s3:GetObject', 's3:GetObjectVersion'), 'HeadObject') },
   PUT: {

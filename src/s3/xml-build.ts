@@ -19,6 +19,7 @@ import type {
   ListedObject,
   MultipartUpload,
   ObjectVersion,
+  PartLayout,
   StoredChecksum,
   UploadPart,
 } from '../meta/types.js';
@@ -598,4 +599,45 @@ export function corsXml(rules: CorsRule[]): string {
 export function bucketEncryptionXml(e: BucketEncryption): string {
   const apply = `<ApplyServerSideEncryptionByDefault>${el('SSEAlgorithm', e.algorithm)}</ApplyServerSideEncryptionByDefault>`;
   return doc('ServerSideEncryptionConfiguration', `<Rule>${apply}${el('BucketKeyEnabled', e.bucketKeyEnabled === true)}</Rule>`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// GetObjectAttributes
+
+export type ObjectAttribute = 'ETag' | 'Checksum' | 'ObjectParts' | 'StorageClass' | 'ObjectSize';
+
+export interface ObjectAttributesParams {
+  /** Unquoted, as S3 sends it here (unlike every other ETag element). */
+  etag?: string;
+  checksum?: StoredChecksum;
+  /** The object's parts, and the page of them to show. */
+  parts?: { all: PartLayout[]; marker: number; maxParts: number };
+  storageClass?: string;
+  size?: number;
+}
+
+/** Fields appear only when asked for; ObjectParts pages like ListParts. */
+export function objectAttributesXml(p: ObjectAttributesParams): string {
+  let body = p.etag !== undefined ? el('ETag', p.etag.replace(/^"|"$/g, '')) : '';
+  if (p.checksum) body += `<Checksum>${checksumEls(p.checksum, true)}</Checksum>`;
+  if (p.parts) {
+    const after = p.parts.all.filter((x) => x.partNumber > p.parts!.marker);
+    const page = after.slice(0, p.parts.maxParts);
+    let parts = '';
+    for (const part of page) {
+      parts += '<Part>' +
+        (part.checksum && part.checksumAlgorithm ? checksumEl(part.checksumAlgorithm, part.checksum) : '') +
+        el('PartNumber', part.partNumber) + el('Size', part.size) + '</Part>';
+    }
+    body += '<ObjectParts>' +
+      el('IsTruncated', after.length > page.length) +
+      el('MaxParts', p.parts.maxParts) +
+      (page.length ? el('NextPartNumberMarker', page[page.length - 1]!.partNumber) : '') +
+      el('PartNumberMarker', p.parts.marker) +
+      parts +
+      el('PartsCount', p.parts.all.length) +
+      '</ObjectParts>';
+  }
+  body += optEl('StorageClass', p.storageClass) + optEl('ObjectSize', p.size);
+  return doc('GetObjectAttributesResponse', body);
 }

@@ -6,6 +6,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile, open } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { sdkClient } from '../helpers/clients.js';
@@ -42,7 +43,8 @@ const FAMILIES = [
   'tessera_bitrot_shards_repaired_total', 'tessera_heal_queue_length', 'tessera_scanner_enabled', 'tessera_scanner_running',
   'tessera_scanner_pass_objects', 'tessera_scanner_pass_bytes', 'tessera_scanner_passes_total',
   'tessera_scanner_last_pass_end_timestamp_seconds', 'tessera_buckets', 'tessera_bucket_objects', 'tessera_bucket_bytes',
-  'tessera_metadata_store_bytes', 'tessera_metrics_scrape_duration_seconds',
+  'tessera_metadata_store_bytes', 'tessera_metrics_scrape_duration_seconds', 'tessera_http_connections_open',
+  'tessera_http_connections_refused_total',
   'process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes',
 ];
 
@@ -246,5 +248,30 @@ describe('metrics token', () => {
     assert.equal(sample(e, 'tessera_ready'), 1);
     assert.equal((await fetch(`${s.endpoint}/health/live`)).status, 200);
     assert.equal((await fetch(`${s.endpoint}/health/ready`)).status, 200);
+  });
+});
+
+describe('connection caps in the metrics', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer({ env: { TESSERA_MAX_CONNECTIONS_PER_IP: '2' } });
+  });
+  after(async () => {
+    await s?.destroy();
+  });
+
+  test('open connections and connections refused by the per-address cap are counted', T, async () => {
+    // Four idle sockets from 127.0.0.2: two admitted, two refused (the scrape comes from 127.0.0.1).
+    const sockets = await Promise.all(Array.from({ length: 4 }, () => new Promise<net.Socket>((resolve, reject) => {
+      const c = net.connect({ port: s.port, host: '127.0.0.1', localAddress: '127.0.0.2' }, () => resolve(c));
+      c.on('error', reject);
+    })));
+    try {
+      const e = await scrapeUntil(s, 'two refusals', (x) => sample(x, 'tessera_http_connections_refused_total') === 2);
+      // The two admitted idle sockets and the scrape's own connection.
+      assert.equal(sample(e, 'tessera_http_connections_open'), 3);
+    } finally {
+      for (const c of sockets) c.destroy();
+    }
   });
 });
