@@ -7,6 +7,7 @@ import { certificateWarning, listen, type CertificateInfo, type RunningServer } 
 import { openEngine, type Engine } from '../object/engine.js';
 import { createLogger, type Logger } from '../ops/log.js';
 import { AuditLog } from '../ops/audit.js';
+import { serverOps } from '../ops/server-ops.js';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { loadMasterKey } from '../config/master-key.js';
@@ -60,6 +61,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     await engine.close();
     throw e;
   }
+  const ops = serverOps(engine, { scannerBytesPerSecond: config.scannerBytesPerSecond, metricsToken: config.metrics.token });
   const app = createApp({
     audit,
     store: engine.store,
@@ -69,6 +71,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     owner: { id: ownerId(creds.accessKeyId), displayName: 'tessera' },
     log,
     limits: config.limits,
+    ops,
   });
   let http: RunningServer;
   try {
@@ -87,6 +90,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     await engine.close();
     throw e;
   }
+  ops.metrics.attachConnections(http.connections);
   const warning = http.certificate && certificateWarning(http.certificate);
   if (warning) log('warn', warning, { cert: config.tls?.certFile });
   if (config.tls) await warnIfKeyReadable(config.tls.keyFile, log);

@@ -21,6 +21,8 @@ import { validateTarget } from '../s3/validate.js';
 import { isResourceError } from '../util/process-errors.js';
 import { ADMIN_PREFIX, serveAdmin, type ServerInfo } from './admin-api.js';
 import { VERSION } from '../version.js';
+import { opsMiddleware } from '../ops/routes.js';
+import type { ServerOps } from '../ops/server-ops.js';
 import { openBody } from './body.js';
 import { guardBody, hasBody } from './body-guard.js';
 import { KeyLimits } from './key-limits.js';
@@ -44,6 +46,8 @@ export interface AppOptions {
   limits?: Limits;
   /** Where mutating and refused-for-credentials requests are also recorded (log.audit_file). */
   audit?: AuditLog;
+  /** /health/live, /health/ready and /metrics, and request metrics (ops/routes.ts). */
+  ops?: ServerOps;
 }
 
 /** Query parameters that are condition keys of list actions (s3:prefix, s3:delimiter, s3:max-keys). */
@@ -115,6 +119,9 @@ export function createApp(o: AppOptions): Koa<S3State> {
     // For ListBuckets: its query (a bucket-name prefix) is not the s3:prefix of the bucket.
     allowed: (ctx, action, bucket, key) => access.allowed({ ...accessRequest(ctx, action, bucket, key), query: undefined }),
   };
+
+  // Health and metrics first: no auth, no limits, never a SlowDown (ops/routes.ts).
+  if (o.ops) app.use(opsMiddleware({ ...o.ops, domains: o.domains, adminPrefix: ADMIN_PREFIX }));
 
   // One log line per request, when its reply is done (http/request-log.ts).
   app.use(requestLog({ log, audit: o.audit }));

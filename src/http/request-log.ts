@@ -11,7 +11,7 @@ import type Koa from 'koa';
 import type { AuditLog } from '../ops/audit.js';
 import type { Level, Logger } from '../ops/log.js';
 import type { S3State } from '../s3/context.js';
-import { operationName } from '../s3/dispatch.js';
+import { operationOf } from '../s3/dispatch.js';
 import { ADMIN_PREFIX } from './admin-api.js';
 
 export interface RequestLogOptions {
@@ -54,7 +54,7 @@ function describe(ctx: Koa.ParameterizedContext<S3State>, status: number): Recor
     op = 'Admin';
     rec.path = t.rawPath;
   } else if (t) {
-    op = operationName(ctx as never, t.bucket === undefined ? 'SERVICE' : t.key === undefined ? 'BUCKET' : 'OBJECT');
+    op = operationOf(ctx as never);
   } else {
     // Refused before the path was understood (no Host header, unparsable URI), or not S3.
     op = POLLED.has(path) ? path : 'Unknown';

@@ -119,7 +119,7 @@ export async function openEngine(o: EngineOptions): Promise<Engine> {
   });
   upkeep.start();
   if (set.replaced.length > 0) metaIndex.needsCheckpoint = true;
-  if (set.replaced.length > 0) upkeep.healAll().catch((e: Error) => o.log?.(`healing failed: ${e.message}`));
+  if (set.replaced.length > 0) upkeep.healAll(set.replaced).catch((e: Error) => o.log?.(`healing failed: ${e.message}`));
   return {
     store,
     metaIndex,

@@ -24,6 +24,7 @@ export async function healVersion(store: ObjectStore, v: ObjectVersion): Promise
   for (const l of layoutsOf(v.data)) {
     if (l.kind !== 'shards') continue;
     const r = await healShards(store.disks, l, { bucket: v.bucket, key: v.key });
+    store.healStats.add(r);
     rebuilt += r.rebuilt.length;
     bytes += r.bytesRead;
   }

@@ -21,6 +21,18 @@ export interface UpkeepOptions {
   log?: (msg: string) => void;
 }
 
+/** What the background scanner is doing (metrics): the pass under way, or the last one. */
+export interface ScanStatus {
+  running: boolean;
+  /** Passes finished since start. */
+  passes: number;
+  /** Objects (versions) and bytes read so far by the current pass (or the last, when idle). */
+  objects: number;
+  bytes: number;
+  /** When the last pass ended (ms since the epoch). */
+  lastPassEnd?: number;
+}
+
 export class Upkeep {
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
@@ -29,6 +41,9 @@ export class Upkeep {
   private readonly running = new Set<Promise<unknown>>();
   private readonly stopSignal = new AbortController();
   lastScan: HealProgress | undefined;
+  readonly scan: ScanStatus = { running: false, passes: 0, objects: 0, bytes: 0 };
+  /** Slots of disks that came back blank or from offline, while the heal onto them runs. */
+  readonly healingDisks = new Set<number>();
   lastMetaCheck: Awaited<ReturnType<MetaIndex['verifyOnline']>> | undefined;
   private lastMetaCheckAt = 0;
 
@@ -44,12 +59,14 @@ export class Upkeep {
         const r = await recheckDisk(d, this.o.deploymentId, this.store.disks.length);
         if (r === 'reformatted') {
           replaced = true;
+          this.healingDisks.add(d.index);
           log(`disk ${d.root} was blank: formatted as slot ${d.index + 1}, healing onto it`);
         } else if (r === 'offline' && was) {
           log(`disk ${d.root} is offline`);
         } else if (r === 'ok' && !was) {
           log(`disk ${d.root} is back online`);
           replaced = true;
+          this.healingDisks.add(d.index);
         }
       }
       if (replaced) {
@@ -104,9 +121,13 @@ export class Upkeep {
     return this.store.multipart.expire(maxAgeMs);
   }
 
-  /** Heals everything now (after a disk replacement). */
-  healAll(): Promise<HealProgress> {
-    this.healing ??= heal(this.store, { shouldStop: () => this.stopped }).finally(() => (this.healing = undefined));
+  /** Heals everything now (after a disk replacement); `disks`: the slots it heals onto. */
+  healAll(disks: number[] = []): Promise<HealProgress> {
+    for (const i of disks) this.healingDisks.add(i);
+    this.healing ??= heal(this.store, { shouldStop: () => this.stopped }).finally(() => {
+      this.healing = undefined;
+      this.healingDisks.clear();
+    });
     return this.healing;
   }
 
@@ -127,7 +148,13 @@ export class Upkeep {
             return undefined;
           });
         }
-        this.lastScan = await heal(this.store, { pace, shouldStop: () => this.stopped });
+        Object.assign(this.scan, { running: true, objects: 0, bytes: 0 });
+        this.lastScan = await heal(this.store, { pace, shouldStop: () => this.stopped }, (p) => {
+          this.scan.objects = p.objectsScanned;
+          this.scan.bytes = p.bytesScanned;
+        }).finally(() => (this.scan.running = false));
+        this.scan.passes++;
+        this.scan.lastPassEnd = Date.now();
         await this.sleep(60_000);
       }
     };
