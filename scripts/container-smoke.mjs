@@ -216,10 +216,29 @@ async function nodeOfMajor(major) {
   return { node: bin, nodedir: path.join(cache, 'package'), version, source: `npm package node-linux-${arch}@${version.slice(1)}` };
 }
 
+/**
+ * The npm CLI's JavaScript entry, to run under the chosen Node: the one `npm test` runs (it sets
+ * npm_execpath), else the one the `npm` on PATH leads to, else npm's usual global homes.
+ */
+function npmCliScript() {
+  const isJs = (f) => {
+    try {
+      return f.endsWith('.js') && statSync(f).isFile();
+    } catch {
+      return false;
+    }
+  };
+  const candidates = [process.env.npm_execpath ?? ''];
+  const onPath = spawnSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).stdout.trim();
+  if (onPath) candidates.push(realpathSync(onPath));
+  for (const prefix of [path.resolve(path.dirname(process.execPath), '..'), '/usr/local', '/usr']) candidates.push(path.join(prefix, 'lib/node_modules/npm/bin/npm-cli.js'));
+  return candidates.find(isJs) ?? fail(`cannot find npm-cli.js (tried ${candidates.filter(Boolean).join(', ')})`);
+}
+
 /** A bin directory with `node` and `npm` of the chosen Node, first on PATH for every step. */
 async function toolDir(dir, node) {
   await fs.mkdir(dir, { recursive: true, mode: 0o755 });
-  const npmCli = realpathSync(run('sh', ['-c', 'command -v npm']).trim());
+  const npmCli = npmCliScript();
   await fs.copyFile(node, path.join(dir, 'node'));
   await fs.chmod(path.join(dir, 'node'), 0o755);
   await fs.writeFile(path.join(dir, 'npm'), `#!/bin/sh\nexec "${path.join(dir, 'node')}" "${npmCli}" "$@"\n`, { mode: 0o755 });

@@ -275,3 +275,38 @@ describe('connection caps in the metrics', () => {
     }
   });
 });
+
+describe('scanner in the metrics', () => {
+  let s: TestServer;
+  before(async () => {
+    // The scanner starts its first pass 30 s after start-up.
+    s = await startTestServer({ env: { TESSERA_SCANNER_BYTES_PER_SECOND: '64MiB' } });
+  });
+  after(async () => {
+    await s?.destroy();
+  });
+
+  test('a scanner pass shows its progress and counts the bit rot it repaired', { timeout: 180_000 }, async () => {
+    const s3 = sdkClient(s);
+    await s3.send(new CreateBucketCommand({ Bucket: 'scanned' }));
+    const body = patternBuffer(400_000, 5);
+    await s3.send(new PutObjectCommand({ Bucket: 'scanned', Key: 'rot', Body: body }));
+    await s3.send(new PutObjectCommand({ Bucket: 'scanned', Key: 'fine', Body: patternBuffer(300_000, 6) }));
+    // Nobody reads it: only the scanner can find this.
+    await flipByte(await findShard(s, 'rot', 1), 10);
+    const first = await scrape(s);
+    assert.equal(sample(first, 'tessera_scanner_enabled'), 1);
+    assert.equal(sample(first, 'tessera_scanner_passes_total'), 0);
+    assert.equal(sample(first, 'tessera_scanner_last_pass_end_timestamp_seconds'), 0);
+    const e = await scrapeUntil(s, 'a scanner pass', (x) => (sample(x, 'tessera_scanner_passes_total') ?? 0) >= 1, 120_000);
+    assert.equal(sample(e, 'tessera_scanner_pass_objects'), 2);
+    assert.ok((sample(e, 'tessera_scanner_pass_bytes') ?? 0) >= 700_000, 'every shard of both objects read');
+    const ended = sample(e, 'tessera_scanner_last_pass_end_timestamp_seconds') ?? 0;
+    assert.ok(Math.abs(ended - Date.now() / 1000) < 120, `pass ended at ${ended}`);
+    assert.equal(sample(e, 'tessera_bitrot_shards_found_total'), 1);
+    assert.equal(sample(e, 'tessera_bitrot_shards_repaired_total'), 1);
+    assert.equal(sample(e, 'tessera_heal_shards_rebuilt_total'), 1);
+    const got = await s3.send(new GetObjectCommand({ Bucket: 'scanned', Key: 'rot' }));
+    assert.ok((await collect(got.Body as AsyncIterable<Uint8Array>)).equals(body));
+  });
+});
