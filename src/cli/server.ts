@@ -6,6 +6,7 @@ import { createApp } from '../http/app.js';
 import { certificateWarning, listen, type CertificateInfo, type RunningServer } from '../http/server.js';
 import { openEngine, type Engine } from '../object/engine.js';
 import { createLogger, type Logger } from '../ops/log.js';
+import { AuditLog } from '../ops/audit.js';
 import { serverOps } from '../ops/server-ops.js';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -17,6 +18,7 @@ export interface Started {
   engine: Engine;
   http: RunningServer;
   log: Logger;
+  audit?: AuditLog;
   stop(): Promise<void>;
 }
 
@@ -52,8 +54,16 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   if (identities.unreadableKeys > 0) {
     log('warn', `${identities.unreadableKeys} user access key(s) were sealed under another root secret and cannot sign until that root secret is configured again`);
   }
+  let audit: AuditLog | undefined;
+  try {
+    if (config.auditFile !== undefined) audit = await AuditLog.open(config.auditFile, log);
+  } catch (e) {
+    await engine.close();
+    throw e;
+  }
   const ops = serverOps(engine, { scannerBytesPerSecond: config.scannerBytesPerSecond, metricsToken: config.metrics.token });
   const app = createApp({
+    audit,
     store: engine.store,
     region: config.region,
     domains: config.domains,
@@ -76,6 +86,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       log,
     });
   } catch (e) {
+    await audit?.close();
     await engine.close();
     throw e;
   }
@@ -88,9 +99,11 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     engine,
     http,
     log,
+    audit,
     async stop() {
       await http.close();
       await engine.close();
+      await audit?.close();
     },
   };
 }

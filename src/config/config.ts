@@ -53,6 +53,10 @@ export interface Config {
   /** Unfinished multipart uploads older than this are removed; 0 keeps them forever. */
   multipartExpirySeconds: number;
   logLevel: LogLevel;
+  /** Append-only JSON lines of every mutating request and every auth failure (log.audit_file). */
+  auditFile?: string;
+  /** Seconds in-flight requests get to finish after SIGTERM/SIGINT before they are cut. */
+  shutdownTimeoutSeconds: number;
   credentials: {
     accessKeyId: string;
     secretAccessKey: string;
@@ -135,6 +139,7 @@ export const DEFAULTS = {
   scannerBytesPerSecond: 8 * 1024 * 1024,
   multipartExpirySeconds: 7 * 24 * 60 * 60,
   logLevel: 'info' as LogLevel,
+  shutdownTimeoutSeconds: 30,
   limits: {
     maxConnections: 0,
     maxConnectionsPerIp: 0,
@@ -173,6 +178,8 @@ export const CONFIG_KEYS = {
   scanner_bytes_per_second: 'TESSERA_SCANNER_BYTES_PER_SECOND',
   multipart_expiry_seconds: 'TESSERA_MULTIPART_EXPIRY_SECONDS',
   log_level: 'TESSERA_LOG_LEVEL',
+  'log.audit_file': 'TESSERA_AUDIT_LOG',
+  shutdown_timeout: 'TESSERA_SHUTDOWN_TIMEOUT',
   root_access_key: 'TESSERA_ROOT_ACCESS_KEY',
   root_secret_key: 'TESSERA_ROOT_SECRET_KEY',
   users: 'TESSERA_USERS',
@@ -373,6 +380,7 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> 
     throw new ConfigError(`${originOf('http_address')}: http_address is the same as address`);
   }
   const masterKeyFile = get('sse.master_key_file', filePath, () => undefined);
+  const auditFile = get('log.audit_file', filePath, () => undefined);
 
   const D = DEFAULTS.limits;
   const seconds = (key: ConfigKey, fallback: number, min: number): number =>
@@ -401,6 +409,8 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> 
     throw new ConfigError(`${originOf('limits.max_connections_per_ip')}: max_connections_per_ip (${limits.maxConnectionsPerIp}) is above max_connections (${limits.maxConnections})`);
   }
   const diskReserve = get('disk_reserve', parseReserve, () => DEFAULTS.diskReserve);
+  // 0 is allowed: cut in-flight requests at once.
+  const shutdownTimeoutSeconds = get('shutdown_timeout', parseWholeNumber, () => DEFAULTS.shutdownTimeoutSeconds);
   const printSecret = get('print_secret', parseBoolean, () => DEFAULTS.printSecret);
   const metricsToken = get('metrics.token', parseMetricsToken, () => undefined);
 
@@ -432,6 +442,8 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> 
     scannerBytesPerSecond,
     multipartExpirySeconds,
     logLevel,
+    ...(auditFile !== undefined ? { auditFile } : {}),
+    shutdownTimeoutSeconds,
     credentials,
     users,
     ...(tls !== undefined ? { tls } : {}),

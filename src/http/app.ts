@@ -28,6 +28,8 @@ import { guardBody, hasBody } from './body-guard.js';
 import { KeyLimits } from './key-limits.js';
 import { Throttle } from './throttle.js';
 import { newRequestId } from './request-id.js';
+import { requestLog } from './request-log.js';
+import type { AuditLog } from '../ops/audit.js';
 import { resolveTarget } from './routing.js';
 import { DRAIN_LIMIT, isHangUp } from './wire.js';
 
@@ -42,6 +44,8 @@ export interface AppOptions {
   log?: S3Deps['log'];
   /** Overload protection (body idle timeout, per-key limits); the defaults when absent. */
   limits?: Limits;
+  /** Where mutating and refused-for-credentials requests are also recorded (log.audit_file). */
+  audit?: AuditLog;
   /** /health/live, /health/ready and /metrics, and request metrics (ops/routes.ts). */
   ops?: ServerOps;
 }
@@ -119,6 +123,8 @@ export function createApp(o: AppOptions): Koa<S3State> {
   // Health and metrics first: no auth, no limits, never a SlowDown (ops/routes.ts).
   if (o.ops) app.use(opsMiddleware({ ...o.ops, domains: o.domains, adminPrefix: ADMIN_PREFIX }));
 
+  // One log line per request, when its reply is done (http/request-log.ts).
+  app.use(requestLog({ log, audit: o.audit }));
   // Request id, S3 error replies, where the request goes and who sent it.
   app.use(async (ctx, next) => {
     const { requestId, hostId } = newRequestId();
@@ -241,6 +247,7 @@ function throttleDownload(ctx: S3Ctx, keyLimits: KeyLimits): void {
 function replyNow(ctx: S3Ctx, err: S3Error): void {
   const res = ctx.res;
   if (res.headersSent || res.destroyed) return;
+  ctx.state.errorCode = err.code;
   const t = ctx.state.target;
   const xml = errorXml(err, decodeSafe(t ? t.rawPath : ctx.path), ctx.state.requestId, ctx.state.hostId);
   res.writeHead(err.status, {
@@ -304,6 +311,7 @@ export function sendError(ctx: S3Ctx, err: unknown, log: S3Deps['log']): void {
     if (!keep.includes(name)) ctx.remove(name);
   }
   for (const [k, v] of Object.entries(e.headers)) ctx.set(k, v);
+  ctx.state.errorCode = e.code;
   ctx.status = e.status;
   if (e.code === 'NotModified' || ctx.method === 'HEAD') {
     ctx.body = null;
