@@ -619,7 +619,9 @@ export interface ObjectAttributesParams {
 /** Fields appear only when asked for; ObjectParts pages like ListParts. */
 export function objectAttributesXml(p: ObjectAttributesParams): string {
   let body = p.etag !== undefined ? el('ETag', p.etag.replace(/^"|"$/g, '')) : '';
-  if (p.checksum) body += `<Checksum>${checksumEls(p.checksum, true)}</Checksum>`;
+  // A COMPOSITE value comes without its "-N" part count here (S3 sends it so; HeadObject and
+  // CompleteMultipartUpload keep the suffix).
+  if (p.checksum) body += `<Checksum>${checksumEls({ ...p.checksum, value: p.checksum.value.replace(/-\d+$/, '') }, true)}</Checksum>`;
   if (p.parts) {
     const after = p.parts.all.filter((x) => x.partNumber > p.parts!.marker);
     const page = after.slice(0, p.parts.maxParts);

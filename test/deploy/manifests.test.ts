@@ -198,6 +198,21 @@ describe('docker-compose.yml', { timeout: 10_000 }, () => {
     assert.equal(dp.providers[0].options.path, path.posix.dirname(dashboard[1]!), 'the provider reads the directory the dashboard is mounted in');
     assert.match(grafana.environment.GF_SECURITY_ADMIN_PASSWORD, /^\$\{GRAFANA_ADMIN_PASSWORD:\?/, 'no default admin password');
   });
+
+  test('the provisioned dashboard names its data source through a variable file provisioning can resolve', () => {
+    const board = JSON.parse(read('deploy/grafana/tessera-dashboard.json')) as Obj;
+    // File provisioning ignores "__inputs" (that is for imports in the UI): every ${VAR} data
+    // source must be a dashboard variable of type datasource, which picks the default one.
+    const variables = new Map(((board.templating?.list ?? []) as Obj[]).map((v) => [v.name as string, v]));
+    const used = new Set([...JSON.stringify(board).matchAll(/"uid":"\$\{(\w+)\}"/g)].map((m) => m[1]!));
+    assert.ok(used.size > 0, 'the panels name a data source');
+    for (const name of used) {
+      assert.equal(variables.get(name)?.type, 'datasource', `\${${name}} is a datasource variable`);
+      assert.equal(variables.get(name)?.query, 'prometheus');
+    }
+    const ds = parse(read('deploy/grafana/provisioning/datasources/prometheus.yml')) as Obj;
+    assert.equal(ds.datasources.filter((d: Obj) => d.isDefault).length, 1, 'one default data source for the variable to pick');
+  });
 });
 
 // -------------------------------------------------------------------------------------------
