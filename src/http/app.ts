@@ -29,6 +29,7 @@ import { KeyLimits } from './key-limits.js';
 import { Throttle } from './throttle.js';
 import { newRequestId } from './request-id.js';
 import { requestLog } from './request-log.js';
+import type { InFlight } from './in-flight.js';
 import type { AuditLog } from '../ops/audit.js';
 import { resolveTarget } from './routing.js';
 import { DRAIN_LIMIT, isHangUp } from './wire.js';
@@ -46,6 +47,8 @@ export interface AppOptions {
   limits?: Limits;
   /** Where mutating and refused-for-credentials requests are also recorded (log.audit_file). */
   audit?: AuditLog;
+  /** Counts requests in flight (a graceful shutdown waits for them). */
+  inFlight?: InFlight;
   /** /health/live, /health/ready and /metrics, and request metrics (ops/routes.ts). */
   ops?: ServerOps;
 }
@@ -120,6 +123,7 @@ export function createApp(o: AppOptions): Koa<S3State> {
     allowed: (ctx, action, bucket, key) => access.allowed({ ...accessRequest(ctx, action, bucket, key), query: undefined }),
   };
 
+  if (o.inFlight) app.use(o.inFlight.middleware());
   // Health and metrics first: no auth, no limits, never a SlowDown (ops/routes.ts).
   if (o.ops) app.use(opsMiddleware({ ...o.ops, domains: o.domains, adminPrefix: ADMIN_PREFIX }));
 
