@@ -20,6 +20,9 @@ export interface EngineOptions {
   blockSize?: number;
   inlineThreshold?: number;
   scannerBytesPerSecond?: number;
+  /** When the scanner's first pass starts, and the pause between passes (tests shorten them). */
+  scannerStartDelayMs?: number;
+  scannerPassIntervalMs?: number;
   diskCheckIntervalMs?: number;
   multipartExpirySeconds?: number;
   /** Journal bytes after which a metadata checkpoint is written (default 64 MiB, or the last checkpoint's size). */
@@ -113,6 +116,8 @@ export async function openEngine(o: EngineOptions): Promise<Engine> {
     metaIndex,
     deploymentId: set.deploymentId,
     scannerBytesPerSecond: o.scannerBytesPerSecond ?? 0,
+    scannerStartDelayMs: o.scannerStartDelayMs,
+    scannerPassIntervalMs: o.scannerPassIntervalMs,
     diskCheckIntervalMs: o.diskCheckIntervalMs,
     multipartExpirySeconds: o.multipartExpirySeconds,
     log: o.log,

@@ -15,6 +15,10 @@ export interface UpkeepOptions {
   metaIndex?: MetaIndex;
   /** Bytes per second the scanner may read; 0 turns it off. */
   scannerBytesPerSecond: number;
+  /** How long after start the first pass begins (default 30 s: start-up gets a head start). */
+  scannerStartDelayMs?: number;
+  /** The pause between the end of a pass and the next (default 60 s). */
+  scannerPassIntervalMs?: number;
   diskCheckIntervalMs?: number;
   /** Multipart uploads older than this are aborted and their space reclaimed; 0 keeps them. */
   multipartExpirySeconds?: number;
@@ -155,11 +159,11 @@ export class Upkeep {
         }).finally(() => (this.scan.running = false));
         this.scan.passes++;
         this.scan.lastPassEnd = Date.now();
-        await this.sleep(60_000);
+        await this.sleep(this.o.scannerPassIntervalMs ?? 60_000);
       }
     };
     // Give start-up a head start before reading in the background.
-    this.timers.push(setTimeout(() => this.run(run()), 30_000).unref());
+    this.timers.push(setTimeout(() => this.run(run()), this.o.scannerStartDelayMs ?? 30_000).unref());
   }
 
   async stop(): Promise<void> {
