@@ -119,6 +119,7 @@ export async function openEngine(o: EngineOptions): Promise<Engine> {
   });
   upkeep.start();
   if (set.replaced.length > 0) metaIndex.needsCheckpoint = true;
+  for (const i of set.replaced) upkeep.jobs.markNeedsHeal(i);
   if (set.replaced.length > 0) upkeep.healAll().catch((e: Error) => o.log?.(`healing failed: ${e.message}`));
   return {
     store,

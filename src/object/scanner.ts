@@ -4,6 +4,7 @@
 
 import { recheckDisk } from '../disk/disk-set.js';
 import { heal, type HealProgress } from './healing.js';
+import { MaintenanceJobs } from './maintenance.js';
 import type { MetaIndex } from './meta-index.js';
 import type { ObjectStore } from './store.js';
 
@@ -24,7 +25,6 @@ export interface UpkeepOptions {
 export class Upkeep {
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
-  private healing: Promise<HealProgress> | undefined;
   /** Work started by timers; stop() waits for it so nothing touches the disks afterwards. */
   private readonly running = new Set<Promise<unknown>>();
   private readonly stopSignal = new AbortController();
@@ -32,7 +32,12 @@ export class Upkeep {
   lastMetaCheck: Awaited<ReturnType<MetaIndex['verifyOnline']>> | undefined;
   private lastMetaCheckAt = 0;
 
-  constructor(private readonly store: ObjectStore, private readonly o: UpkeepOptions) {}
+  /** Heal and scan jobs (admin-started, or the heal after a disk was replaced). */
+  readonly jobs: MaintenanceJobs;
+
+  constructor(private readonly store: ObjectStore, private readonly o: UpkeepOptions) {
+    this.jobs = new MaintenanceJobs(store, { bytesPerSecond: o.scannerBytesPerSecond, log: o.log });
+  }
 
   start(): void {
     const log = this.o.log ?? (() => undefined);
@@ -44,12 +49,14 @@ export class Upkeep {
         const r = await recheckDisk(d, this.o.deploymentId, this.store.disks.length);
         if (r === 'reformatted') {
           replaced = true;
+          this.jobs.markNeedsHeal(d.index);
           log(`disk ${d.root} was blank: formatted as slot ${d.index + 1}, healing onto it`);
         } else if (r === 'offline' && was) {
           log(`disk ${d.root} is offline`);
         } else if (r === 'ok' && !was) {
           log(`disk ${d.root} is back online`);
           replaced = true;
+          this.jobs.markNeedsHeal(d.index);
         }
       }
       if (replaced) {
@@ -104,10 +111,11 @@ export class Upkeep {
     return this.store.multipart.expire(maxAgeMs);
   }
 
-  /** Heals everything now (after a disk replacement). */
-  healAll(): Promise<HealProgress> {
-    this.healing ??= heal(this.store, { shouldStop: () => this.stopped }).finally(() => (this.healing = undefined));
-    return this.healing;
+  /** Heals everything now (after a disk replacement), as a job `admin heal --status` shows; resolves when it ends. */
+  async healAll(): Promise<void> {
+    if (this.stopped) return;
+    await this.jobs.healAll();
+    await this.jobs.idle();
   }
 
   private scanLoop(): void {
@@ -127,6 +135,8 @@ export class Upkeep {
             return undefined;
           });
         }
+        // An admin heal or scan reads everything already: wait for it rather than compete.
+        await this.jobs.idle();
         this.lastScan = await heal(this.store, { pace, shouldStop: () => this.stopped });
         await this.sleep(60_000);
       }
@@ -139,7 +149,7 @@ export class Upkeep {
     this.stopped = true;
     this.stopSignal.abort();
     for (const t of this.timers) clearInterval(t);
-    await this.healing?.catch(() => undefined);
+    await this.jobs.close();
     while (this.running.size) await Promise.all([...this.running]);
   }
 }
