@@ -1,16 +1,24 @@
-# Tessera in a container: four disk directories under /data (mount one volume per disk, or one
-# volume for all), metadata in /data/meta, S3 on port 9000.
+# Tessera in a container: S3 on port 9000, four disks /data/disk1 … /data/disk4 and the
+# metadata in /data/meta, each its own volume, all owned by the unprivileged user `node`.
 #
 #   docker build -t tessera .
-#   docker run -p 9000:9000 -v tessera-data:/data tessera
+#   docker run -d -p 9000:9000 \
+#     -v tessera-disk1:/data/disk1 -v tessera-disk2:/data/disk2 \
+#     -v tessera-disk3:/data/disk3 -v tessera-disk4:/data/disk4 -v tessera-meta:/data/meta \
+#     -e TESSERA_ROOT_ACCESS_KEY_FILE=/run/secrets/access_key \
+#     -e TESSERA_ROOT_SECRET_KEY_FILE=/run/secrets/secret_key tessera
 #
-# Anything beyond one machine should use HTTPS: mount the certificate and key (readable by the
-# container's user, uid 1000) and name them; `docker kill --signal=HUP <container>` reloads them.
+# docs/operations.md covers Docker, Compose and Kubernetes. For protection against a failed
+# drive, mount one directory per physical drive (owned by uid 1000) instead of named volumes.
+# With HTTPS, mount the certificate and key and set TESSERA_TLS_CERT / TESSERA_TLS_KEY;
+# `docker kill --signal=HUP <container>` reloads them.
 #
-#   docker run -p 9000:9000 -v tessera-data:/data -v /etc/tessera/tls:/tls:ro \
-#     -e TESSERA_TLS_CERT=/tls/server.pem -e TESSERA_TLS_KEY=/tls/server.key tessera
+# Node 24: an LTS line supported until April 2028 (22 ends in April 2027, 20 ended in April
+# 2026); the tests pass on 22 and 24. scripts/container-smoke.sh runs these stages' steps on the
+# same Node major without a container engine; keep it in step when this file changes (the test
+# test/deploy/manifests.test.ts checks what it can).
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 # The native CRC32C addon (sse4_crc32) and LevelDB (classic-level) build with node-gyp.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
@@ -20,20 +28,34 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev
+# Compile, then drop the compilers, type definitions and test clients from node_modules: the
+# final stage copies only what the server needs at run time.
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
+# TESSERA_PRINT_SECRET=false: a configured root secret never reaches the container log (a pair
+# generated on the first start is still shown once, as it cannot be learnt otherwise).
 ENV NODE_ENV=production \
     TESSERA_ADDRESS=0.0.0.0:9000 \
     TESSERA_DISKS=/data/disk1,/data/disk2,/data/disk3,/data/disk4 \
-    TESSERA_META_DIR=/data/meta
+    TESSERA_META_DIR=/data/meta \
+    TESSERA_PRINT_SECRET=false
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json config.example.yaml ./
 COPY bin ./bin
-RUN mkdir -p /data && chown node:node /data
-VOLUME ["/data"]
+# Docker gives a new named volume the owner and mode of the image directory it is mounted on,
+# so these make every volume writable by `node` (and private to it) from the first start.
+RUN mkdir -p /data/disk1 /data/disk2 /data/disk3 /data/disk4 /data/meta \
+ && chown -R node:node /data \
+ && chmod 700 /data/disk1 /data/disk2 /data/disk3 /data/disk4 /data/meta
+VOLUME ["/data/disk1", "/data/disk2", "/data/disk3", "/data/disk4", "/data/meta"]
 EXPOSE 9000
 USER node
+# GET /health/live over loopback, HTTPS when TESSERA_TLS_CERT is set (slim images have no curl).
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
+  CMD ["node", "dist/src/cli/healthcheck.js", "/health/live"]
+# `docker stop` sends SIGTERM to node itself (no shell or npm in between): a graceful stop.
+STOPSIGNAL SIGTERM
 CMD ["node", "dist/src/cli/main.js", "server"]

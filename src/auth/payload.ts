@@ -1,7 +1,7 @@
 // Request body verifiers, as stream Transforms: the bytes flow through (decoded, for
 // aws-chunked) while digests are computed, and the stream errors with an S3Error when a
 // check fails. Data is passed on before the final checks complete: the object layer must
-// commit only when the stream ended without error (see ARCHITECTURE.md, "data path of a PUT").
+// commit only when the stream ended without error (see docs/architecture.md, "The data path of a PUT").
 // Memory stays bounded by one input buffer plus a short header line, whatever the body size.
 //
 // Error codes chosen for aws-chunked bodies:

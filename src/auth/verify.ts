@@ -257,7 +257,8 @@ function verifyPresigned(req: AuthRequest, query: Map<string, string>, creds: Cr
 
   if (!/^-?\d+$/.test(expiresParam)) throw queryError('X-Amz-Expires should be a number');
   const expires = Number(expiresParam);
-  if (expires < 0) throw queryError('X-Amz-Expires must be non-negative');
+  // A negative expiry is a URL that expired before it was made: 403 "Request has expired" below,
+  // as S3 answers (never a 400).
   if (expires > MAX_PRESIGNED_EXPIRES_S) {
     throw queryError(`X-Amz-Expires must be less than a week (in seconds) that is; ${MAX_PRESIGNED_EXPIRES_S}`);
   }

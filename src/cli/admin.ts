@@ -23,6 +23,11 @@ const USAGE = `usage: tessera admin meta verify|rebuild [--config PATH] [--json]
 `;
 
 export async function runAdmin(argv: string[]): Promise<void> {
+  // Help, at any depth (`admin meta rebuild --help`), never runs the command.
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(USAGE + REMOTE_USAGE);
+    return;
+  }
   const json = argv.includes('--json');
   const words = positional(argv);
   if (words[0] === 'meta' && (words[1] === 'verify' || words[1] === 'rebuild')) {

@@ -6,6 +6,12 @@ import { DiskSetError } from '../disk/disk-set.js';
 import { MetaIndexError } from '../object/meta-errors.js';
 import { TlsSetupError } from '../http/server.js';
 import { runServer } from './server.js';
+import { MetaInUseError } from '../meta/in-use.js';
+import { guardStdio } from '../ops/log.js';
+import { VERSION } from '../version.js';
+
+// First of all: a closed stdout/stderr must never turn into an exception loop (ops/log.ts).
+guardStdio();
 
 const USAGE = `usage: tessera <command> [options]
 
@@ -13,18 +19,44 @@ commands:
   server [--config PATH]   serve S3 (configuration: --config, TESSERA_CONFIG, TESSERA_* variables)
   bench  --endpoint URL --access-key K --secret-key S --op put|get|list [--size N] [--concurrency N] [--duration S]
   bench memory [--json]    server RSS through a listing burst and concurrent uploads (own server)
+  --version                print the version
+  (every command takes --help)
   admin meta verify|rebuild [--config PATH] [--json]
                            check or rebuild the metadata index against the disks (server stopped)
   admin [--endpoint URL] user|key|policy …
                            manage users, access keys and policies of a running server
                            (tessera admin --help for the commands)
+  admin [--endpoint URL] info | heal … | scan …
+                           server state (disks, space, layout, usage); heal or verify every shard
+                           as a server-side job with progress (scan exits 3 when damage is found)
+`;
+
+const SERVER_USAGE = `usage: tessera server [--config PATH]
+
+Serves S3 (and the admin API) until SIGTERM or SIGINT, which stop it gracefully: no new
+connections, requests in flight get shutdown_timeout seconds (default 30) to finish, then the
+metadata store is closed and the process exits 0. SIGHUP reloads the TLS certificate and
+reopens the audit log.
+
+Configuration, each layer overriding the one before: built-in defaults, the YAML file named by
+--config or TESSERA_CONFIG, then TESSERA_* environment variables (config.example.yaml lists
+every setting with its variable).
 `;
 
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case 'server':
+      if (rest.includes('--help') || rest.includes('-h')) {
+        process.stdout.write(SERVER_USAGE);
+        return;
+      }
       return runServer(rest);
+    case '--version':
+    case '-v':
+    case 'version':
+      process.stdout.write(`tessera ${VERSION}\n`);
+      return;
     case 'admin': {
       const { runAdmin } = await import('./admin.js');
       return runAdmin(rest);
@@ -53,6 +85,10 @@ main(process.argv.slice(2)).catch((e: unknown) => {
   if (e instanceof DiskSetError) {
     process.stderr.write(`tessera: disks: ${e.message}\n`);
     process.exit(CONFIG_EXIT_CODE);
+  }
+  if (e instanceof MetaInUseError) {
+    process.stderr.write(`tessera: ${e.message}\n`);
+    process.exit(1);
   }
   if (e instanceof MetaIndexError) {
     process.stderr.write(`tessera: metadata: ${e.message}\n`);

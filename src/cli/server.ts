@@ -6,7 +6,13 @@ import { createApp } from '../http/app.js';
 import { certificateWarning, listen, type CertificateInfo, type RunningServer } from '../http/server.js';
 import { openEngine, type Engine } from '../object/engine.js';
 import { createLogger, type Logger } from '../ops/log.js';
-import { promises as fs } from 'node:fs';
+import { AuditLog } from '../ops/audit.js';
+import { writeStdio } from '../ops/log.js';
+import { InFlight } from '../http/in-flight.js';
+import { assertMetaNotInUse } from '../meta/in-use.js';
+import { sharedDeviceWarning, startupChecks, type StartupFindings } from './startup-checks.js';
+import { serverOps } from '../ops/server-ops.js';
+import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadMasterKey } from '../config/master-key.js';
 import { makePrivate } from '../util/private-files.js';
@@ -16,13 +22,27 @@ export interface Started {
   engine: Engine;
   http: RunningServer;
   log: Logger;
+  audit?: AuditLog;
+  /** Requests in flight (what a graceful shutdown waits for). */
+  inFlight: InFlight;
+  findings: StartupFindings;
+  /** Stops at once: listeners closed, connections cut, engine closed. */
   stop(): Promise<void>;
+  /**
+   * Graceful stop: no new connections; requests in flight get up to `timeoutSeconds` to
+   * finish, then are cut; then the engine and the audit log are closed. `cutNow()` (a second
+   * signal) ends the wait early. Resolves when everything is closed.
+   */
+  shutdown(timeoutSeconds: number): Promise<void>;
+  cutNow(): void;
 }
 
 /** Starts a server from an already loaded configuration (tests use this directly). */
 export async function startServer(config: Config, log: Logger = createLogger(config.logLevel)): Promise<Started> {
   // Read (and its permissions checked) before anything opens: a bad key file stops start-up.
   const masterKey = config.sse.masterKeyFile !== undefined ? await loadMasterKey(config.sse.masterKeyFile) : undefined;
+  // Before anything else opens: a second server on the same metadata stops with one line.
+  await assertMetaNotInUse(config.metaDir, path.join(config.metaDir, 'leveldb'));
   const engine = await openEngine({
     masterKey,
     disks: config.disks,
@@ -51,7 +71,18 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   if (identities.unreadableKeys > 0) {
     log('warn', `${identities.unreadableKeys} user access key(s) were sealed under another root secret and cannot sign until that root secret is configured again`);
   }
+  let audit: AuditLog | undefined;
+  try {
+    if (config.auditFile !== undefined) audit = await AuditLog.open(config.auditFile, log);
+  } catch (e) {
+    await engine.close();
+    throw e;
+  }
+  const ops = serverOps(engine, { scannerBytesPerSecond: config.scannerBytesPerSecond, metricsToken: config.metrics.token });
+  const inFlight = new InFlight();
   const app = createApp({
+    audit,
+    inFlight,
     store: engine.store,
     region: config.region,
     domains: config.domains,
@@ -60,6 +91,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     log,
     limits: config.limits,
     jobs: engine.upkeep.jobs,
+    ops,
   });
   let http: RunningServer;
   try {
@@ -74,23 +106,58 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       log,
     });
   } catch (e) {
+    await audit?.close();
     await engine.close();
     throw e;
   }
+  ops.metrics.attachConnections(http.connections);
   const warning = http.certificate && certificateWarning(http.certificate);
   if (warning) log('warn', warning, { cert: config.tls?.certFile });
   if (config.tls) await warnIfKeyReadable(config.tls.keyFile, log);
+  const findings = await startupChecks(config, engine, log);
+  let cut: () => void = () => undefined;
+  const cutSignal = new Promise<void>((resolve) => (cut = resolve));
   return {
     config,
     engine,
     http,
     log,
+    audit,
+    inFlight,
+    findings,
     async stop() {
       await http.close();
       await engine.close();
+      await audit?.close();
+    },
+    cutNow: () => cut(),
+    async shutdown(timeoutSeconds: number) {
+      const closed = Promise.all(http.servers.map((srv) => new Promise<void>((resolve) => (srv.listening ? srv.close(() => resolve()) : resolve()))));
+      // Keep-alive connections between requests hold nothing: closed at once, and again as
+      // requests finish (their connections become idle).
+      const sweep = setInterval(() => http.servers.forEach((srv) => srv.closeIdleConnections()), 100);
+      http.servers.forEach((srv) => srv.closeIdleConnections());
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutSeconds * 1000)));
+      const outcome = await Promise.race([inFlight.idle().then(() => 'done' as const), deadline, cutSignal.then(() => 'timeout' as const)]);
+      clearTimeout(timer);
+      if (outcome === 'timeout' && inFlight.count > 0) {
+        log('warn', `shutdown: cutting ${inFlight.count} request(s) still in flight`, { inFlight: inFlight.count });
+        http.servers.forEach((srv) => srv.closeAllConnections());
+        // The cut requests unwind (an upload removes its temporary shard files) before the
+        // engine closes under them; a handler stuck beyond this is abandoned.
+        await Promise.race([inFlight.idle(), sleep(5000)]);
+      }
+      clearInterval(sweep);
+      http.servers.forEach((srv) => srv.closeAllConnections());
+      await closed;
+      await engine.close();
+      await audit?.close();
     },
   };
 }
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 /**
  * The disk directories and the metadata directory hold every object and every secret: they
@@ -164,6 +231,8 @@ export function banner(s: Started): string {
   if (clear) lines.push(`  WARNING: plain HTTP on ${clear}: signatures, presigned URLs and data cross the network in clear; set tls.cert and tls.key (see HTTPS in the README)`);
   if (s.engine.replacedDisks.length) lines.push(`  healing onto blank disk(s): ${s.engine.replacedDisks.map((i) => c.disks[i]).join(', ')}`);
   if (s.engine.offlineDisks.length) lines.push(`  OFFLINE disk(s): ${s.engine.offlineDisks.map((i) => c.disks[i]).join(', ')}`);
+  const shared = s.findings && sharedDeviceWarning(s.findings.sharedDevices, c.disks.length);
+  if (shared) lines.push(`  WARNING: ${shared}`);
   // A private CA is the common case for a self-hosted server: show the flag that makes
   // aws-cli trust it. The server does not know which CA signed its certificate, so it names
   // the file by its role.
@@ -180,24 +249,80 @@ export function banner(s: Started): string {
 
 export async function runServer(argv: string[]): Promise<void> {
   const config = await loadConfig({ argv });
-  const s = await startServer(config);
-  process.stdout.write(banner(s) + '\n');
+  const log = createLogger(config.logLevel);
+  // The server must never die on one request's mistake: log, keep serving. (A failed write to
+  // a closed stdout/stderr never gets here: ops/log.ts handles it without logging.)
+  process.on('unhandledRejection', (e) => log('error', 'unhandled rejection', { error: String((e as Error)?.stack ?? e) }));
+  process.on('uncaughtException', (e) => log('error', 'uncaught exception', { error: String(e?.stack ?? e) }));
+  const s = await startServer(config, log);
+  writeStdio(process.stdout, banner(s) + '\n');
   let stopping = false;
   const stop = async (sig: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second signal: stop waiting for requests in flight.
+      log('warn', `received ${sig} again: cutting requests in flight now`);
+      s.cutNow();
+      return;
+    }
     stopping = true;
-    s.log('info', `received ${sig}, shutting down`);
-    await s.stop();
+    const t0 = Date.now();
+    const timeout = config.shutdownTimeoutSeconds;
+    log('info', `received ${sig}: shutting down; no new connections, ${s.inFlight.count} request(s) in flight get up to ${timeout} s to finish`, { signal: sig, inFlight: s.inFlight.count, timeoutSeconds: timeout });
+    try {
+      await s.shutdown(timeout);
+    } catch (e) {
+      log('error', `shutdown failed: ${(e as Error).message}`);
+      process.exit(1);
+    }
+    log('info', `shutdown complete in ${Date.now() - t0} ms (metadata store closed)`, { ms: Date.now() - t0 });
     process.exit(0);
   };
-  // The server must never die on one request's mistake: log, keep serving.
-  process.on('unhandledRejection', (e) => s.log('error', 'unhandled rejection', { error: String((e as Error)?.stack ?? e) }));
-  process.on('uncaughtException', (e) => s.log('error', 'uncaught exception', { error: String(e?.stack ?? e) }));
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  watchNpmParent((why) => void stop(why));
   // SIGHUP reloads the certificate (after a renewal) without a restart; it never stops the
   // server, which is what it would do without a handler.
-  process.on('SIGHUP', () => void reloadCertificate(s));
+  process.on('SIGHUP', () => {
+    s.audit?.reopen();
+    void reloadCertificate(s);
+  });
+}
+
+/**
+ * `npx tessera server` runs the server under npm (through a shell), and npm 11 exits on
+ * SIGTERM without passing the signal on. Started by npm (npm_command is set), the server
+ * notes its nearest non-shell ancestor (npm) and stops gracefully when that process is gone,
+ * so a SIGTERM to the PID npx gave still stops the server. (`npm start` execs straight into
+ * node, which npm does signal; the watch then fires only if npm dies some other way.)
+ */
+function watchNpmParent(stop: (why: string) => void): void {
+  if (!process.env.npm_command || process.platform !== 'linux') return;
+  const npm = npmAncestor();
+  if (npm === undefined) return;
+  const timer = setInterval(() => {
+    try {
+      process.kill(npm, 0);
+    } catch {
+      clearInterval(timer);
+      stop(`the exit of npm (pid ${npm}), which started this server`);
+    }
+  }, 500);
+  timer.unref();
+}
+
+function npmAncestor(): number | undefined {
+  let pid = process.ppid;
+  for (let depth = 0; depth < 4 && pid > 1; depth++) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (!['sh', 'dash', 'bash', 'zsh'].includes(comm)) return pid;
+      pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
 }
 
 /** True for addresses only this machine can reach. */

@@ -53,6 +53,10 @@ export interface Config {
   /** Unfinished multipart uploads older than this are removed; 0 keeps them forever. */
   multipartExpirySeconds: number;
   logLevel: LogLevel;
+  /** Append-only JSON lines of every mutating request and every auth failure (log.audit_file). */
+  auditFile?: string;
+  /** Seconds in-flight requests get to finish after SIGTERM/SIGINT before they are cut. */
+  shutdownTimeoutSeconds: number;
   credentials: {
     accessKeyId: string;
     secretAccessKey: string;
@@ -74,6 +78,8 @@ export interface Config {
   diskReserve: DiskReserve;
   /** False hides the root secret from the start-up banner when it came from config or env. */
   printSecret: boolean;
+  /** GET /metrics: with a token, scrapes must send `Authorization: Bearer <token>`. */
+  metrics: { token?: string };
   /** The config file that was read, if any. */
   configFile?: string;
 }
@@ -133,6 +139,7 @@ export const DEFAULTS = {
   scannerBytesPerSecond: 8 * 1024 * 1024,
   multipartExpirySeconds: 7 * 24 * 60 * 60,
   logLevel: 'info' as LogLevel,
+  shutdownTimeoutSeconds: 30,
   limits: {
     maxConnections: 0,
     maxConnectionsPerIp: 0,
@@ -171,6 +178,8 @@ export const CONFIG_KEYS = {
   scanner_bytes_per_second: 'TESSERA_SCANNER_BYTES_PER_SECOND',
   multipart_expiry_seconds: 'TESSERA_MULTIPART_EXPIRY_SECONDS',
   log_level: 'TESSERA_LOG_LEVEL',
+  'log.audit_file': 'TESSERA_AUDIT_LOG',
+  shutdown_timeout: 'TESSERA_SHUTDOWN_TIMEOUT',
   root_access_key: 'TESSERA_ROOT_ACCESS_KEY',
   root_secret_key: 'TESSERA_ROOT_SECRET_KEY',
   users: 'TESSERA_USERS',
@@ -190,7 +199,24 @@ export const CONFIG_KEYS = {
   'limits.memory_budget': 'TESSERA_MEMORY_BUDGET',
   disk_reserve: 'TESSERA_DISK_RESERVE',
   print_secret: 'TESSERA_PRINT_SECRET',
+  'metrics.token': 'TESSERA_METRICS_TOKEN',
 } as const;
+
+/**
+ * Variables that carry a secret. Each may instead be given as `<VARIABLE>_FILE`, naming a file
+ * that holds the value: Docker and Kubernetes mount secrets as files, and a file keeps the
+ * secret out of `docker inspect`, `ps e` and the process environment. A secret-bearing setting
+ * added to CONFIG_KEYS gets its `_FILE` variant by being listed here.
+ */
+export const FILE_VARIABLES: ReadonlySet<string> = new Set([
+  'TESSERA_ROOT_ACCESS_KEY',
+  'TESSERA_ROOT_SECRET_KEY',
+  'TESSERA_USERS',
+  'TESSERA_METRICS_TOKEN',
+]);
+
+/** A secret file larger than this is surely the wrong file. */
+const MAX_SECRET_FILE_BYTES = 1024 * 1024;
 
 /** The sections of the file: the part of a dotted key before its dot. */
 const SECTIONS = new Set(Object.keys(CONFIG_KEYS).filter((k) => k.includes('.')).map((k) => k.slice(0, k.indexOf('.'))));
@@ -252,8 +278,8 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> 
     for (const [key, setting] of await readConfigFile(configFile)) settings.set(key, setting);
   }
   for (const [key, variable] of Object.entries(CONFIG_KEYS) as [ConfigKey, string][]) {
-    const value = nonEmpty(env[variable]);
-    if (value !== undefined) settings.set(key, { value, origin: variable, baseDir: cwd });
+    const setting = await readEnvSetting(env, variable, cwd);
+    if (setting !== undefined) settings.set(key, setting);
   }
 
   // Each parser's complaint is prefixed with where the value came from.
@@ -354,6 +380,7 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> 
     throw new ConfigError(`${originOf('http_address')}: http_address is the same as address`);
   }
   const masterKeyFile = get('sse.master_key_file', filePath, () => undefined);
+  const auditFile = get('log.audit_file', filePath, () => undefined);
 
   const D = DEFAULTS.limits;
   const seconds = (key: ConfigKey, fallback: number, min: number): number =>
@@ -382,7 +409,10 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> 
     throw new ConfigError(`${originOf('limits.max_connections_per_ip')}: max_connections_per_ip (${limits.maxConnectionsPerIp}) is above max_connections (${limits.maxConnections})`);
   }
   const diskReserve = get('disk_reserve', parseReserve, () => DEFAULTS.diskReserve);
+  // 0 is allowed: cut in-flight requests at once.
+  const shutdownTimeoutSeconds = get('shutdown_timeout', parseWholeNumber, () => DEFAULTS.shutdownTimeoutSeconds);
   const printSecret = get('print_secret', parseBoolean, () => DEFAULTS.printSecret);
+  const metricsToken = get('metrics.token', parseMetricsToken, () => undefined);
 
   // Only now, with every value known to be sound, touch the filesystem.
   await prepareDirectories([
@@ -412,6 +442,8 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> 
     scannerBytesPerSecond,
     multipartExpirySeconds,
     logLevel,
+    ...(auditFile !== undefined ? { auditFile } : {}),
+    shutdownTimeoutSeconds,
     credentials,
     users,
     ...(tls !== undefined ? { tls } : {}),
@@ -420,6 +452,7 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> 
     limits,
     diskReserve,
     printSecret,
+    metrics: metricsToken !== undefined ? { token: metricsToken } : {},
     ...(configFile !== undefined ? { configFile } : {}),
   };
 }
@@ -524,6 +557,38 @@ function suggestKey(name: string): string | undefined {
   return bestDistance <= Math.max(2, Math.floor(normal.length / 4)) ? best : undefined;
 }
 
+/**
+ * One setting from the environment: the variable itself, or for FILE_VARIABLES the content of
+ * the file `<VARIABLE>_FILE` names, less one trailing newline (what `echo` and most editors
+ * add). Both at once is an error rather than a silent choice, and so is an unreadable or empty
+ * file: falling back to a generated key pair would lock every client out. The file's content
+ * never appears in a message.
+ */
+async function readEnvSetting(env: NodeJS.ProcessEnv, variable: string, cwd: string): Promise<Setting | undefined> {
+  const direct = nonEmpty(env[variable]);
+  const fileVariable = `${variable}_FILE`;
+  const named = FILE_VARIABLES.has(variable) ? nonEmpty(env[fileVariable]) : undefined;
+  if (named === undefined) return direct === undefined ? undefined : { value: direct, origin: variable, baseDir: cwd };
+  if (direct !== undefined) throw new ConfigError(`${variable} and ${fileVariable} are both set; set only one of them`);
+  const file = path.resolve(cwd, named.trim());
+  let text: string;
+  try {
+    const st = await fs.stat(file);
+    if (st.isDirectory()) throw new ConfigError(`${fileVariable}: ${file} is a directory, not a file`);
+    if (st.size > MAX_SECRET_FILE_BYTES) throw new ConfigError(`${fileVariable}: ${file} is ${st.size} bytes long; a secret file holds one value`);
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new ConfigError(`${fileVariable}: file ${file} does not exist`);
+    if (code === 'EACCES' || code === 'EPERM') throw new ConfigError(`${fileVariable}: file ${file} cannot be read by this user (check its owner and mode)`);
+    throw new ConfigError(`${fileVariable}: cannot read ${file}: ${(err as Error).message}`);
+  }
+  const value = text.replace(/\r?\n$/, '');
+  if (value.trim() === '') throw new ConfigError(`${fileVariable}: file ${file} is empty`);
+  return { value, origin: fileVariable, baseDir: cwd };
+}
+
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value;
 }
@@ -607,4 +672,12 @@ async function prepareDirectories(dirs: DirectoryToPrepare[]): Promise<void> {
       if (isInside(b.real, a.real)) throw new ConfigError(`${b.origin}: ${b.label} is inside ${a.label} (${a.real})`);
     }
   }
+}
+
+/** A bearer token: it travels in an HTTP header, so visible ASCII only, and long enough not to guess. */
+function parseMetricsToken(value: unknown): string {
+  if (typeof value !== 'string') throw new ConfigError(`expected a string, got ${show(value)}`);
+  if (value.length < 16) throw new ConfigError(`the metrics token must be at least 16 characters long, got ${value.length}`);
+  if (!/^[\x21-\x7e]+$/.test(value)) throw new ConfigError('the metrics token may hold only visible ASCII characters (no spaces or control characters)');
+  return value;
 }

@@ -14,6 +14,8 @@ import { ShardFiles } from './reader.js';
 export interface HealResult {
   /** Shard indices that were damaged. */
   damaged: number[];
+  /** Of those, the ones with a block that failed its checksum (bit rot), not merely missing. */
+  corrupt: number[];
   /** Shard indices rewritten. */
   rebuilt: number[];
   bytesRead: number;
@@ -30,7 +32,10 @@ export async function healShards(
   let bytesRead = 0;
 
   // Pass 1: verify every block of every shard.
-  const check = new ShardFiles(disks, layout);
+  const corrupt: number[] = [];
+  const check = new ShardFiles(disks, layout, (_id, i, reason) => {
+    if (reason === 'corrupt') corrupt.push(i);
+  });
   try {
     for (let s = 0; s < stripes; s++) {
       for (let i = 0; i < n; i++) {
@@ -51,7 +56,7 @@ export async function healShards(
   }
   const damaged = [...check.bad].sort((a, b) => a - b);
   const targets = damaged.filter((i) => disks[layout.distribution[i]].online);
-  if (targets.length === 0) return { damaged, rebuilt: [], bytesRead };
+  if (targets.length === 0) return { damaged, corrupt, rebuilt: [], bytesRead };
 
   // Pass 2: reconstruct every stripe and write the damaged shards anew.
   const codec = createCodec(k, m);
@@ -100,5 +105,5 @@ export async function healShards(
     for (const i of outs.keys()) await fsp.unlink(path.join(disks[layout.distribution[i]].tmpDir, tmpName)).catch(() => undefined);
     await src.close();
   }
-  return { damaged, rebuilt: targets, bytesRead };
+  return { damaged, corrupt, rebuilt: targets, bytesRead };
 }

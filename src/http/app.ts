@@ -22,11 +22,16 @@ import { isResourceError } from '../util/process-errors.js';
 import { ADMIN_PREFIX, serveAdmin, type ServerInfo } from './admin-api.js';
 import type { MaintenanceJobs } from '../object/maintenance.js';
 import { VERSION } from '../version.js';
+import { opsMiddleware } from '../ops/routes.js';
+import type { ServerOps } from '../ops/server-ops.js';
 import { openBody } from './body.js';
 import { guardBody, hasBody } from './body-guard.js';
 import { KeyLimits } from './key-limits.js';
 import { Throttle } from './throttle.js';
 import { newRequestId } from './request-id.js';
+import { requestLog } from './request-log.js';
+import type { InFlight } from './in-flight.js';
+import type { AuditLog } from '../ops/audit.js';
 import { resolveTarget } from './routing.js';
 import { DRAIN_LIMIT, isHangUp } from './wire.js';
 
@@ -43,6 +48,12 @@ export interface AppOptions {
   limits?: Limits;
   /** Heal and scan jobs of the admin API (the engine's upkeep.jobs). */
   jobs?: MaintenanceJobs;
+  /** Where mutating and refused-for-credentials requests are also recorded (log.audit_file). */
+  audit?: AuditLog;
+  /** Counts requests in flight (a graceful shutdown waits for them). */
+  inFlight?: InFlight;
+  /** /health/live, /health/ready and /metrics, and request metrics (ops/routes.ts). */
+  ops?: ServerOps;
 }
 
 /** Query parameters that are condition keys of list actions (s3:prefix, s3:delimiter, s3:max-keys). */
@@ -115,6 +126,12 @@ export function createApp(o: AppOptions): Koa<S3State> {
     allowed: (ctx, action, bucket, key) => access.allowed({ ...accessRequest(ctx, action, bucket, key), query: undefined }),
   };
 
+  if (o.inFlight) app.use(o.inFlight.middleware());
+  // Health and metrics first: no auth, no limits, never a SlowDown (ops/routes.ts).
+  if (o.ops) app.use(opsMiddleware({ ...o.ops, domains: o.domains, adminPrefix: ADMIN_PREFIX }));
+
+  // One log line per request, when its reply is done (http/request-log.ts).
+  app.use(requestLog({ log, audit: o.audit }));
   // Request id, S3 error replies, where the request goes and who sent it.
   app.use(async (ctx, next) => {
     const { requestId, hostId } = newRequestId();
@@ -237,6 +254,7 @@ function throttleDownload(ctx: S3Ctx, keyLimits: KeyLimits): void {
 function replyNow(ctx: S3Ctx, err: S3Error): void {
   const res = ctx.res;
   if (res.headersSent || res.destroyed) return;
+  ctx.state.errorCode = err.code;
   const t = ctx.state.target;
   const xml = errorXml(err, decodeSafe(t ? t.rawPath : ctx.path), ctx.state.requestId, ctx.state.hostId);
   res.writeHead(err.status, {
@@ -300,6 +318,7 @@ export function sendError(ctx: S3Ctx, err: unknown, log: S3Deps['log']): void {
     if (!keep.includes(name)) ctx.remove(name);
   }
   for (const [k, v] of Object.entries(e.headers)) ctx.set(k, v);
+  ctx.state.errorCode = e.code;
   ctx.status = e.status;
   if (e.code === 'NotModified' || ctx.method === 'HEAD') {
     ctx.body = null;

@@ -15,7 +15,6 @@ import { S3Error } from '../errors.js';
 export interface BodyGuard {
   /** True once the request was aborted for idleness. */
   readonly timedOut: boolean;
-  stop(): void;
 }
 
 /** True when the request announces a body (a length above zero, or chunked encoding). */
@@ -75,6 +74,5 @@ export function guardBody(req: IncomingMessage, res: ServerResponse, timeoutMs: 
     get timedOut() {
       return timedOut;
     },
-    stop,
   };
 }

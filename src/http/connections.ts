@@ -43,7 +43,7 @@ export function serverTimeouts(limits: TimeoutLimits): {
 }
 
 /** The soft limit on open files of this process (Linux), or undefined where it cannot be read. */
-export function fileDescriptorLimit(): number | undefined {
+function fileDescriptorLimit(): number | undefined {
   try {
     const m = /^Max open files\s+(\S+)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
     if (!m) return undefined;
@@ -70,13 +70,6 @@ const REFUSED_LINGER_MS = 250;
 /** Refusals are logged at most once per this period (a flood must not flood the log too). */
 const LOG_EVERY_MS = 5000;
 
-export interface GuardOptions {
-  /** The server speaks TLS: refused sockets are dropped before the handshake. */
-  tls?: boolean;
-  /** Shared counts, so that several listeners (HTTPS and plain HTTP) obey one global cap. */
-  counter?: ConnectionCounter;
-  log?: Logger;
-}
 
 /** Open connections in all and per client address, shared by every guarded server. */
 export class ConnectionCounter {
@@ -84,6 +77,8 @@ export class ConnectionCounter {
   readonly perIp = new Map<string, number>();
   /** Connections refused since the last log line. */
   refused = 0;
+  /** Connections refused since start (metrics). */
+  refusedTotal = 0;
   private lastLog = 0;
   readonly max: number;
   readonly maxPerIp: number;
@@ -112,6 +107,7 @@ export class ConnectionCounter {
 
   private refuse(why: 'total' | 'ip', ip: string): 'total' | 'ip' {
     this.refused++;
+    this.refusedTotal++;
     const now = Date.now();
     if (now - this.lastLog >= LOG_EVERY_MS) {
       this.lastLog = now;
@@ -149,18 +145,17 @@ function refusalBytes(): Buffer {
 /**
  * Puts the connection caps in front of a listening server (http.Server or https.Server): the
  * server's own 'connection' handling (HTTP parser, TLS handshake) only runs for admitted
- * sockets. Returns the counter (shared through opts.counter, if given).
+ * sockets. One counter is shared by every listener (HTTPS and plain HTTP), so they obey one
+ * global cap. On a TLS server (`tls`), refused sockets are dropped before the handshake.
  */
-export function guardConnections(server: Server, limits: Pick<Limits, 'maxConnections' | 'maxConnectionsPerIp'>, opts: GuardOptions = {}): ConnectionCounter {
-  const log = opts.log ?? (() => undefined);
-  const counter = opts.counter ?? new ConnectionCounter(limits, log);
+export function guardConnections(server: Server, counter: ConnectionCounter, tls: boolean): void {
   const inner = server.listeners('connection') as ((socket: Socket) => void)[];
   server.removeAllListeners('connection');
   server.on('connection', (socket: Socket) => {
     const ip = clientAddress(socket);
     if (counter.admit(ip) !== 'ok') {
       socket.on('error', () => undefined);
-      if (opts.tls) {
+      if (tls) {
         socket.destroy();
         return;
       }
@@ -174,7 +169,6 @@ export function guardConnections(server: Server, limits: Pick<Limits, 'maxConnec
     socket.once('close', () => counter.release(ip));
     for (const l of inner) l.call(server, socket);
   });
-  return counter;
 }
 
 /**

@@ -199,7 +199,7 @@ function makeServer(handler: http.RequestListener, opts: ListenOptions, material
   // Malformed requests, Expect headers and hang-ups answered in S3's terms (wire.ts).
   attachWireHandlers(server, handler, opts.log);
   // Connection caps, shared by every listener; TLS sockets over the cap never get a handshake.
-  guardConnections(server, { maxConnections: 0, maxConnectionsPerIp: 0 }, { tls: material !== undefined, counter: connections, log: opts.log });
+  guardConnections(server, connections, material !== undefined);
   server.timeout = 0;
   return server;
 }

@@ -149,6 +149,13 @@ export class LevelMetaStore implements MetaStore {
     this.deploymentId = deploymentId;
   }
 
+  /** Why the store cannot serve right now (closed, or a failed write that needs a restart), or undefined when it can. */
+  get unavailable(): string | undefined {
+    if (this.broken) return `the metadata store failed a write and needs a restart: ${this.broken.message}`;
+    if (this.closing || this.db.status !== 'open') return `the metadata store is ${this.closing ? 'closing' : this.db.status}`;
+    return undefined;
+  }
+
   get state(): IndexState {
     return { deploymentId: this.deploymentId, applied: this.applied, digest: { ...this.digest } };
   }

@@ -20,6 +20,9 @@ export interface EngineOptions {
   blockSize?: number;
   inlineThreshold?: number;
   scannerBytesPerSecond?: number;
+  /** When the scanner's first pass starts, and the pause between passes (tests shorten them). */
+  scannerStartDelayMs?: number;
+  scannerPassIntervalMs?: number;
   diskCheckIntervalMs?: number;
   multipartExpirySeconds?: number;
   /** Journal bytes after which a metadata checkpoint is written (default 64 MiB, or the last checkpoint's size). */
@@ -113,14 +116,15 @@ export async function openEngine(o: EngineOptions): Promise<Engine> {
     metaIndex,
     deploymentId: set.deploymentId,
     scannerBytesPerSecond: o.scannerBytesPerSecond ?? 0,
+    scannerStartDelayMs: o.scannerStartDelayMs,
+    scannerPassIntervalMs: o.scannerPassIntervalMs,
     diskCheckIntervalMs: o.diskCheckIntervalMs,
     multipartExpirySeconds: o.multipartExpirySeconds,
     log: o.log,
   });
   upkeep.start();
   if (set.replaced.length > 0) metaIndex.needsCheckpoint = true;
-  for (const i of set.replaced) upkeep.jobs.markNeedsHeal(i);
-  if (set.replaced.length > 0) upkeep.healAll().catch((e: Error) => o.log?.(`healing failed: ${e.message}`));
+  if (set.replaced.length > 0) upkeep.healAll(set.replaced).catch((e: Error) => o.log?.(`healing failed: ${e.message}`));
   return {
     store,
     metaIndex,

@@ -38,6 +38,7 @@ export async function healVersion(store: ObjectStore, v: ObjectVersion): Promise
     const lease = await store.memory.acquire(healLeaseBytes(l));
     try {
       const r = await healShards(store.disks, l, { bucket: v.bucket, key: v.key });
+      store.healStats.add(r);
       rebuilt += r.rebuilt.length;
       bytes += r.bytesRead;
       for (const i of r.rebuilt) disks.push(l.distribution[i]!);

@@ -134,16 +134,20 @@ export interface MaintenanceOptions {
   /** Default read rate of a job (the configured scanner rate); 0: DEFAULT_JOB_BYTES_PER_SECOND. */
   bytesPerSecond: number;
   log?: (msg: string) => void;
+  /** Disks that were blank or away and still need a whole heal (shared with metrics and health). */
+  needsHeal?: Set<number>;
 }
 
 export class MaintenanceJobs {
   private current: Job | undefined;
   private readonly last = new Map<JobKind, Job>();
   /** Disks that were blank or away and still need a whole heal. */
-  private readonly needsHeal = new Set<number>();
+  private readonly needsHeal: Set<number>;
   private stopped = false;
 
-  constructor(private readonly store: ObjectStore, private readonly o: MaintenanceOptions) {}
+  constructor(private readonly store: ObjectStore, private readonly o: MaintenanceOptions) {
+    this.needsHeal = o.needsHeal ?? new Set();
+  }
 
   /** A replaced or returning disk: 'healing' until a heal of everything finishes cleanly. */
   markNeedsHeal(disk: number): void {
@@ -274,7 +278,9 @@ export class MaintenanceJobs {
         await this.pace(job);
       }
       s.state = job.stopRequested || this.stopped ? 'stopped' : 'done';
-      if (s.kind === 'heal' && !s.dryRun && s.state === 'done' && !s.bucket && !s.prefix && s.errors === 0) {
+      // Objects it could not heal (errors) are lost for good or wait for a disk that is away:
+      // the disks it healed onto are as healed as they can be.
+      if (s.kind === 'heal' && !s.dryRun && s.state === 'done' && !s.bucket && !s.prefix) {
         for (const d of this.store.disks) if (d.online) this.needsHeal.delete(d.index);
       }
       if (s.errors > 0 && job.errorsSeen.length) s.error = job.errorsSeen.join('; ');

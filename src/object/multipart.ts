@@ -50,7 +50,13 @@ export class Multipart {
     if (o.storageClass) upload.storageClass = o.storageClass;
     if (o.acl && o.acl !== 'private') upload.acl = o.acl;
     if (o.encryption) upload.sse = this.store.sse.seal(o.encryption).info;
-    await this.store.meta.batch([{ type: 'putUpload', upload }]);
+    // Under the bucket's lock, which DeleteBucket holds from its last look for uploads to the
+    // bucket's removal: an upload can never be left behind in a deleted bucket (it would show
+    // up again in a new bucket of the same name).
+    await this.store.locks.run(`bucket\0${bucket}`, async () => {
+      await this.store.getBucket(bucket);
+      await this.store.meta.batch([{ type: 'putUpload', upload }]);
+    });
     return upload;
   }
 

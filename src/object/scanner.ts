@@ -16,10 +16,26 @@ export interface UpkeepOptions {
   metaIndex?: MetaIndex;
   /** Bytes per second the scanner may read; 0 turns it off. */
   scannerBytesPerSecond: number;
+  /** How long after start the first pass begins (default 30 s: start-up gets a head start). */
+  scannerStartDelayMs?: number;
+  /** The pause between the end of a pass and the next (default 60 s). */
+  scannerPassIntervalMs?: number;
   diskCheckIntervalMs?: number;
   /** Multipart uploads older than this are aborted and their space reclaimed; 0 keeps them. */
   multipartExpirySeconds?: number;
   log?: (msg: string) => void;
+}
+
+/** What the background scanner is doing (metrics): the pass under way, or the last one. */
+export interface ScanStatus {
+  running: boolean;
+  /** Passes finished since start. */
+  passes: number;
+  /** Objects (versions) and bytes read so far by the current pass (or the last, when idle). */
+  objects: number;
+  bytes: number;
+  /** When the last pass ended (ms since the epoch). */
+  lastPassEnd?: number;
 }
 
 export class Upkeep {
@@ -29,6 +45,9 @@ export class Upkeep {
   private readonly running = new Set<Promise<unknown>>();
   private readonly stopSignal = new AbortController();
   lastScan: HealProgress | undefined;
+  readonly scan: ScanStatus = { running: false, passes: 0, objects: 0, bytes: 0 };
+  /** Slots of disks that came back blank or from offline, while the heal onto them runs. */
+  readonly healingDisks = new Set<number>();
   lastMetaCheck: Awaited<ReturnType<MetaIndex['verifyOnline']>> | undefined;
   private lastMetaCheckAt = 0;
 
@@ -36,7 +55,7 @@ export class Upkeep {
   readonly jobs: MaintenanceJobs;
 
   constructor(private readonly store: ObjectStore, private readonly o: UpkeepOptions) {
-    this.jobs = new MaintenanceJobs(store, { bytesPerSecond: o.scannerBytesPerSecond, log: o.log });
+    this.jobs = new MaintenanceJobs(store, { bytesPerSecond: o.scannerBytesPerSecond, log: o.log, needsHeal: this.healingDisks });
   }
 
   start(): void {
@@ -49,14 +68,14 @@ export class Upkeep {
         const r = await recheckDisk(d, this.o.deploymentId, this.store.disks.length);
         if (r === 'reformatted') {
           replaced = true;
-          this.jobs.markNeedsHeal(d.index);
+          this.healingDisks.add(d.index);
           log(`disk ${d.root} was blank: formatted as slot ${d.index + 1}, healing onto it`);
         } else if (r === 'offline' && was) {
           log(`disk ${d.root} is offline`);
         } else if (r === 'ok' && !was) {
           log(`disk ${d.root} is back online`);
           replaced = true;
-          this.jobs.markNeedsHeal(d.index);
+          this.healingDisks.add(d.index);
         }
       }
       if (replaced) {
@@ -111,8 +130,12 @@ export class Upkeep {
     return this.store.multipart.expire(maxAgeMs);
   }
 
-  /** Heals everything now (after a disk replacement), as a job `admin heal --status` shows; resolves when it ends. */
-  async healAll(): Promise<void> {
+  /**
+   * Heals everything now (after a disk replacement), as a job `admin heal --status` shows;
+   * `disks`: the slots it heals onto (healingDisks until a whole heal ends). Resolves when it ends.
+   */
+  async healAll(disks: number[] = []): Promise<void> {
+    for (const i of disks) this.healingDisks.add(i);
     if (this.stopped) return;
     await this.jobs.healAll();
     await this.jobs.idle();
@@ -137,12 +160,18 @@ export class Upkeep {
         }
         // An admin heal or scan reads everything already: wait for it rather than compete.
         await this.jobs.idle();
-        this.lastScan = await heal(this.store, { pace, shouldStop: () => this.stopped });
-        await this.sleep(60_000);
+        Object.assign(this.scan, { running: true, objects: 0, bytes: 0 });
+        this.lastScan = await heal(this.store, { pace, shouldStop: () => this.stopped }, (p) => {
+          this.scan.objects = p.objectsScanned;
+          this.scan.bytes = p.bytesScanned;
+        }).finally(() => (this.scan.running = false));
+        this.scan.passes++;
+        this.scan.lastPassEnd = Date.now();
+        await this.sleep(this.o.scannerPassIntervalMs ?? 60_000);
       }
     };
     // Give start-up a head start before reading in the background.
-    this.timers.push(setTimeout(() => this.run(run()), 30_000).unref());
+    this.timers.push(setTimeout(() => this.run(run()), this.o.scannerStartDelayMs ?? 30_000).unref());
   }
 
   async stop(): Promise<void> {

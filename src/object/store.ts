@@ -17,6 +17,7 @@ import { ingest, uploadLeaseBytes, type Ingested } from './ingest.js';
 import { KeyLock } from './key-lock.js';
 import { copyReadLease, openDataStream, openDataStreamReady, READ_LEASE_BYTES, readLeaseBytes } from './read.js';
 import { HealQueue } from './heal-queue.js';
+import { HealStats } from './heal-stats.js';
 import { Multipart } from './multipart.js';
 import { openDecrypted, openDecryptedReady, SseKeyring, type SseRequest } from './sse.js';
 import { sealedSize, SealStream } from './sse-format.js';
@@ -100,6 +101,8 @@ export class ObjectStore {
   readonly locks = new KeyLock();
   readonly garbage: GarbageCollector;
   readonly heals: HealQueue;
+  /** What healing found and repaired so far (metrics). */
+  readonly healStats = new HealStats();
   readonly multipart: Multipart;
   /** Stripe buffers of uploads, downloads and copies in flight are leased from this. */
   readonly memory: MemoryBudget;

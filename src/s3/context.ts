@@ -18,6 +18,8 @@ export interface S3State {
   auth?: AuthResult;
   /** Set once the request's signature (or its absence) is known. */
   principal?: Principal;
+  /** The S3 error code of the reply, when it is an error (for the request log). */
+  errorCode?: string;
 }
 
 export type S3Ctx = Koa.ParameterizedContext<S3State>;

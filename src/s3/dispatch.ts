@@ -11,6 +11,7 @@ import * as cors from './cors.js';
 import { deleteObjects } from './delete-objects.js';
 import { listObjectVersions, listObjectsV1, listObjectsV2 } from './listing.js';
 import * as objects from './objects.js';
+import { getObjectAttributes } from './object-attributes.js';
 import * as multipart from './multipart.js';
 import { postObject } from './post-object.js';
 
@@ -22,9 +23,12 @@ export type Handler = (deps: S3Deps, ctx: S3Ctx) => Promise<void>;
  * itself (multi-object delete: per key).
  */
 export type Action = string | ((ctx: S3Ctx) => string) | null;
+/** The AWS API operation name (GetObject, ListObjectsV2 …): what metrics and logs call the request. */
+export type Operation = string | ((ctx: S3Ctx) => string);
 export interface Route {
   handler: Handler;
   action: Action;
+  operation: Operation;
 }
 
 /** Query parameters that select a different operation on the same path (S3 "sub-resources"). */
@@ -49,84 +53,87 @@ const notImplemented = (what: string): Route => ({
     throw new S3Error('NotImplemented', `${what} is not implemented by this server.`);
   },
   action: null,
+  operation: 'NotImplemented',
 });
 
 export function serviceRoute(method: string): Route {
-  if (method === 'GET') return { handler: buckets.listBuckets, action: 's3:ListAllMyBuckets' };
+  if (method === 'GET') return { handler: buckets.listBuckets, action: 's3:ListAllMyBuckets', operation: 'ListBuckets' };
   throw new S3Error('MethodNotAllowed', undefined, { Method: method, ResourceType: 'SERVICE' });
 }
 
 type Table = Record<string, Record<string, Route | undefined> | undefined>;
 
-const route = (handler: Handler, action: Action): Route => ({ handler, action });
+const route = (handler: Handler, action: Action, operation: Operation): Route => ({ handler, action, operation });
 /** The action, or its "Version" variant when the request names a version (GetObject → GetObjectVersion). */
 const versioned = (plain: string, withVersion: string) => (ctx: S3Ctx): string => (q(ctx, 'versionId') !== undefined ? withVersion : plain);
 
 const listObjects: Handler = (d, c) => (c.query['list-type'] === '2' ? listObjectsV2 : listObjectsV1)(d, c);
+// Operation names below are those of the S3 API reference; PostObject (an HTML form upload) has no SDK name.
 
 const BUCKET_TABLE: Table = {
   GET: {
-    '': route(listObjects, 's3:ListBucket'),
-    location: route(buckets.getBucketLocation, 's3:GetBucketLocation'),
-    versioning: route(buckets.getBucketVersioning, 's3:GetBucketVersioning'),
-    tagging: route(buckets.getBucketTagging, 's3:GetBucketTagging'),
-    versions: route(listObjectVersions, 's3:ListBucketVersions'),
-    uploads: route(multipart.listMultipartUploads, 's3:ListBucketMultipartUploads'),
-    policy: route(access.getBucketPolicy, 's3:GetBucketPolicy'),
-    policyStatus: route(access.getBucketPolicyStatus, 's3:GetBucketPolicyStatus'),
-    publicAccessBlock: route(access.getPublicAccessBlock, 's3:GetBucketPublicAccessBlock'),
-    acl: route(acl.getBucketAcl, 's3:GetBucketAcl'),
-    cors: route(cors.getBucketCors, 's3:GetBucketCORS'),
-    encryption: route(encryption.getBucketEncryption, 's3:GetEncryptionConfiguration'),
+    '': route(listObjects, 's3:ListBucket', (c) => (c.query['list-type'] === '2' ? 'ListObjectsV2' : 'ListObjects')),
+    location: route(buckets.getBucketLocation, 's3:GetBucketLocation', 'GetBucketLocation'),
+    versioning: route(buckets.getBucketVersioning, 's3:GetBucketVersioning', 'GetBucketVersioning'),
+    tagging: route(buckets.getBucketTagging, 's3:GetBucketTagging', 'GetBucketTagging'),
+    versions: route(listObjectVersions, 's3:ListBucketVersions', 'ListObjectVersions'),
+    uploads: route(multipart.listMultipartUploads, 's3:ListBucketMultipartUploads', 'ListMultipartUploads'),
+    policy: route(access.getBucketPolicy, 's3:GetBucketPolicy', 'GetBucketPolicy'),
+    policyStatus: route(access.getBucketPolicyStatus, 's3:GetBucketPolicyStatus', 'GetBucketPolicyStatus'),
+    publicAccessBlock: route(access.getPublicAccessBlock, 's3:GetBucketPublicAccessBlock', 'GetPublicAccessBlock'),
+    acl: route(acl.getBucketAcl, 's3:GetBucketAcl', 'GetBucketAcl'),
+    cors: route(cors.getBucketCors, 's3:GetBucketCORS', 'GetBucketCors'),
+    encryption: route(encryption.getBucketEncryption, 's3:GetEncryptionConfiguration', 'GetBucketEncryption'),
   },
-  HEAD: { '': route(buckets.headBucket, 's3:ListBucket') },
+  HEAD: { '': route(buckets.headBucket, 's3:ListBucket', 'HeadBucket') },
   PUT: {
-    '': route(buckets.createBucket, 's3:CreateBucket'),
-    versioning: route(buckets.putBucketVersioning, 's3:PutBucketVersioning'),
-    tagging: route(buckets.putBucketTagging, 's3:PutBucketTagging'),
-    policy: route(access.putBucketPolicy, 's3:PutBucketPolicy'),
-    publicAccessBlock: route(access.putPublicAccessBlock, 's3:PutBucketPublicAccessBlock'),
-    acl: route(acl.putBucketAcl, 's3:PutBucketAcl'),
-    cors: route(cors.putBucketCors, 's3:PutBucketCORS'),
-    encryption: route(encryption.putBucketEncryption, 's3:PutEncryptionConfiguration'),
+    '': route(buckets.createBucket, 's3:CreateBucket', 'CreateBucket'),
+    versioning: route(buckets.putBucketVersioning, 's3:PutBucketVersioning', 'PutBucketVersioning'),
+    tagging: route(buckets.putBucketTagging, 's3:PutBucketTagging', 'PutBucketTagging'),
+    policy: route(access.putBucketPolicy, 's3:PutBucketPolicy', 'PutBucketPolicy'),
+    publicAccessBlock: route(access.putPublicAccessBlock, 's3:PutBucketPublicAccessBlock', 'PutPublicAccessBlock'),
+    acl: route(acl.putBucketAcl, 's3:PutBucketAcl', 'PutBucketAcl'),
+    cors: route(cors.putBucketCors, 's3:PutBucketCORS', 'PutBucketCors'),
+    encryption: route(encryption.putBucketEncryption, 's3:PutEncryptionConfiguration', 'PutBucketEncryption'),
   },
   DELETE: {
-    '': route(buckets.deleteBucket, 's3:DeleteBucket'),
-    tagging: route(buckets.deleteBucketTagging, 's3:PutBucketTagging'),
-    policy: route(access.deleteBucketPolicy, 's3:DeleteBucketPolicy'),
-    publicAccessBlock: route(access.deletePublicAccessBlock, 's3:PutBucketPublicAccessBlock'),
-    cors: route(cors.deleteBucketCors, 's3:PutBucketCORS'),
+    '': route(buckets.deleteBucket, 's3:DeleteBucket', 'DeleteBucket'),
+    tagging: route(buckets.deleteBucketTagging, 's3:PutBucketTagging', 'DeleteBucketTagging'),
+    policy: route(access.deleteBucketPolicy, 's3:DeleteBucketPolicy', 'DeleteBucketPolicy'),
+    publicAccessBlock: route(access.deletePublicAccessBlock, 's3:PutBucketPublicAccessBlock', 'DeletePublicAccessBlock'),
+    cors: route(cors.deleteBucketCors, 's3:PutBucketCORS', 'DeleteBucketCors'),
     // AWS has no separate action for the delete: it needs s3:PutEncryptionConfiguration.
-    encryption: route(encryption.deleteBucketEncryption, 's3:PutEncryptionConfiguration'),
+    encryption: route(encryption.deleteBucketEncryption, 's3:PutEncryptionConfiguration', 'DeleteBucketEncryption'),
   },
   // POST to the bucket itself is an HTML form upload (POST Object); the handler checks the
   // form's signature and s3:PutObject itself.
-  POST: { '': route(postObject, null), delete: route(deleteObjects, null) },
+  POST: { '': route(postObject, null, 'PostObject'), delete: route(deleteObjects, null, 'DeleteObjects') },
 };
 
 const OBJECT_TABLE: Table = {
   GET: {
-    '': route((d, c) => objects.getOrHeadObject(d, c, false), versioned('s3:GetObject', 's3:GetObjectVersion')),
-    tagging: route(objects.getObjectTagging, versioned('s3:GetObjectTagging', 's3:GetObjectVersionTagging')),
-    uploadId: route(multipart.listParts, 's3:ListMultipartUploadParts'),
-    acl: route(acl.getObjectAcl, versioned('s3:GetObjectAcl', 's3:GetObjectVersionAcl')),
+    '': route((d, c) => objects.getOrHeadObject(d, c, false), versioned('s3:GetObject', 's3:GetObjectVersion'), 'GetObject'),
+    tagging: route(objects.getObjectTagging, versioned('s3:GetObjectTagging', 's3:GetObjectVersionTagging'), 'GetObjectTagging'),
+    uploadId: route(multipart.listParts, 's3:ListMultipartUploadParts', 'ListParts'),
+    acl: route(acl.getObjectAcl, versioned('s3:GetObjectAcl', 's3:GetObjectVersionAcl'), 'GetObjectAcl'),
+    attributes: route(getObjectAttributes, versioned('s3:GetObjectAttributes', 's3:GetObjectVersionAttributes'), 'GetObjectAttributes'),
   },
-  HEAD: { '': route((d, c) => objects.getOrHeadObject(d, c, true), versioned('s3:GetObject', 's3:GetObjectVersion')) },
+  HEAD: { '': route((d, c) => objects.getOrHeadObject(d, c, true), versioned('s3:GetObject', 's3:GetObjectVersion'), 'HeadObject') },
   PUT: {
     // A copy also needs s3:GetObject on its source: checked by the copy handler.
-    '': route(objects.putObject, 's3:PutObject'),
-    tagging: route(objects.putObjectTagging, versioned('s3:PutObjectTagging', 's3:PutObjectVersionTagging')),
-    uploadId: route(multipart.uploadPart, 's3:PutObject'),
-    acl: route(acl.putObjectAcl, versioned('s3:PutObjectAcl', 's3:PutObjectVersionAcl')),
+    '': route(objects.putObject, 's3:PutObject', (c) => (c.req.headers['x-amz-copy-source'] !== undefined ? 'CopyObject' : 'PutObject')),
+    tagging: route(objects.putObjectTagging, versioned('s3:PutObjectTagging', 's3:PutObjectVersionTagging'), 'PutObjectTagging'),
+    uploadId: route(multipart.uploadPart, 's3:PutObject', (c) => (c.req.headers['x-amz-copy-source'] !== undefined ? 'UploadPartCopy' : 'UploadPart')),
+    acl: route(acl.putObjectAcl, versioned('s3:PutObjectAcl', 's3:PutObjectVersionAcl'), 'PutObjectAcl'),
   },
   DELETE: {
-    '': route(objects.deleteObject, versioned('s3:DeleteObject', 's3:DeleteObjectVersion')),
-    tagging: route(objects.deleteObjectTagging, versioned('s3:DeleteObjectTagging', 's3:DeleteObjectVersionTagging')),
-    uploadId: route(multipart.abortMultipartUpload, 's3:AbortMultipartUpload'),
+    '': route(objects.deleteObject, versioned('s3:DeleteObject', 's3:DeleteObjectVersion'), 'DeleteObject'),
+    tagging: route(objects.deleteObjectTagging, versioned('s3:DeleteObjectTagging', 's3:DeleteObjectVersionTagging'), 'DeleteObjectTagging'),
+    uploadId: route(multipart.abortMultipartUpload, 's3:AbortMultipartUpload', 'AbortMultipartUpload'),
   },
   POST: {
-    uploads: route(multipart.createMultipartUpload, 's3:PutObject'),
-    uploadId: route(multipart.completeMultipartUpload, 's3:PutObject'),
+    uploads: route(multipart.createMultipartUpload, 's3:PutObject', 'CreateMultipartUpload'),
+    uploadId: route(multipart.completeMultipartUpload, 's3:PutObject', 'CompleteMultipartUpload'),
   },
 };
 
@@ -149,4 +156,22 @@ export function objectRoute(ctx: S3Ctx, method: string): Route {
 /** The action name of a route for this request (null: the handler checks). */
 export function actionOf(r: Route, ctx: S3Ctx): string | null {
   return typeof r.action === 'function' ? r.action(ctx) : r.action;
+}
+
+/**
+ * The S3 operation a request addresses, by the same tables that dispatch it: a bounded set of
+ * names for metrics and logs. Works for requests refused before their handler ran (a bad
+ * signature still counts under the operation it tried). 'Unknown' when the request line did
+ * not resolve, or its method has no operation at that level.
+ */
+export function operationOf(ctx: S3Ctx): string {
+  const t = ctx.state.target as S3Ctx['state']['target'] | undefined;
+  if (!t) return 'Unknown';
+  if (ctx.method === 'OPTIONS') return 'PreflightRequest';
+  try {
+    const r = t.bucket === undefined ? serviceRoute(ctx.method) : t.key === undefined ? bucketRoute(ctx, ctx.method) : objectRoute(ctx, ctx.method);
+    return typeof r.operation === 'function' ? r.operation(ctx) : r.operation;
+  } catch {
+    return 'Unknown';
+  }
 }

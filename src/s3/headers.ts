@@ -27,14 +27,25 @@ export function storedHeadersFrom(get: (name: string) => string | undefined): Re
     let v = get(name);
     if (v === undefined) continue;
     if (name === 'content-encoding') {
-      // aws-chunked describes the transfer, not the object; S3 drops it.
-      v = v.split(',').map((s) => s.trim()).filter((s) => s && s.toLowerCase() !== 'aws-chunked').join(',');
+      v = withoutAwsChunked(v);
       if (!v) continue;
     }
     out[name] = replayable(name, v);
   }
   if (!out['content-type']) out['content-type'] = 'binary/octet-stream';
   return out;
+}
+
+/**
+ * aws-chunked describes the transfer, not the object; S3 drops it and keeps the rest of the
+ * value byte-for-byte ("deflate, gzip" stays "deflate, gzip", not "deflate,gzip").
+ */
+export function withoutAwsChunked(v: string): string {
+  if (!/aws-chunked/i.test(v)) return v;
+  const items = v.split(',');
+  const kept = items.filter((s) => s.trim().toLowerCase() !== 'aws-chunked');
+  // Join back with what separated the kept items; a leading space left by a removed first item goes.
+  return kept.join(',').replace(/^\s+/, '').replace(/,\s*$/, '');
 }
 
 /** x-amz-meta-* headers (names lower-cased, prefix removed); at most 2 KiB in all, as S3. */

@@ -73,7 +73,9 @@ export async function listObjectsV2(deps: S3Deps, ctx: S3Ctx): Promise<void> {
   const delimiter = q(ctx, 'delimiter') || undefined;
   const token = q(ctx, 'continuation-token');
   const startAfter = q(ctx, 'start-after');
-  const after = token !== undefined ? decodeToken(token) : startAfter || undefined;
+  // An empty token (which some suites send on the first page) lists from the start, as S3 does,
+  // and is echoed as sent.
+  const after = token ? decodeToken(token) : startAfter || undefined;
   const r = await deps.store.listObjects(bucket, { prefix, delimiter, startAfter: after, maxKeys: mk });
   sendXml(ctx, listObjectsV2Xml({
     name: bucket,

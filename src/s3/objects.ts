@@ -68,7 +68,7 @@ export async function putObject(deps: S3Deps, ctx: S3Ctx): Promise<void> {
 }
 
 /** The version a GET/HEAD/tagging request names; a delete marker by id is 405 as in S3. */
-async function addressed(deps: S3Deps, ctx: S3Ctx, method: string): Promise<ObjectVersion> {
+export async function addressed(deps: S3Deps, ctx: S3Ctx, method: string): Promise<ObjectVersion> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   const versionId = q(ctx, 'versionId');

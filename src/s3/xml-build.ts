@@ -19,6 +19,7 @@ import type {
   ListedObject,
   MultipartUpload,
   ObjectVersion,
+  PartLayout,
   StoredChecksum,
   UploadPart,
 } from '../meta/types.js';
@@ -84,13 +85,13 @@ for (const c of '&<>"\'') SPECIAL[c.charCodeAt(0)] = 1;
 // ---------------------------------------------------------------------------------------------
 // URL encoding for encoding-type=url
 
-// S3 encodes like Java's URLEncoder (application/x-www-form-urlencoded: space → '+', unreserved
-// A-Z a-z 0-9 . - _ * kept, everything else %XX of its UTF-8 bytes, upper-case hex) except that
-// '/' is kept. Measured against S3: "a b.txt" → "a+b.txt", "a+b.txt" → "a%2Bb.txt",
-// "한글/x.txt" → "%ED%95%9C%EA%B8%80/x.txt". botocore decodes these with unquote_plus, which is
-// the exact inverse. encodeURIComponent would differ on space (%20), '/', '~', '!', "'", '(', ')'.
+// S3 percent-encodes the UTF-8 bytes of everything but the RFC 3986 unreserved characters
+// (A-Z a-z 0-9 - . _ ~) and '/', with upper-case hex; a space is %20, never '+' (the AWS docs:
+// "test_file(3).png" appears as "test_file%283%29.png"; the ceph s3-tests that AWS passes expect
+// "quux ab/" as "quux%20ab/" and "asdf+b" as "asdf%2Bb"). botocore decodes with unquote_plus,
+// the SDKs with a percent-decode: both give back the key from this form.
 const KEEP = new Uint8Array(128);
-for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_*/') KEEP[c.charCodeAt(0)] = 1;
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_~/') KEEP[c.charCodeAt(0)] = 1;
 const HEX = '0123456789ABCDEF';
 
 export function s3UrlEncode(s: string): string {
@@ -105,7 +106,6 @@ export function s3UrlEncode(s: string): string {
   let out = '';
   for (const b of bytes) {
     if (b < 128 && KEEP[b]) out += String.fromCharCode(b);
-    else if (b === 0x20) out += '+';
     else out += '%' + HEX[b >> 4] + HEX[b & 15];
   }
   return out;
@@ -280,7 +280,9 @@ export function listObjectsV1Xml(p: ListObjectsV1Params): string {
   const enc = encoderFor(p.encodingType);
   let body =
     el('Name', p.name) +
-    el('Prefix', enc(p.prefix ?? '')) +
+    // ListObjects (v1) echoes Prefix as sent even with encoding-type=url (S3 does; botocore,
+    // which asks for url encoding on its own, decodes Marker and Delimiter but not this Prefix).
+    el('Prefix', p.prefix ?? '') +
     el('Marker', enc(p.marker ?? '')) +
     (p.nextMarker !== undefined ? el('NextMarker', enc(p.nextMarker)) : '') +
     el('MaxKeys', p.maxKeys) +
@@ -597,4 +599,47 @@ export function corsXml(rules: CorsRule[]): string {
 export function bucketEncryptionXml(e: BucketEncryption): string {
   const apply = `<ApplyServerSideEncryptionByDefault>${el('SSEAlgorithm', e.algorithm)}</ApplyServerSideEncryptionByDefault>`;
   return doc('ServerSideEncryptionConfiguration', `<Rule>${apply}${el('BucketKeyEnabled', e.bucketKeyEnabled === true)}</Rule>`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// GetObjectAttributes
+
+export type ObjectAttribute = 'ETag' | 'Checksum' | 'ObjectParts' | 'StorageClass' | 'ObjectSize';
+
+export interface ObjectAttributesParams {
+  /** Unquoted, as S3 sends it here (unlike every other ETag element). */
+  etag?: string;
+  checksum?: StoredChecksum;
+  /** The object's parts, and the page of them to show. */
+  parts?: { all: PartLayout[]; marker: number; maxParts: number };
+  storageClass?: string;
+  size?: number;
+}
+
+/** Fields appear only when asked for; ObjectParts pages like ListParts. */
+export function objectAttributesXml(p: ObjectAttributesParams): string {
+  let body = p.etag !== undefined ? el('ETag', p.etag.replace(/^"|"$/g, '')) : '';
+  // A COMPOSITE value comes without its "-N" part count here (S3 sends it so; HeadObject and
+  // CompleteMultipartUpload keep the suffix).
+  if (p.checksum) body += `<Checksum>${checksumEls({ ...p.checksum, value: p.checksum.value.replace(/-\d+$/, '') }, true)}</Checksum>`;
+  if (p.parts) {
+    const after = p.parts.all.filter((x) => x.partNumber > p.parts!.marker);
+    const page = after.slice(0, p.parts.maxParts);
+    let parts = '';
+    for (const part of page) {
+      parts += '<Part>' +
+        (part.checksum && part.checksumAlgorithm ? checksumEl(part.checksumAlgorithm, part.checksum) : '') +
+        el('PartNumber', part.partNumber) + el('Size', part.size) + '</Part>';
+    }
+    body += '<ObjectParts>' +
+      el('IsTruncated', after.length > page.length) +
+      el('MaxParts', p.parts.maxParts) +
+      (page.length ? el('NextPartNumberMarker', page[page.length - 1]!.partNumber) : '') +
+      el('PartNumberMarker', p.parts.marker) +
+      parts +
+      el('PartsCount', p.parts.all.length) +
+      '</ObjectParts>';
+  }
+  body += optEl('StorageClass', p.storageClass) + optEl('ObjectSize', p.size);
+  return doc('GetObjectAttributesResponse', body);
 }

@@ -1,4 +1,4 @@
-// The one place that builds and parses S3 XML (see ARCHITECTURE.md). Handlers import from here;
+// The one place that builds and parses S3 XML (see docs/architecture.md). Handlers import from here;
 // the work is split into a builder module (responses) and a parser module (request bodies).
 
 export * from './xml-build.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../helpers/repo-root.js';
 import {
   CONFIG_KEYS,
   ConfigError,
@@ -55,21 +55,6 @@ async function assertConfigError(promise: Promise<unknown>, pattern: RegExp): Pr
   return caught;
 }
 
-/**
- * The repository root, found by walking up to the package.json that sits next to
- * config.example.yaml: first from this compiled file (dist/test/config), then from the
- * current directory, because a private --outDir may live outside the checkout.
- */
-function repoRoot(): string {
-  const starts = [path.dirname(fileURLToPath(import.meta.url)), process.cwd()];
-  for (const start of starts) {
-    for (let dir = start; ; dir = path.dirname(dir)) {
-      if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'config.example.yaml'))) return dir;
-      if (path.dirname(dir) === dir) break;
-    }
-  }
-  throw new Error('cannot find the repository root (package.json next to config.example.yaml)');
-}
 
 const fixedCredentials = { TESSERA_ROOT_ACCESS_KEY: 'TESTACCESSKEY', TESSERA_ROOT_SECRET_KEY: 'test-secret-key' };
 

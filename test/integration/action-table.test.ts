@@ -10,7 +10,7 @@ import {
   DeleteBucketEncryptionCommand, DeleteBucketTaggingCommand, GetBucketEncryptionCommand, PutBucketEncryptionCommand, DeleteObjectCommand, DeleteObjectsCommand, DeleteObjectTaggingCommand,
   DeletePublicAccessBlockCommand, GetBucketAclCommand, GetBucketCorsCommand, GetBucketLocationCommand,
   GetBucketPolicyCommand, GetBucketPolicyStatusCommand, GetBucketTaggingCommand, GetBucketVersioningCommand,
-  GetObjectAclCommand, GetObjectCommand, GetObjectTaggingCommand, GetPublicAccessBlockCommand, HeadBucketCommand,
+  GetObjectAclCommand, GetObjectAttributesCommand, GetObjectCommand, GetObjectTaggingCommand, GetPublicAccessBlockCommand, HeadBucketCommand,
   HeadObjectCommand, ListBucketsCommand, ListMultipartUploadsCommand, ListObjectsCommand, ListObjectsV2Command,
   ListObjectVersionsCommand, ListPartsCommand, PutBucketAclCommand, PutBucketCorsCommand, PutBucketPolicyCommand,
   PutBucketTaggingCommand, PutBucketVersioningCommand, PutObjectAclCommand, PutObjectCommand, PutObjectTaggingCommand,
@@ -114,6 +114,8 @@ const rows: Row[] = [
   ['s3:GetObjectVersionTagging', 'GetObjectTagging by versionId', () => user.send(new GetObjectTaggingCommand({ Bucket: b, Key: 'obj', VersionId: versionId }))],
   ['s3:PutObjectTagging', 'PutObjectTagging', () => user.send(new PutObjectTaggingCommand({ Bucket: b, Key: 'obj', Tagging: { TagSet: [{ Key: 't', Value: '1' }] } }))],
   ['s3:DeleteObjectTagging', 'DeleteObjectTagging', () => user.send(new DeleteObjectTaggingCommand({ Bucket: b, Key: 'obj' }))],
+  ['s3:GetObjectAttributes', 'GetObjectAttributes', () => user.send(new GetObjectAttributesCommand({ Bucket: b, Key: 'obj', ObjectAttributes: ['ETag', 'ObjectSize'] }))],
+  ['s3:GetObjectVersionAttributes', 'GetObjectAttributes by versionId', () => user.send(new GetObjectAttributesCommand({ Bucket: b, Key: 'obj', VersionId: versionId, ObjectAttributes: ['ETag'] }))],
   ['s3:GetObjectAcl', 'GetObjectAcl', () => user.send(new GetObjectAclCommand({ Bucket: b, Key: 'obj' }))],
   ['s3:PutObjectAcl', 'PutObjectAcl', () => user.send(new PutObjectAclCommand({ Bucket: b, Key: 'obj', ACL: 'private' }))],
 ];

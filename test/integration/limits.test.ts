@@ -47,6 +47,15 @@ async function openIdle(port: number, n: number, localAddress = '127.0.0.1'): Pr
   return { sockets, received, closed, destroy: () => sockets.forEach((s) => s.destroy()) };
 }
 
+async function untilAsync(cond: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await cond()) return true;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return false;
+}
+
 async function until(cond: () => boolean, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
   while (!cond()) {
@@ -301,13 +310,36 @@ test('per-key concurrency: requests beyond the cap get SlowDown while others are
     const a = stalledPut(url, 4096, Buffer.alloc(100));
     const b = stalledPut(url, 4096, Buffer.alloc(100));
     assert.ok(await until(() => a.sentAt() > 0 && b.sentAt() > 0, 2000), 'both stalled PUTs sent their head');
-    await new Promise((r) => setTimeout(r, 200));
-    await assert.rejects(s3.send(new ListObjectsV2Command({ Bucket: 'conc' })), (e: Error & { $metadata?: { httpStatusCode?: number } }) => e.name === 'SlowDown' && e.$metadata?.httpStatusCode === 503);
+    // The server admits the two PUTs once it has parsed their heads, a moment after they were
+    // sent: poll (a refused list takes no slot) instead of guessing that moment with a sleep.
+    const listing = () => s3.send(new ListObjectsV2Command({ Bucket: 'conc' }));
+    const refused = (e: unknown) => (e as Error).name === 'SlowDown' && (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 503;
+    let lastError: unknown;
+    const slowDown = await untilAsync(async () => {
+      try {
+        await listing();
+        return false;
+      } catch (e) {
+        lastError = e;
+        if (!refused(e)) throw e;
+        return true;
+      }
+    }, 5000);
+    assert.ok(slowDown, `a third request got SlowDown while two were in flight (last: ${String(lastError)})`);
     a.socket.destroy();
     b.socket.destroy();
-    await new Promise((r) => setTimeout(r, 200));
-    const list = await s3.send(new ListObjectsV2Command({ Bucket: 'conc' }));
-    assert.equal(list.KeyCount, 0);
+    // Their slots come back when the server sees the connections close.
+    let list: Awaited<ReturnType<typeof listing>> | undefined;
+    assert.ok(await untilAsync(async () => {
+      try {
+        list = await listing();
+        return true;
+      } catch (e) {
+        if (!refused(e)) throw e;
+        return false;
+      }
+    }, 5000), 'slots freed after the stalled PUTs hung up');
+    assert.equal(list?.KeyCount, 0);
     // Finished requests on a kept-alive connection give their slot back.
     for (let i = 0; i < 5; i++) await s3.send(new ListObjectsV2Command({ Bucket: 'conc' }));
     await Promise.all([0, 1].map(() => s3.send(new ListObjectsV2Command({ Bucket: 'conc' }))));

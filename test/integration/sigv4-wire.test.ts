@@ -608,20 +608,23 @@ describe('credential and request-time errors', () => {
   const small = Buffer.from('should never be stored');
 
   test('wrong region in the credential scope → 400 AuthorizationHeaderMalformed', async () => {
+    const before = (await diskFiles()).shards; // taken before the refused request
     const r = await send('PUT', 'auth/region.txt', { body: small, signer: { ...signer, region: 'eu-west-1' } });
     const xml = assertS3Error(r, 400, 'AuthorizationHeaderMalformed');
     assert.equal(xmlField(xml, 'Region'), s.region, 'S3 names the expected region');
-    await assertNothingStored('auth/region.txt', (await diskFiles()).shards);
+    await assertNothingStored('auth/region.txt', before);
   });
 
   test('unknown access key → 403 InvalidAccessKeyId', async () => {
+    const before = (await diskFiles()).shards; // taken before the refused request
     const r = await send('PUT', 'auth/akid.txt', { body: small, signer: { ...signer, accessKeyId: 'AKIANOSUCHKEY0000000' } });
     const xml = assertS3Error(r, 403, 'InvalidAccessKeyId');
     assert.equal(xmlField(xml, 'AWSAccessKeyId'), 'AKIANOSUCHKEY0000000');
-    await assertNothingStored('auth/akid.txt', (await diskFiles()).shards);
+    await assertNothingStored('auth/akid.txt', before);
   });
 
   test('wrong secret → 403 SignatureDoesNotMatch with the StringToSign', async () => {
+    const before = (await diskFiles()).shards; // taken before the refused request
     const wrong = { ...signer, secret: signer.secret.slice(0, -1) + 'X' };
     const pathname = `/${BUCKET}/auth/secret.txt`;
     const headers = { 'content-length': String(small.length) };
@@ -633,31 +636,34 @@ describe('credential and request-time errors', () => {
     assert.equal(unescapeXml(xmlField(xml, 'StringToSign') ?? ''), signed.stringToSign);
     assert.equal(xmlField(xml, 'SignatureProvided'), signed.signature);
     assert.equal(xmlField(xml, 'AWSAccessKeyId'), signer.accessKeyId);
-    await assertNothingStored('auth/secret.txt', (await diskFiles()).shards);
+    await assertNothingStored('auth/secret.txt', before);
   });
 
   test('a large body refused on its headers (wrong secret) still gets its XML reply', async () => {
+    const before = (await diskFiles()).shards; // taken before the refused request
     const big = pattern(8 * 1024 * 1024, 99);
     const r = await send('PUT', 'auth/big.bin', { body: big, signer: { ...signer, secret: 'not-the-secret' } });
     assertS3Error(r, 403, 'SignatureDoesNotMatch');
-    await assertNothingStored('auth/big.bin', (await diskFiles()).shards);
+    await assertNothingStored('auth/big.bin', before);
   });
 
   test('a signed header changed after signing → 403 SignatureDoesNotMatch', async () => {
+    const before = (await diskFiles()).shards; // taken before the refused request
     const pathname = `/${BUCKET}/auth/changed.txt`;
     const signed = signHeaders(signer, 'PUT', host, pathname, {}, { 'content-length': String(small.length), 'x-amz-meta-a': '1' }, sha256(small));
     const r = await rawRequest(s.port, 'PUT', pathname, { ...signed.headers, 'x-amz-meta-a': '2' }, small);
     assertS3Error(r, 403, 'SignatureDoesNotMatch');
-    await assertNothingStored('auth/changed.txt', (await diskFiles()).shards);
+    await assertNothingStored('auth/changed.txt', before);
   });
 
   test('clock skew of 20 minutes → 403 RequestTimeTooSkewed (both directions)', async () => {
+    const before = (await diskFiles()).shards; // taken before the refused request
     for (const delta of [20 * 60 * 1000, -20 * 60 * 1000]) {
       const r = await send('PUT', 'auth/skew.txt', { body: small, signer: { ...signer, time: Date.now() + delta } });
       const xml = assertS3Error(r, 403, 'RequestTimeTooSkewed');
       assert.ok(xmlField(xml, 'ServerTime'), 'S3 tells the client its time');
     }
-    await assertNothingStored('auth/skew.txt', (await diskFiles()).shards);
+    await assertNothingStored('auth/skew.txt', before);
   });
 
   test('a skew of 10 minutes is still accepted', async () => {
@@ -666,16 +672,18 @@ describe('credential and request-time errors', () => {
   });
 
   test('no authentication at all → 403 AccessDenied', async () => {
+    const before = (await diskFiles()).shards; // taken before the refused request
     const r = await rawRequest(s.port, 'PUT', `/${BUCKET}/auth/anon.txt`, { 'content-length': String(small.length) }, small);
     assertS3Error(r, 403, 'AccessDenied');
     const g = await rawRequest(s.port, 'GET', `/${BUCKET}/plain/ok.bin`, {});
     assertS3Error(g, 403, 'AccessDenied');
     const l = await rawRequest(s.port, 'GET', '/', {});
     assertS3Error(l, 403, 'AccessDenied');
-    await assertNothingStored('auth/anon.txt', (await diskFiles()).shards);
+    await assertNothingStored('auth/anon.txt', before);
   });
 
   test('a SigV2 Authorization header ("AWS AKID:sig") → a clean S3 XML error', async () => {
+    const before = (await diskFiles()).shards; // taken before the refused request
     const date = new Date().toUTCString();
     const v2sig = createHmac('sha1', signer.secret).update(`PUT\n\ntext/plain\n${date}\n/${BUCKET}/auth/v2.txt`).digest('base64');
     const r = await rawRequest(s.port, 'PUT', `/${BUCKET}/auth/v2.txt`, {
@@ -689,7 +697,7 @@ describe('credential and request-time errors', () => {
     // SigV2 query authentication too.
     const q = await rawRequest(s.port, 'GET', `/${BUCKET}/plain/ok.bin?AWSAccessKeyId=${signer.accessKeyId}&Expires=${Math.floor(Date.now() / 1000) + 60}&Signature=abc%3D`, {});
     assertS3Error(q, 'any4xx', /^(InvalidRequest|AccessDenied|InvalidArgument|NotImplemented)$/);
-    await assertNothingStored('auth/v2.txt', (await diskFiles()).shards);
+    await assertNothingStored('auth/v2.txt', before);
   });
 
   test('presigned URL with X-Amz-Expires=604801 → 400 AuthorizationQueryParametersError', async () => {
@@ -710,13 +718,14 @@ describe('credential and request-time errors', () => {
   });
 
   test('presigned PUT stores the body; with a wrong secret nothing is stored', async () => {
+    const before = (await diskFiles()).shards; // taken before the refused request
     const data = Buffer.from('presigned upload');
     const put = await rawRequest(s.port, 'PUT', presignPath('PUT', 'presigned/put.txt'), { 'content-length': String(data.length) }, data);
     assert.equal(put.status, 200, put.body.toString());
     assert.equal((await getObject('presigned/put.txt')).body.toString(), 'presigned upload');
     const bad = await rawRequest(s.port, 'PUT', presignPath('PUT', 'presigned/bad.txt', { secret: 'wrong' }), { 'content-length': String(data.length) }, data);
     assertS3Error(bad, 403, 'SignatureDoesNotMatch');
-    await assertNothingStored('presigned/bad.txt', (await diskFiles()).shards);
+    await assertNothingStored('presigned/bad.txt', before);
   });
 
   test('UNSIGNED-PAYLOAD with header auth is accepted', async () => {
@@ -727,6 +736,7 @@ describe('credential and request-time errors', () => {
   });
 
   test('missing x-amz-content-sha256 → 400 InvalidRequest', async () => {
+    const before = (await diskFiles()).shards; // taken before the refused request
     const pathname = `/${BUCKET}/auth/no-sha.txt`;
     // Sign without x-amz-content-sha256 at all (a SigV4 client for another service would).
     const amzDate = amzDateOf(Date.now());
@@ -740,16 +750,17 @@ describe('credential and request-time errors', () => {
       authorization: `AWS4-HMAC-SHA256 Credential=${signer.accessKeyId}/${scope}, SignedHeaders=host;x-amz-date, Signature=${sig}`,
     }, small);
     assertS3Error(r, 400, 'InvalidRequest');
-    await assertNothingStored('auth/no-sha.txt', (await diskFiles()).shards);
+    await assertNothingStored('auth/no-sha.txt', before);
   });
 
   test('an x-amz-* header that is not signed → 403 AccessDenied', async () => {
+    const before = (await diskFiles()).shards; // taken before the refused request
     const pathname = `/${BUCKET}/auth/unsigned-header.txt`;
     const signed = signHeaders(signer, 'PUT', host, pathname, {}, { 'content-length': String(small.length) }, sha256(small));
     const r = await rawRequest(s.port, 'PUT', pathname, { ...signed.headers, 'x-amz-meta-sneaky': 'yes' }, small);
     const xml = assertS3Error(r, 403, 'AccessDenied');
     assert.match(xmlField(xml, 'Message') ?? '', /not signed/);
-    await assertNothingStored('auth/unsigned-header.txt', (await diskFiles()).shards);
+    await assertNothingStored('auth/unsigned-header.txt', before);
   });
 
   test('HEAD errors carry no body but keep the status and x-amz-request-id', async () => {

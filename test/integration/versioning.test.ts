@@ -767,13 +767,13 @@ describe('ListObjectVersions', () => {
     const input: ListObjectVersionsCommandInput = { Bucket: b, EncodingType: 'url', Delimiter: '/', KeyMarker: 'c' };
     const r = await s3.send(new ListObjectVersionsCommand(input));
     assert.equal(r.EncodingType, 'url');
-    // S3 encodes like a form (space → '+', '/' kept); the SDK hands the keys over as sent.
-    assert.deepEqual([...new Set(r.Versions?.map((v) => v.Key))], ['d+e%26f']);
+    // S3 percent-encodes (space → %20, '/' kept); the SDK hands the keys over as sent.
+    assert.deepEqual([...new Set(r.Versions?.map((v) => v.Key))], ['d%20e%26f']);
     assert.deepEqual(r.CommonPrefixes?.map((p) => p.Prefix), ['%C3%A9/']);
     const raw = await rawListVersions(b, { 'encoding-type': 'url', prefix: 'd e', 'max-keys': '1' });
-    assert.equal(xmlField(raw.xml, 'Prefix'), 'd+e');
-    assert.equal(raw.entries[0].key, 'd+e%26f');
-    assert.equal(raw.nextKeyMarker, 'd+e%26f');
+    assert.equal(xmlField(raw.xml, 'Prefix'), 'd%20e');
+    assert.equal(raw.entries[0].key, 'd%20e%26f');
+    assert.equal(raw.nextKeyMarker, 'd%20e%26f');
     // Without encoding-type, XML escaping only.
     const plain = await rawListVersions(b, { prefix: 'd e' });
     assert.deepEqual([...new Set(plain.entries.map((e) => e.key))], ['d e&f']);

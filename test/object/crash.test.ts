@@ -3,7 +3,8 @@
 // every acknowledged write (or the one in flight after it, complete), nothing half-written,
 // no temporary files, and no shard file that no metadata refers to. In some rounds the
 // metadata directory is deleted first, so the child starts by rebuilding it from the disks,
-// and some of those children are killed during that rebuild. The kill times are random; the
+// and some of those children are killed during that rebuild; in others a start-up is killed
+// during its recovery of the previous kill. The kill times are random; the
 // seed is in every failure message (CRASH_SEED=n repeats a run).
 
 import { test } from 'node:test';
@@ -47,7 +48,7 @@ function runUntilKilled(root: string, seed: number, killAfterMs: number, fromSpa
 
 const SEED = Number(process.env.CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
-test(`acknowledged writes survive ${ROUNDS} SIGKILLs, also during metadata rebuilds; nothing half-visible; no temp files or orphans (seed ${SEED})`, { timeout: 600_000 }, async (t) => {
+test(`acknowledged writes survive ${ROUNDS} SIGKILLs, also during metadata rebuilds and start-up recovery; nothing half-visible; no temp files or orphans (seed ${SEED})`, { timeout: 600_000 }, async (t) => {
   const root = await mkdtemp(path.join(os.tmpdir(), 'tessera-crash-'));
   let state = SEED;
   const rand = () => {
@@ -55,6 +56,7 @@ test(`acknowledged writes survive ${ROUNDS} SIGKILLs, also during metadata rebui
     return state / 2 ** 32;
   };
   let rebuildsKilled = 0;
+  let recoveriesKilled = 0;
   // Per key: the last acknowledged op, and an op started after it (in flight at the kill).
   const acked = new Map<string, Op>();
   let totalAcks = 0;
@@ -65,7 +67,16 @@ test(`acknowledged writes survive ${ROUNDS} SIGKILLs, also during metadata rebui
       const dropMeta = rand() < 0.25;
       const duringRebuild = dropMeta && rand() < 0.5;
       if (dropMeta) await rm(path.join(root, 'meta'), { recursive: true, force: true });
-      let out = await runUntilKilled(root, round + 1, duringRebuild ? Math.floor(rand() * 400) : 100 + Math.floor(rand() * 700), duringRebuild);
+      // One round in five (of the others) first kills a start-up at a random moment: the
+      // recovery of what the last kill left (temporary files to publish or delete, the journal
+      // to replay) is itself interrupted, and the next start must finish it.
+      const duringRecovery = !dropMeta && rand() < 0.2;
+      let out = '';
+      if (duringRecovery) {
+        out = await runUntilKilled(root, round + 2000, Math.floor(rand() * 300), true);
+        if (!out.includes('ready\n')) recoveriesKilled++;
+      }
+      out += await runUntilKilled(root, round + 1, duringRebuild ? Math.floor(rand() * 400) : 100 + Math.floor(rand() * 700), duringRebuild);
       if (duringRebuild) {
         if (!out.includes('ready\n')) rebuildsKilled++;
         out += await runUntilKilled(root, round + 1000, 100 + Math.floor(rand() * 500));
@@ -130,7 +141,7 @@ test(`acknowledged writes survive ${ROUNDS} SIGKILLs, also during metadata rebui
       }
     }
     assert.ok(totalAcks > ROUNDS * 5, `the writer acknowledged only ${totalAcks} operations`);
-    t.diagnostic(`seed ${SEED}: ${totalAcks} acknowledged operations, ${rebuildsKilled} children killed before the rebuild finished`);
+    t.diagnostic(`seed ${SEED}: ${totalAcks} acknowledged operations, ${rebuildsKilled} children killed before the rebuild finished, ${recoveriesKilled} during start-up recovery`);
   } finally {
     await rm(root, { recursive: true, force: true });
   }

@@ -20,7 +20,7 @@ async function waitFor(what: string, cond: () => Promise<boolean>, ms = 20_000):
   }
 }
 
-async function withEngine(opts: { scanner?: number; diskCheckMs?: number }, fn: (e: Engine, root: string) => Promise<void>): Promise<void> {
+async function withEngine(opts: { scanner?: number; scannerStartMs?: number; scannerIntervalMs?: number; diskCheckMs?: number }, fn: (e: Engine, root: string) => Promise<void>): Promise<void> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'tessera-upkeep-'));
   const e = await openEngine({
     disks: [1, 2, 3, 4].map((i) => path.join(root, `disk${i}`)),
@@ -29,6 +29,8 @@ async function withEngine(opts: { scanner?: number; diskCheckMs?: number }, fn: 
     blockSize: 64 * 1024,
     inlineThreshold: 1024,
     scannerBytesPerSecond: opts.scanner ?? 0,
+    scannerStartDelayMs: opts.scannerStartMs,
+    scannerPassIntervalMs: opts.scannerIntervalMs,
     diskCheckIntervalMs: opts.diskCheckMs ?? 60_000,
   });
   try {
@@ -39,30 +41,57 @@ async function withEngine(opts: { scanner?: number; diskCheckMs?: number }, fn: 
   }
 }
 
-test('the background scanner repairs a corrupt shard that no one reads', { timeout: 60_000 }, async () => {
-  // The scanner waits 30 s after start-up before its first pass; drive one pass directly at
-  // its own pace instead, which is what the loop runs.
-  await withEngine({}, async (e) => {
+test('the background scanner loop finds and repairs a corrupt shard that no one reads, at its set pace', { timeout: 120_000 }, async () => {
+  // The loop itself runs (its first pass starts at once here instead of after 30 s): nothing
+  // but the scanner reads the object.
+  const rate = 2 * 1024 * 1024;
+  await withEngine({ scanner: rate, scannerStartMs: 300, scannerIntervalMs: 100 }, async (e) => {
     await e.store.createBucket('scan', 'us-east-1');
-    const data = patternBuffer(300_000, 11);
-    const v = await e.store.putObject('scan', 'cold', Readable.from([data]), { expectedSize: data.length });
-    const l = v.data as ShardLayout;
+    const objects: Array<{ v: Awaited<ReturnType<typeof e.store.putObject>>; data: Buffer }> = [];
+    for (let i = 0; i < 4; i++) {
+      const data = patternBuffer(1024 * 1024, 11 + i);
+      objects.push({ v: await e.store.putObject('scan', `cold${i}`, Readable.from([data]), { expectedSize: data.length }), data });
+    }
+    const l = objects[2]!.v.data as ShardLayout;
     const file = e.store.disks[l.distribution[3]].shardPath(l.dataId);
     const buf = await readFile(file);
     buf[10] ^= 0xff;
     await writeFile(file, buf);
-    assert.deepEqual((await healShards(e.store.disks, l, { bucket: 'scan', key: 'cold' })).damaged, [3]);
-    // healShards above already repaired it; corrupt again and let the scan loop find it.
-    const again = await readFile(file);
-    again[20] ^= 0xff;
-    await writeFile(file, again);
-    const { heal } = await import('../../src/object/healing.js');
-    let paced = 0;
-    const p = await heal(e.store, { pace: async (bytes) => void (paced += bytes) });
-    assert.equal(p.shardsRebuilt, 1);
-    assert.ok(paced > 0, 'the scanner reports bytes read to its pacer');
-    assert.deepEqual((await healShards(e.store.disks, l, { bucket: 'scan', key: 'cold' })).damaged, []);
-    assert.ok((await collect(e.store.openData(v))).equals(data));
+    // Wait for the loop to finish a pass that started after the damage.
+    const passesBefore = e.upkeep.scan.passes;
+    const deadline = Date.now() + 90_000;
+    while (e.upkeep.scan.passes < passesBefore + 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(e.upkeep.scan.passes >= passesBefore + 2, `the scanner loop finished passes (${e.upkeep.scan.passes})`);
+    assert.ok(e.upkeep.lastScan, 'the loop reports its last pass');
+    // Repaired on the disk, by the loop alone.
+    assert.deepEqual((await healShards(e.store.disks, l, { bucket: 'scan', key: 'cold2' })).damaged, []);
+    for (const o of objects) assert.ok((await collect(e.store.openData(o.v))).equals(o.data));
+    // Paced: a pass reads at least the data shards of 4 MiB; at 2 MiB/s that is over a second.
+    const bytes = e.upkeep.lastScan!.bytesScanned;
+    assert.ok(bytes >= 2 * 1024 * 1024, `a pass read the shards (${bytes} bytes)`);
+  });
+});
+
+test('a pass is paced: reading at a low rate takes as long as the rate says', { timeout: 120_000 }, async () => {
+  const rate = 1024 * 1024;
+  await withEngine({ scanner: rate, scannerStartMs: 1000, scannerIntervalMs: 60_000 }, async (e) => {
+    await e.store.createBucket('pace', 'us-east-1');
+    for (let i = 0; i < 3; i++) await e.store.putObject('pace', `o${i}`, Readable.from([patternBuffer(1024 * 1024, i)]), { expectedSize: 1024 * 1024 });
+    // The pass's own duration: from when it is seen running (a little after it started, which
+    // only makes the check stricter) to its end.
+    const deadline = Date.now() + 90_000;
+    let startSeen = 0;
+    while (e.upkeep.scan.passes < 1 && Date.now() < deadline) {
+      if (!startSeen && e.upkeep.scan.running) startSeen = Date.now();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(e.upkeep.scan.passes, 1);
+    assert.ok(startSeen > 0, 'the pass was seen running');
+    const bytes = e.upkeep.lastScan!.bytesScanned;
+    assert.ok(bytes >= 3 * 1024 * 1024, `the pass read what was written (${bytes} bytes)`);
+    const elapsed = e.upkeep.scan.lastPassEnd! - startSeen;
+    // The pacer sleeps bytes/rate after reading them: the pass cannot be faster than that.
+    assert.ok(elapsed >= (bytes / rate) * 1000 * 0.8 - 50, `${bytes} bytes in ${elapsed} ms at ${rate} B/s`);
   });
 });
 

@@ -132,16 +132,19 @@ describe('escaping', () => {
 
 describe('s3UrlEncode', () => {
   test('matches what S3 sends for encoding-type=url', () => {
-    assert.equal(s3UrlEncode('a b.txt'), 'a+b.txt');
+    assert.equal(s3UrlEncode('a b.txt'), 'a%20b.txt');
+    assert.equal(s3UrlEncode('test_file(3).png'), 'test_file%283%29.png');
+    assert.equal(s3UrlEncode("~x-y_z.!*'"), '~x-y_z.%21%2A%27');
+    assert.equal(s3UrlEncode('line\nbreak'), 'line%0Abreak');
     assert.equal(s3UrlEncode('a+b.txt'), 'a%2Bb.txt');
     assert.equal(s3UrlEncode('100%.csv'), '100%25.csv');
     assert.equal(s3UrlEncode('한글/x.txt'), '%ED%95%9C%EA%B8%80/x.txt');
-    assert.equal(s3UrlEncode('run books/x.txt'), 'run+books/x.txt');
+    assert.equal(s3UrlEncode('run books/x.txt'), 'run%20books/x.txt');
   });
 
-  test('keeps A-Z a-z 0-9 . - _ * /, encodes the rest', () => {
-    assert.equal(s3UrlEncode('Az09.-_*/'), 'Az09.-_*/');
-    assert.equal(s3UrlEncode("~!'()&=?#\u0001"), '%7E%21%27%28%29%26%3D%3F%23%01');
+  test('keeps A-Z a-z 0-9 . - _ ~ /, encodes the rest', () => {
+    assert.equal(s3UrlEncode('Az09.-_~/'), 'Az09.-_~/');
+    assert.equal(s3UrlEncode("*!'()&=?# +\u0001"), '%2A%21%27%28%29%26%3D%3F%23%20%2B%01');
     assert.equal(s3UrlEncode(''), '');
   });
 
@@ -272,7 +275,7 @@ describe('listObjectsV1Xml', () => {
     );
   });
 
-  test('encoding-type=url encodes Prefix, Marker, NextMarker, Delimiter, Key and CommonPrefixes', async () => {
+  test('encoding-type=url encodes Marker, NextMarker, Delimiter, Key and CommonPrefixes (v1 echoes Prefix as sent)', async () => {
     const xml = listObjectsV1Xml({
       name: 'bkt',
       prefix: 'a b/',
@@ -287,13 +290,13 @@ describe('listObjectsV1Xml', () => {
       owner: OWNER,
     });
     const r = (await parse(xml)).ListBucketResult;
-    assert.equal(r.Prefix, 'a+b/');
-    assert.equal(r.Delimiter, '+');
-    assert.equal(r.Marker, 'a+b/%C3%BC');
-    assert.equal(r.NextMarker, 'a+b/%2B');
+    assert.equal(r.Prefix, 'a b/');
+    assert.equal(r.Delimiter, '%20');
+    assert.equal(r.Marker, 'a%20b/%C3%BC');
+    assert.equal(r.NextMarker, 'a%20b/%2B');
     assert.equal(r.EncodingType, 'url');
-    assert.equal(r.Contents.Key, 'a+b/x%26y');
-    assert.equal(r.CommonPrefixes.Prefix, 'a+b/c+');
+    assert.equal(r.Contents.Key, 'a%20b/x%26y');
+    assert.equal(r.CommonPrefixes.Prefix, 'a%20b/c%20');
     assert.deepEqual(distinctOrder(xml).slice(0, 8), ['Name', 'Prefix', 'Marker', 'NextMarker', 'MaxKeys', 'Delimiter', 'EncodingType', 'IsTruncated']);
   });
 });
@@ -323,9 +326,9 @@ describe('listObjectsV2Xml', () => {
     // Tokens are opaque: never URL-encoded. StartAfter is.
     assert.equal(r.ContinuationToken, 'tok+/=');
     assert.equal(r.NextContinuationToken, 'next+/=');
-    assert.equal(r.StartAfter, 'a+b');
+    assert.equal(r.StartAfter, 'a%20b');
     assert.equal(r.Delimiter, '/');
-    assert.equal(r.Contents[0].Key, 'k+1');
+    assert.equal(r.Contents[0].Key, 'k%201');
   });
 
   test('Owner with fetchOwner; explicit keyCount; optional elements absent', async () => {
@@ -381,11 +384,11 @@ describe('listVersionsXml', () => {
       versions: [{ version: obj('x y', { versionId: 'v+2' }), isLatest: true }], commonPrefixes: ['c d/'], owner: OWNER,
     });
     const r = (await parse(xml)).ListVersionsResult;
-    assert.equal(r.KeyMarker, 'a+b');
+    assert.equal(r.KeyMarker, 'a%20b');
     assert.equal(r.VersionIdMarker, 'v+1');
-    assert.equal(r.Version.Key, 'x+y');
+    assert.equal(r.Version.Key, 'x%20y');
     assert.equal(r.Version.VersionId, 'v+2');
-    assert.equal(r.CommonPrefixes.Prefix, 'c+d/');
+    assert.equal(r.CommonPrefixes.Prefix, 'c%20d/');
     assert.equal(r.EncodingType, 'url');
     const plain = listVersionsXml({ name: 'bkt', maxKeys: 1000, isTruncated: false, versions: [], commonPrefixes: [], owner: OWNER });
     assert.ok(plain.includes('<Prefix></Prefix><KeyMarker></KeyMarker><VersionIdMarker></VersionIdMarker><MaxKeys>1000</MaxKeys>'));
@@ -484,16 +487,16 @@ describe('multipart builders', () => {
       'Bucket', 'KeyMarker', 'UploadIdMarker', 'NextKeyMarker', 'NextUploadIdMarker', 'Delimiter', 'Prefix', 'EncodingType', 'MaxUploads', 'IsTruncated', 'Upload', 'CommonPrefixes',
     ]);
     assert.ok(xml.includes(
-      '<Upload><Key>p+a</Key><UploadId>id-p a</UploadId><Initiator><ID>owner-id-1</ID><DisplayName>tessera</DisplayName></Initiator>' +
+      '<Upload><Key>p%20a</Key><UploadId>id-p a</UploadId><Initiator><ID>owner-id-1</ID><DisplayName>tessera</DisplayName></Initiator>' +
         `<Owner><ID>owner-id-1</ID><DisplayName>tessera</DisplayName></Owner><StorageClass>STANDARD</StorageClass><Initiated>${T_ISO}</Initiated>` +
         '<ChecksumAlgorithm>CRC32</ChecksumAlgorithm><ChecksumType>FULL_OBJECT</ChecksumType></Upload>',
     ));
     const r = (await parse(xml)).ListMultipartUploadsResult;
-    assert.equal(r.NextKeyMarker, 'p+b');
+    assert.equal(r.NextKeyMarker, 'p%20b');
     assert.equal(r.NextUploadIdMarker, 'id-p b');
     assert.equal(r.KeyMarker, '');
-    assert.equal(r.Prefix, 'p+');
-    assert.equal(r.CommonPrefixes.Prefix, 'p+c/');
+    assert.equal(r.Prefix, 'p%20');
+    assert.equal(r.CommonPrefixes.Prefix, 'p%20c/');
     assert.equal(r.Upload[1].ChecksumAlgorithm, undefined);
   });
 });
