@@ -88,7 +88,7 @@ main(process.argv.slice(2)).catch((e: unknown) => {
   }
   if (e instanceof MetaInUseError) {
     process.stderr.write(`tessera: ${e.message}\n`);
-    process.exit(1);
+    process.exit(CONFIG_EXIT_CODE);
   }
   if (e instanceof MetaIndexError) {
     process.stderr.write(`tessera: metadata: ${e.message}\n`);

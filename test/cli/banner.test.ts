@@ -49,3 +49,21 @@ test('print_secret off hides a configured or stored secret; a pair generated on 
   const generated = banner(started({ printSecret: false, credentials: { accessKeyId: 'TSRAAAAAAAAAAAAAAAAA', secretAccessKey: SECRET, generated: true, storedAt: '/meta/credentials.json' } }));
   assert.ok(generated.includes(`secret key:  ${SECRET}`));
 });
+
+test('disk directories on one filesystem device: a warning in the banner that erasure coding does not cover a failed drive', { timeout: 5000 }, async () => {
+  const { sharedDeviceGroups } = await import('../../src/cli/startup-checks.js');
+  const { mkdtemp } = await import('node:fs/promises');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const root = await mkdtemp(path.join(os.tmpdir(), 'tessera-banner-'));
+  const dirs = [root, os.tmpdir()];
+  // Two directories of one temp filesystem share its device, as every test's disks do.
+  const groups = await sharedDeviceGroups(dirs);
+  assert.deepEqual(groups, [dirs]);
+  const s = started({ disks: dirs });
+  assert.doesNotMatch(banner(s), /filesystem device/);
+  const warned = banner({ ...s, findings: { sharedDevices: groups } });
+  assert.match(warned, /WARNING: all disk directories are on one filesystem device: erasure coding protects against bit rot and lost directories there, not against a failed drive/);
+  const partial = banner({ ...started({ disks: ['/a', '/b', '/c'] }), findings: { sharedDevices: [['/a', '/b']] } });
+  assert.match(partial, /WARNING: disk directories share a filesystem device \(\/a \+ \/b\)/);
+});

@@ -17,8 +17,10 @@ export function sdkClient(s: TestServer, extra: Record<string, unknown> = {}): S
     region: s.region,
     forcePathStyle: true,
     credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey },
-    // A server started with `tls` has a certificate from a test CA: trust that CA.
-    ...(s.ca ? { requestHandler: { httpsAgent: new https.Agent({ ca: s.ca }) } } : {}),
+    // A hung request fails its test instead of waiting for --test-timeout: a socket idle this
+    // long (no byte either way) is given up. A server started with `tls` has a certificate
+    // from a test CA: trust that CA.
+    requestHandler: { requestTimeout: 180_000, throwOnRequestTimeout: true, ...(s.ca ? { httpsAgent: new https.Agent({ ca: s.ca }) } : {}) },
     ...extra,
   });
 }
