@@ -87,6 +87,8 @@ const STATUS: Record<string, number> = {
   LimitExceeded: 409,
   DeleteConflict: 409,
   InvalidInput: 400,
+  // Admin heal/scan: one job at a time.
+  XTesseraJobRunning: 409,
 };
 
 export class S3Error extends Error {

@@ -27,13 +27,22 @@ export const REMOTE_USAGE = `usage: tessera admin [--endpoint URL] [--access-key
   bucket quota BUCKET               show a bucket's quota and the bytes it holds
   bucket quota BUCKET --max-bytes N set the quota (N bytes, or a size such as 10GiB)
   bucket quota BUCKET --clear       remove the quota
+  info                              version, uptime, disks (state, space), erasure layout, buckets/objects/bytes
+  heal [--bucket B] [--prefix P] [--dry-run] [--rate BYTES/S] [--detach]
+                                    rewrite missing or corrupt shards (a server-side job) and show its progress;
+                                    Ctrl-C detaches, the heal goes on
+  heal --status | heal --stop       reattach to (or show the last) heal job | stop the running one
+  scan [--bucket B] [--prefix P] [--rate BYTES/S] [--detach]
+                                    verify every shard's CRC32C, change nothing, report damage
+  scan --status | scan --stop       as for heal
+  (heal and scan exit 0 when clean, 3 when damage was found or left, 1 on any error)
 endpoint: --endpoint or TESSERA_ENDPOINT (default http://127.0.0.1:9000)
 credentials: --access-key/--secret-key or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (the root key)
 `;
 
 export class CliError extends Error {}
 
-interface Options {
+export interface Options {
   endpoint: URL;
   accessKeyId: string;
   secretAccessKey: string;
@@ -43,7 +52,19 @@ interface Options {
   words: string[];
   maxBytes?: string;
   clear: boolean;
+  bucket?: string;
+  prefix?: string;
+  dryRun: boolean;
+  detach: boolean;
+  status: boolean;
+  stop: boolean;
+  rate?: string;
+  /** Seconds between progress polls (default 1). */
+  interval?: string;
 }
+
+/** Options that take a value (for admin.ts, which picks the command words out of argv). */
+export const VALUE_OPTIONS = ['--endpoint', '--access-key', '--secret-key', '--region', '--policy', '--max-bytes', '--bucket', '--prefix', '--rate', '--interval'];
 
 function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Options {
   const words: string[] = [];
@@ -55,6 +76,8 @@ function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Options {
   let json = false;
   let maxBytes: string | undefined;
   let clear = false;
+  const flags = { dryRun: false, detach: false, status: false, stop: false };
+  const named: { bucket?: string; prefix?: string; rate?: string; interval?: string } = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const eq = a.indexOf('=');
@@ -73,6 +96,14 @@ function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Options {
       case '--json': json = true; break;
       case '--max-bytes': maxBytes = value(); break;
       case '--clear': clear = true; break;
+      case '--bucket': named.bucket = value(); break;
+      case '--prefix': named.prefix = value(); break;
+      case '--rate': named.rate = value(); break;
+      case '--interval': named.interval = value(); break;
+      case '--dry-run': flags.dryRun = true; break;
+      case '--detach': flags.detach = true; break;
+      case '--status': flags.status = true; break;
+      case '--stop': flags.stop = true; break;
       default:
         if (a.startsWith('--')) throw new CliError(`unknown option ${name}`);
         words.push(a);
@@ -88,11 +119,18 @@ function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Options {
     throw new CliError(`--endpoint is not a URL: ${endpoint}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliError(`--endpoint must be http:// or https://: ${endpoint}`);
-  return { endpoint: url, accessKeyId, secretAccessKey, region, json, policies, words, maxBytes, clear };
+  return { endpoint: url, accessKeyId, secretAccessKey, region, json, policies, words, maxBytes, clear, ...flags, ...named };
+}
+
+/** The error of a failed admin call: the API's code (e.g. XTesseraJobRunning) and message. */
+export class ApiError extends CliError {
+  constructor(readonly code: string, message: string) {
+    super(`${code}: ${message}`);
+  }
 }
 
 /** One signed admin API call; resolves to the parsed JSON reply (undefined for 204). */
-async function call(o: Options, method: string, path: string, body?: string): Promise<unknown> {
+export async function call(o: Options, method: string, path: string, body?: string): Promise<unknown> {
   const base = o.endpoint.pathname.replace(/\/+$/, '');
   const req = {
     host: o.endpoint.host,
@@ -128,7 +166,7 @@ async function call(o: Options, method: string, path: string, body?: string): Pr
   }
   if (status >= 200 && status < 300) return parsed;
   const err = parsed as { code?: string; message?: string } | undefined;
-  if (err?.code) throw new CliError(`${err.code}: ${err.message ?? ''}`);
+  if (err?.code) throw new ApiError(err.code, err.message ?? '');
   // Not the admin API's JSON: an S3 XML error (wrong key, signature) or something else.
   const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1];
   const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1];
@@ -152,9 +190,14 @@ interface PolicyInfo {
   users: string[];
 }
 
-export async function runRemote(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<void> {
+/** Runs one admin command; resolves to the exit status (0 unless a command says otherwise). */
+export async function runRemote(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number | void> {
   const o = parseArgs(argv, process.env);
   const [group, cmd, ...args] = o.words;
+  if (group === 'info' || group === 'heal' || group === 'scan') {
+    const { runJobCommand } = await import('./admin-jobs.js');
+    return runJobCommand(o, out);
+  }
   const need = (n: number, usage: string): string[] => {
     if (args.length !== n) throw new CliError(`usage: tessera admin ${group} ${cmd} ${usage}`);
     return args;
@@ -232,7 +275,7 @@ export async function runRemote(argv: string[], out: (s: string) => void = (s) =
         await call(o, 'DELETE', q);
         return done(`removed the quota of ${bucket}`);
       }
-      if (o.maxBytes !== undefined) info = (await call(o, 'PUT', q, JSON.stringify({ maxBytes: parseBytes(o.maxBytes) }))) as QuotaInfo;
+      if (o.maxBytes !== undefined) info = (await call(o, 'PUT', q, JSON.stringify({ maxBytes: parseBytes(o.maxBytes, '--max-bytes') }))) as QuotaInfo;
       else info = (await call(o, 'GET', q)) as QuotaInfo;
       if (o.json) return print(info);
       const used = info.usedBytes === null ? 'not kept (bucket made before usage was kept)' : `${info.usedBytes} bytes in ${info.versions} version(s)`;
@@ -254,11 +297,11 @@ interface QuotaInfo {
 const UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
 
 /** "1000", "10GiB", "1.5TB" → bytes. */
-function parseBytes(text: string): number {
+export function parseBytes(text: string, option: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
   const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
   const n = m && unit !== undefined ? Math.floor(Number(m[1]) * unit) : NaN;
-  if (!Number.isSafeInteger(n)) throw new CliError(`--max-bytes: expected a number of bytes or a size such as 10GiB, got ${text}`);
+  if (!Number.isSafeInteger(n)) throw new CliError(`${option}: expected a number of bytes or a size such as 10GiB, got ${text}`);
   return n;
 }
 

@@ -16,7 +16,7 @@ import { metaWriteQuorum } from '../meta/journal/quorum-journal.js';
 import { openMetaIndex } from '../object/meta-open.js';
 import { verifyMeta } from '../object/meta-verify.js';
 import { assertMetaNotInUse } from '../meta/in-use.js';
-import { CliError, REMOTE_USAGE, runRemote } from './admin-remote.js';
+import { CliError, REMOTE_USAGE, runRemote, VALUE_OPTIONS } from './admin-remote.js';
 
 const USAGE = `usage: tessera admin meta verify|rebuild [--config PATH] [--json]
   verify    compare the metadata index with the journal and checkpoint on the disks (server stopped)
@@ -35,9 +35,10 @@ export async function runAdmin(argv: string[]): Promise<void> {
     process.exitCode = await runMeta(words[1], argv, json);
     return;
   }
-  if (words[0] === 'user' || words[0] === 'key' || words[0] === 'policy' || words[0] === 'bucket') {
+  if (['user', 'key', 'policy', 'bucket', 'info', 'heal', 'scan'].includes(words[0] ?? '')) {
     try {
-      await runRemote(argv);
+      const code = await runRemote(argv);
+      if (typeof code === 'number') process.exitCode = code;
     } catch (e) {
       process.stderr.write(`tessera admin: ${e instanceof CliError ? e.message : (e as Error).stack ?? String(e)}\n`);
       process.exitCode = 1;
@@ -53,7 +54,7 @@ function positional(argv: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (['--config', '--endpoint', '--access-key', '--secret-key', '--region', '--policy', '--max-bytes'].includes(a)) i++;
+    if (a === '--config' || VALUE_OPTIONS.includes(a)) i++;
     else if (!a.startsWith('--')) out.push(a);
   }
   return out;

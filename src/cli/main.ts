@@ -26,6 +26,9 @@ commands:
   admin [--endpoint URL] user|key|policy …
                            manage users, access keys and policies of a running server
                            (tessera admin --help for the commands)
+  admin [--endpoint URL] info | heal … | scan …
+                           server state (disks, space, layout, usage); heal or verify every shard
+                           as a server-side job with progress (scan exits 3 when damage is found)
 `;
 
 const SERVER_USAGE = `usage: tessera server [--config PATH]

@@ -90,6 +90,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     owner: { id: ownerId(creds.accessKeyId), displayName: 'tessera' },
     log,
     limits: config.limits,
+    jobs: engine.upkeep.jobs,
     ops,
   });
   let http: RunningServer;

@@ -20,11 +20,22 @@
 //   GET    bucket-quota?bucket=B      quota and usage       admin:GetBucketQuota
 //   PUT    bucket-quota?bucket=B {maxBytes}  set (null: remove)  admin:SetBucketQuota
 //   DELETE bucket-quota?bucket=B      remove the quota      admin:SetBucketQuota
-//   GET    info                       version, uptime, memory  admin:ServerInfo
+//   GET    info                       version, uptime, memory, disks, erasure, usage  admin:ServerInfo
+//   POST   heal {bucket?, prefix?, dryRun?, bytesPerSecond?}  start a heal job     admin:Heal
+//   GET    heal                       the running or last heal job           admin:Heal
+//   DELETE heal                       stop the running heal job              admin:Heal
+//   POST   scan {bucket?, prefix?, bytesPerSecond?}  start a scan job (changes nothing)  admin:Scan
+//   GET    scan | DELETE scan         as for heal                             admin:Scan
 //
 // The info reply's keys are a contract (scripts and `tessera bench memory` read them); add
 // keys, never rename them: {"version", "uptime" (seconds), "memory": {"rss", "heapUsed",
-// "budget", "budgetInUse", "budgetHighWater"} (bytes)}.
+// "budget", "budgetInUse", "budgetHighWater"} (bytes), "disks": [{"disk" (1-based), "path",
+// "state" (ok|offline|healing), "totalBytes", "usedBytes", "freeBytes"}], "erasure": {"dataShards",
+// "parityShards", "blockSize", "inlineThreshold", "readQuorum", "writeQuorum"}, "usage":
+// {"buckets", "objects", "bytes", "bucketsWithoutUsage", "perBucket": [{"bucket", "objects",
+// "bytes"}]}, "job" (the running heal/scan job's status, or null)}.
+// One heal or scan job runs at a time (object/maintenance.ts): starting one while another runs
+// answers 409 XTesseraJobRunning; GET answers the job's status (JobStatus) for the CLI to poll.
 
 import type { Identities } from '../auth/identities.js';
 import type { ObjectStore } from '../object/store.js';
@@ -32,6 +43,8 @@ import { verifyRequest } from '../auth/verify.js';
 import { S3Error, isS3Error } from '../errors.js';
 import { readSmallBody, type S3Ctx, type S3Deps } from '../s3/context.js';
 import { validateBucketReference } from '../s3/validate.js';
+import { readQuorum, writeQuorum } from '../erasure/quorum.js';
+import { JobRunningError, type JobKind, type JobScope, type JobStatus, type MaintenanceJobs } from '../object/maintenance.js';
 import { openBody } from './body.js';
 import { splitUrl } from './routing.js';
 
@@ -45,8 +58,27 @@ export interface AdminDeps {
   now: () => number;
   log: S3Deps['log'];
   authorize: S3Deps['authorize'];
-  /** What GET info answers. */
+  /** What GET info answers (the keys below are added to it here). */
   info(): ServerInfo;
+  /** Heal and scan jobs; absent: those routes answer NotImplemented. */
+  jobs?: MaintenanceJobs;
+}
+
+export interface DiskInfo {
+  /** 1-based position in the configured disk list. */
+  disk: number;
+  path: string;
+  state: 'ok' | 'offline' | 'healing';
+  totalBytes: number | null;
+  usedBytes: number | null;
+  freeBytes: number | null;
+}
+
+export interface FullServerInfo extends ServerInfo {
+  disks: DiskInfo[];
+  erasure: { dataShards: number; parityShards: number; blockSize: number; inlineThreshold: number; readQuorum: number; writeQuorum: number };
+  usage: { buckets: number; objects: number; bytes: number; bucketsWithoutUsage: number; perBucket: Array<{ bucket: string; objects: number | null; bytes: number | null }> };
+  job: JobStatus | null;
 }
 
 export interface ServerInfo {
@@ -103,8 +135,106 @@ const ROUTES: Array<[string, string[], AdminRoute]> = [
     },
   }],
   ['DELETE', ['bucket-quota'], { action: 'admin:SetBucketQuota', run: async (c, d) => void (await d.store.setQuota(quotaBucket(c), undefined)) }],
-  ['GET', ['info'], { action: 'admin:ServerInfo', run: async (_c, d) => d.info() }],
+  ['GET', ['info'], { action: 'admin:ServerInfo', run: async (_c, d) => fullInfo(d) }],
+  ...jobRoutes('heal', 'admin:Heal'),
+  ...jobRoutes('scan', 'admin:Scan'),
 ];
+
+function jobRoutes(kind: JobKind, action: string): Array<[string, string[], AdminRoute]> {
+  return [
+    ['POST', [kind], { action, run: async (c, d) => startJob(c, d, kind) }],
+    ['GET', [kind], {
+      action,
+      run: async (_c, d) => jobsOf(d).status(kind) ?? notFound(`No ${kind} job has run since the server started.`),
+    }],
+    ['DELETE', [kind], {
+      action,
+      run: async (_c, d) => {
+        const running = jobsOf(d).running();
+        if (!running || running.kind !== kind) return notFound(`No ${kind} job is running.`);
+        return jobsOf(d).stopCurrent();
+      },
+    }],
+  ];
+}
+
+function notFound(message: string): never {
+  throw new S3Error('NoSuchEntity', message);
+}
+
+function jobsOf(d: AdminDeps): MaintenanceJobs {
+  if (!d.jobs) throw new S3Error('NotImplemented', 'This server runs no heal or scan jobs.');
+  return d.jobs;
+}
+
+async function startJob(ctx: S3Ctx, d: AdminDeps, kind: JobKind): Promise<JobStatus> {
+  const jobs = jobsOf(d);
+  const body = await readJson(ctx, true);
+  const scope: JobScope = {};
+  const bucket = field(body, 'bucket', 'string', true) as string | undefined;
+  if (bucket !== undefined) {
+    validateBucketReference(bucket);
+    await d.store.getBucket(bucket); // NoSuchBucket when it is not there
+    scope.bucket = bucket;
+  }
+  const prefix = field(body, 'prefix', 'string', true) as string | undefined;
+  if (prefix) scope.prefix = prefix;
+  if (body.dryRun !== undefined) {
+    if (typeof body.dryRun !== 'boolean') throw new S3Error('InvalidInput', '"dryRun" must be true or false.');
+    if (kind !== 'heal') throw new S3Error('InvalidInput', '"dryRun" is for heal only: a scan never changes anything.');
+    scope.dryRun = body.dryRun;
+  }
+  const rate = body.bytesPerSecond;
+  if (rate !== undefined) {
+    if (!(typeof rate === 'number' && Number.isSafeInteger(rate) && rate >= 0)) throw new S3Error('InvalidInput', '"bytesPerSecond" must be a whole number of bytes per second (0: unpaced).');
+    scope.bytesPerSecond = rate;
+  }
+  try {
+    return await jobs.start(kind, scope);
+  } catch (e) {
+    if (!(e instanceof JobRunningError)) throw e;
+    const j = e.job;
+    throw new S3Error('XTesseraJobRunning', `A ${j.kind}${j.auto ? ' (started by the server)' : ''} job is already running: ${j.id}, started ${j.startedAt}, ${j.objectsChecked} object(s) checked. Follow it with \`tessera admin ${j.kind} --status\`, stop it with \`tessera admin ${j.kind} --stop\`.`);
+  }
+}
+
+async function fullInfo(d: AdminDeps): Promise<FullServerInfo> {
+  const store = d.store;
+  const healing = d.jobs?.healingDisks() ?? new Set<number>();
+  const disks = await Promise.all(store.disks.map(async (disk): Promise<DiskInfo> => {
+    const base = { disk: disk.index + 1, path: disk.root };
+    const space = disk.online ? await disk.usage().catch(() => undefined) : undefined;
+    const state = !disk.online ? 'offline' : healing.has(disk.index) ? 'healing' : 'ok';
+    return { ...base, state, totalBytes: space?.totalBytes ?? null, usedBytes: space?.usedBytes ?? null, freeBytes: space?.freeBytes ?? null };
+  }));
+  // The usage records are kept with every commit: one read per bucket, no object is visited.
+  const perBucket: FullServerInfo['usage']['perBucket'] = [];
+  for (const b of await store.meta.listBuckets()) {
+    const u = await store.meta.getUsage(b.name);
+    perBucket.push({ bucket: b.name, objects: u?.versions ?? null, bytes: u?.bytes ?? null });
+  }
+  const sum = (f: (u: (typeof perBucket)[number]) => number | null) => perBucket.reduce((a, u) => a + (f(u) ?? 0), 0);
+  return {
+    ...d.info(),
+    disks,
+    erasure: {
+      dataShards: store.k,
+      parityShards: store.m,
+      blockSize: store.blockSize,
+      inlineThreshold: store.inlineThreshold,
+      readQuorum: readQuorum(store.k),
+      writeQuorum: writeQuorum(store.k, store.m),
+    },
+    usage: {
+      buckets: perBucket.length,
+      objects: sum((u) => u.objects),
+      bytes: sum((u) => u.bytes),
+      bucketsWithoutUsage: perBucket.filter((u) => u.objects === null).length,
+      perBucket,
+    },
+    job: d.jobs?.running() ?? null,
+  };
+}
 
 /** The bucket named by ?bucket=; it must exist. */
 function quotaBucket(ctx: S3Ctx): string {
@@ -174,8 +304,9 @@ function readBody(ctx: S3Ctx): Promise<Buffer> {
   return readSmallBody({ openBody }, ctx, MAX_BODY);
 }
 
-async function readJson(ctx: S3Ctx): Promise<Record<string, unknown>> {
+async function readJson(ctx: S3Ctx, emptyIsObject = false): Promise<Record<string, unknown>> {
   const text = (await readBody(ctx)).toString('utf8');
+  if (emptyIsObject && text.trim() === '') return {};
   let v: unknown;
   try {
     v = JSON.parse(text);

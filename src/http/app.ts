@@ -20,6 +20,7 @@ import { errorXml } from '../s3/xml.js';
 import { validateTarget } from '../s3/validate.js';
 import { isResourceError } from '../util/process-errors.js';
 import { ADMIN_PREFIX, serveAdmin, type ServerInfo } from './admin-api.js';
+import type { MaintenanceJobs } from '../object/maintenance.js';
 import { VERSION } from '../version.js';
 import { opsMiddleware } from '../ops/routes.js';
 import type { ServerOps } from '../ops/server-ops.js';
@@ -45,6 +46,8 @@ export interface AppOptions {
   log?: S3Deps['log'];
   /** Overload protection (body idle timeout, per-key limits); the defaults when absent. */
   limits?: Limits;
+  /** Heal and scan jobs of the admin API (the engine's upkeep.jobs). */
+  jobs?: MaintenanceJobs;
   /** Where mutating and refused-for-credentials requests are also recorded (log.audit_file). */
   audit?: AuditLog;
   /** Counts requests in flight (a graceful shutdown waits for them). */
@@ -151,7 +154,7 @@ export function createApp(o: AppOptions): Koa<S3State> {
       ctx.state.target = target;
       // The admin API shares the port (path style only) and answers in JSON.
       if (!target.virtualHost && target.rawPath.startsWith(ADMIN_PREFIX)) {
-        return await serveAdmin(ctx as S3Ctx, { identities: o.identities, store: o.store, region: o.region, now, log, authorize: deps.authorize, info });
+        return await serveAdmin(ctx as S3Ctx, { identities: o.identities, store: o.store, region: o.region, now, log, authorize: deps.authorize, info, jobs: o.jobs });
       }
       // CORS (s3/cors.ts): browsers send preflights unsigned, so they are answered here; an
       // Origin gets its rule's headers before the signature check, so refusals carry them too.

@@ -3,7 +3,8 @@
 // callback so a CLI can draw a progress bar.
 
 import { healShards } from '../erasure/heal.js';
-import type { ObjectVersion } from '../meta/types.js';
+import { CRC_BYTES, shardBlockLength } from '../erasure/layout.js';
+import type { ObjectVersion, ShardLayout } from '../meta/types.js';
 import { layoutsOf } from './garbage.js';
 import type { ObjectStore } from './store.js';
 
@@ -17,18 +18,35 @@ export interface HealProgress {
 
 export type ProgressCallback = (p: HealProgress, current?: { bucket: string; key: string }) => void;
 
-/** Heals every shard set of one version. Returns how many shards were rewritten. */
-export async function healVersion(store: ObjectStore, v: ObjectVersion): Promise<{ rebuilt: number; bytes: number }> {
+/**
+ * Bytes a heal of this layout holds at once: a stripe of every shard read back (pass 1 reads
+ * one block at a time, pass 2 a whole stripe) plus the parity it recomputes. Leased from the
+ * memory budget so repairs queue behind requests instead of pushing the process over it.
+ */
+export function healLeaseBytes(l: ShardLayout): number {
+  const block = l.size === 0 ? 0 : shardBlockLength(l, 0);
+  return 2 * (l.k + l.m) * (CRC_BYTES + block);
+}
+
+/** Heals every shard set of one version. Returns how many shards were rewritten, and onto which disks. */
+export async function healVersion(store: ObjectStore, v: ObjectVersion): Promise<{ rebuilt: number; bytes: number; disks: number[] }> {
   let rebuilt = 0;
   let bytes = 0;
+  const disks: number[] = [];
   for (const l of layoutsOf(v.data)) {
     if (l.kind !== 'shards') continue;
-    const r = await healShards(store.disks, l, { bucket: v.bucket, key: v.key });
-    store.healStats.add(r);
-    rebuilt += r.rebuilt.length;
-    bytes += r.bytesRead;
+    const lease = await store.memory.acquire(healLeaseBytes(l));
+    try {
+      const r = await healShards(store.disks, l, { bucket: v.bucket, key: v.key });
+      store.healStats.add(r);
+      rebuilt += r.rebuilt.length;
+      bytes += r.bytesRead;
+      for (const i of r.rebuilt) disks.push(l.distribution[i]!);
+    } finally {
+      lease.release();
+    }
   }
-  return { rebuilt, bytes };
+  return { rebuilt, bytes, disks };
 }
 
 export interface HealScope {

@@ -4,6 +4,7 @@
 
 import { recheckDisk } from '../disk/disk-set.js';
 import { heal, type HealProgress } from './healing.js';
+import { MaintenanceJobs } from './maintenance.js';
 import type { MetaIndex } from './meta-index.js';
 import type { ObjectStore } from './store.js';
 
@@ -40,7 +41,6 @@ export interface ScanStatus {
 export class Upkeep {
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
-  private healing: Promise<HealProgress> | undefined;
   /** Work started by timers; stop() waits for it so nothing touches the disks afterwards. */
   private readonly running = new Set<Promise<unknown>>();
   private readonly stopSignal = new AbortController();
@@ -51,7 +51,12 @@ export class Upkeep {
   lastMetaCheck: Awaited<ReturnType<MetaIndex['verifyOnline']>> | undefined;
   private lastMetaCheckAt = 0;
 
-  constructor(private readonly store: ObjectStore, private readonly o: UpkeepOptions) {}
+  /** Heal and scan jobs (admin-started, or the heal after a disk was replaced). */
+  readonly jobs: MaintenanceJobs;
+
+  constructor(private readonly store: ObjectStore, private readonly o: UpkeepOptions) {
+    this.jobs = new MaintenanceJobs(store, { bytesPerSecond: o.scannerBytesPerSecond, log: o.log, needsHeal: this.healingDisks });
+  }
 
   start(): void {
     const log = this.o.log ?? (() => undefined);
@@ -125,14 +130,15 @@ export class Upkeep {
     return this.store.multipart.expire(maxAgeMs);
   }
 
-  /** Heals everything now (after a disk replacement); `disks`: the slots it heals onto. */
-  healAll(disks: number[] = []): Promise<HealProgress> {
+  /**
+   * Heals everything now (after a disk replacement), as a job `admin heal --status` shows;
+   * `disks`: the slots it heals onto (healingDisks until a whole heal ends). Resolves when it ends.
+   */
+  async healAll(disks: number[] = []): Promise<void> {
     for (const i of disks) this.healingDisks.add(i);
-    this.healing ??= heal(this.store, { shouldStop: () => this.stopped }).finally(() => {
-      this.healing = undefined;
-      this.healingDisks.clear();
-    });
-    return this.healing;
+    if (this.stopped) return;
+    await this.jobs.healAll();
+    await this.jobs.idle();
   }
 
   private scanLoop(): void {
@@ -152,6 +158,8 @@ export class Upkeep {
             return undefined;
           });
         }
+        // An admin heal or scan reads everything already: wait for it rather than compete.
+        await this.jobs.idle();
         Object.assign(this.scan, { running: true, objects: 0, bytes: 0 });
         this.lastScan = await heal(this.store, { pace, shouldStop: () => this.stopped }, (p) => {
           this.scan.objects = p.objectsScanned;
@@ -170,7 +178,7 @@ export class Upkeep {
     this.stopped = true;
     this.stopSignal.abort();
     for (const t of this.timers) clearInterval(t);
-    await this.healing?.catch(() => undefined);
+    await this.jobs.close();
     while (this.running.size) await Promise.all([...this.running]);
   }
 }
