@@ -27,7 +27,7 @@ export function requestLog(o: RequestLogOptions): Koa.Middleware<S3State> {
   return async (ctx, next) => {
     const started = performance.now();
     const bytes = countBytes(ctx.req, ctx.res);
-    // Read now: by the time the reply closes, the socket may be detached from the request.
+    // Read now: by the time 'close' fires the socket may be detached (req.socket is null).
     const remote = ctx.req.socket?.remoteAddress;
     ctx.res.once('close', () => {
       try {
