@@ -15,6 +15,7 @@ import { formatDigest } from '../meta/digest.js';
 import { metaWriteQuorum } from '../meta/journal/quorum-journal.js';
 import { openMetaIndex } from '../object/meta-open.js';
 import { verifyMeta } from '../object/meta-verify.js';
+import { assertMetaNotInUse } from '../meta/in-use.js';
 import { CliError, REMOTE_USAGE, runRemote, VALUE_OPTIONS } from './admin-remote.js';
 
 const USAGE = `usage: tessera admin meta verify|rebuild [--config PATH] [--json]
@@ -61,6 +62,8 @@ function positional(argv: string[]): string[] {
 
 async function runMeta(cmd: 'verify' | 'rebuild', argv: string[], json: boolean): Promise<number> {
   const config = await loadConfig({ argv });
+  // Never next to a running server: rebuilding under it would move its open index aside.
+  await assertMetaNotInUse(config.metaDir, path.join(config.metaDir, 'leveldb'));
   const say = (msg: string) => {
     if (!json) process.stderr.write(msg + '\n');
   };

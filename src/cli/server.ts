@@ -267,7 +267,7 @@ export async function runServer(argv: string[]): Promise<void> {
     stopping = true;
     const t0 = Date.now();
     const timeout = config.shutdownTimeoutSeconds;
-    log('info', `received ${sig}: shutting down; no new connections, ${s.inFlight.count} request(s) in flight get up to ${timeout} s to finish`, { signal: sig, inFlight: s.inFlight.count, timeoutSeconds: timeout });
+    log('info', `${sig.startsWith('SIG') ? `received ${sig}` : sig}: shutting down; no new connections, ${s.inFlight.count} request(s) in flight get up to ${timeout} s to finish`, { signal: sig, inFlight: s.inFlight.count, timeoutSeconds: timeout });
     try {
       await s.shutdown(timeout);
     } catch (e) {
@@ -304,9 +304,9 @@ function watchNpmParent(stop: (why: string) => void): void {
       process.kill(npm, 0);
     } catch {
       clearInterval(timer);
-      stop(`the exit of npm (pid ${npm}), which started this server`);
+      stop(`npm (pid ${npm}), which started this server, has exited`);
     }
-  }, 500);
+  }, 250);
   timer.unref();
 }
 

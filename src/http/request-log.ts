@@ -27,9 +27,11 @@ export function requestLog(o: RequestLogOptions): Koa.Middleware<S3State> {
   return async (ctx, next) => {
     const started = performance.now();
     const bytes = countBytes(ctx.req, ctx.res);
+    // Read now: by the time 'close' fires the socket may be detached (req.socket is null).
+    const remote = ctx.req.socket?.remoteAddress;
     ctx.res.once('close', () => {
       const status = ctx.res.statusCode;
-      const rec = describe(ctx as Koa.ParameterizedContext<S3State>, status);
+      const rec = describe(ctx as Koa.ParameterizedContext<S3State>, status, remote);
       rec.bytesIn = bytes.in;
       rec.bytesOut = bytes.out;
       rec.ms = Math.round((performance.now() - started) * 10) / 10;
@@ -44,7 +46,7 @@ export function requestLog(o: RequestLogOptions): Koa.Middleware<S3State> {
   };
 }
 
-function describe(ctx: Koa.ParameterizedContext<S3State>, status: number): Record<string, unknown> {
+function describe(ctx: Koa.ParameterizedContext<S3State>, status: number, ip: string | undefined): Record<string, unknown> {
   const st = ctx.state;
   const t = st.target;
   const rec: Record<string, unknown> = { requestId: st.requestId, method: ctx.method };
@@ -74,7 +76,6 @@ function describe(ctx: Koa.ParameterizedContext<S3State>, status: number): Recor
     if (claimed) rec.accessKey = claimed;
     else if (who?.kind === 'anonymous') rec.accessKey = '-';
   }
-  const ip = ctx.req.socket.remoteAddress;
   if (ip) rec.remote = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
   return rec;
 }
