@@ -30,6 +30,13 @@ export function requestLog(o: RequestLogOptions): Koa.Middleware<S3State> {
     // Read now: by the time 'close' fires the socket may be detached (req.socket is null).
     const remote = ctx.req.socket?.remoteAddress;
     ctx.res.once('close', () => {
+      try {
+        line();
+      } catch {
+        // A log line that cannot be built must never become an uncaught exception.
+      }
+    });
+    const line = (): void => {
       const status = ctx.res.statusCode;
       const rec = describe(ctx as Koa.ParameterizedContext<S3State>, status, remote);
       rec.bytesIn = bytes.in;
@@ -41,7 +48,7 @@ export function requestLog(o: RequestLogOptions): Koa.Middleware<S3State> {
       const level: Level = POLLED.has(path) ? 'debug' : status >= 500 ? 'warn' : 'info';
       o.log(level, 'request', rec);
       if (o.audit && (MUTATING.has(ctx.method) || status === 401 || status === 403)) o.audit.write(rec);
-    });
+    };
     await next();
   };
 }
