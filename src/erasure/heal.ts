@@ -25,6 +25,8 @@ export async function healShards(
   disks: Disk[],
   layout: ShardLayout,
   describe: Omit<ShardTrailer, 'size' | 'shardIndex' | 'dataId' | 'k' | 'm' | 'blockSize'>,
+  /** Shards to rewrite even if their blocks check out (a verify found the wrong size or a bad trailer). */
+  force: number[] = [],
 ): Promise<HealResult> {
   const { k, m } = layout;
   const n = k + m;
@@ -54,6 +56,7 @@ export async function healShards(
   } finally {
     await check.close();
   }
+  for (const i of force) check.bad.add(i);
   const damaged = [...check.bad].sort((a, b) => a - b);
   const targets = damaged.filter((i) => disks[layout.distribution[i]].online);
   if (targets.length === 0) return { damaged, corrupt, rebuilt: [], bytesRead };

@@ -29,7 +29,12 @@ export function healLeaseBytes(l: ShardLayout): number {
 }
 
 /** Heals every shard set of one version. Returns how many shards were rewritten, and onto which disks. */
-export async function healVersion(store: ObjectStore, v: ObjectVersion): Promise<{ rebuilt: number; bytes: number; disks: number[] }> {
+export async function healVersion(
+  store: ObjectStore,
+  v: ObjectVersion,
+  /** Per data id, shards to rewrite even when their blocks check out (see erasure/verify.ts). */
+  force?: Map<string, number[]>,
+): Promise<{ rebuilt: number; bytes: number; disks: number[] }> {
   let rebuilt = 0;
   let bytes = 0;
   const disks: number[] = [];
@@ -37,7 +42,7 @@ export async function healVersion(store: ObjectStore, v: ObjectVersion): Promise
     if (l.kind !== 'shards') continue;
     const lease = await store.memory.acquire(healLeaseBytes(l));
     try {
-      const r = await healShards(store.disks, l, { bucket: v.bucket, key: v.key });
+      const r = await healShards(store.disks, l, { bucket: v.bucket, key: v.key }, force?.get(l.dataId));
       store.healStats.add(r);
       rebuilt += r.rebuilt.length;
       bytes += r.bytesRead;

@@ -98,6 +98,8 @@ class Job {
   /** Disks a shard was rewritten onto: 'healing' in `admin info` while this runs. */
   readonly healedDisks = new Set<number>();
   done: Promise<void> = Promise.resolve();
+  /** Ends the pacing pause early (stop). */
+  wake: (() => void) | undefined;
 
   constructor(kind: JobKind, scope: JobScope, auto: boolean, bytesPerSecond: number, readonly started: number) {
     this.status = {
@@ -220,6 +222,7 @@ export class MaintenanceJobs {
   stopCurrent(): JobStatus | undefined {
     if (!this.current) return undefined;
     this.current.stopRequested = true;
+    this.current.wake?.();
     return this.snapshot(this.current);
   }
 
@@ -330,16 +333,30 @@ export class MaintenanceJobs {
     }
   }
 
+  /**
+   * Verifies first (the heal's own check looks at blocks only: a shard of the wrong size or with
+   * a damaged trailer would pass it), then heals what the verify found.
+   */
   private async heal(job: Job, v: ObjectVersion): Promise<number> {
     const s = job.status;
-    const r = await healVersion(this.store, v);
+    let read = 0;
+    const force = new Map<string, number[]>();
+    for (const l of layoutsOf(v.data)) {
+      if (l.kind !== 'shards') continue;
+      const r = await this.verify(l);
+      read += r.bytesRead;
+      const bad = r.problems.filter((p) => p.problem !== 'offline').map((p) => p.shard);
+      if (bad.length) force.set(l.dataId, bad);
+    }
+    if (force.size === 0) return read;
+    const r = await healVersion(this.store, v, force);
     if (r.rebuilt > 0) {
       s.objectsHealed++;
       s.objectsDamaged++;
       s.shardsRebuilt += r.rebuilt;
       for (const d of r.disks) job.healedDisks.add(d);
     }
-    return r.bytes;
+    return read + r.bytes;
   }
 
   /** Sleeps so that reads stay at or below the job's rate on average. */
@@ -347,7 +364,19 @@ export class MaintenanceJobs {
     const rate = job.status.bytesPerSecond;
     const due = rate > 0 ? job.started + (job.status.bytesRead / rate) * 1000 : 0;
     const wait = Math.min(due - Date.now(), 5000);
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait).unref());
+    // Not unref'd (the job is work in progress), but cut short by a stop.
+    if (wait > 0) {
+      await new Promise<void>((r) => {
+        const t = setTimeout(() => {
+          job.wake = undefined;
+          r();
+        }, wait);
+        job.wake = () => {
+          clearTimeout(t);
+          r();
+        };
+      });
+    }
     // Give requests a turn between objects even when unpaced.
     else await new Promise((r) => setImmediate(r));
   }

@@ -50,10 +50,9 @@ export class Multipart {
     if (o.storageClass) upload.storageClass = o.storageClass;
     if (o.acl && o.acl !== 'private') upload.acl = o.acl;
     if (o.encryption) upload.sse = this.store.sse.seal(o.encryption).info;
-    // Under the bucket's lock, which DeleteBucket holds from its last look for uploads to the
-    // bucket's removal: an upload can never be left behind in a deleted bucket (it would show
-    // up again in a new bucket of the same name).
-    await this.store.locks.run(`bucket\0${bucket}`, async () => {
+    // Through the bucket gate (bucket-gate.ts): an upload is never left behind in a deleted
+    // bucket (it would show up again in a new bucket of the same name).
+    await this.store.bucketGate.around(bucket, async () => {
       await this.store.getBucket(bucket);
       await this.store.meta.batch([{ type: 'putUpload', upload }]);
     });
@@ -135,7 +134,9 @@ export class Multipart {
    */
   async complete(bucket: string, key: string, uploadId: string, requested: CompletePartRequest[], c: Conditions = {}, declared?: { algorithm: ChecksumAlgorithm; value: string }): Promise<ObjectVersion> {
     await this.store.getBucket(bucket);
-    return this.store.locks.run(`upload\0${uploadId}`, async () => {
+    // Counted in at the bucket gate before the upload's lock is taken: DeleteBucket waits for
+    // this Complete and then aborts uploads under their locks (the other order could deadlock).
+    return this.store.bucketGate.around(bucket, () => this.store.locks.run(`upload\0${uploadId}`, async () => {
       const upload = await this.store.meta.getUpload(bucket, key, uploadId);
       if (!upload) {
         // A retried Complete whose first attempt succeeded gets the same answer again.
@@ -211,9 +212,10 @@ export class Multipart {
         },
         ops,
         c,
+        { gated: true },
       );
       return v;
-    });
+    }));
   }
 
   async abort(bucket: string, key: string, uploadId: string): Promise<void> {

@@ -14,6 +14,7 @@ import { GarbageCollector, layoutsOf } from './garbage.js';
 import { IdGenerator, isWellFormedVersionId } from './ids.js';
 import { MemoryBudget, UNLIMITED, type Lease } from '../erasure/memory-budget.js';
 import { ingest, uploadLeaseBytes, type Ingested } from './ingest.js';
+import { BucketGate } from './bucket-gate.js';
 import { KeyLock } from './key-lock.js';
 import { copyReadLease, openDataStream, openDataStreamReady, READ_LEASE_BYTES, readLeaseBytes } from './read.js';
 import { HealQueue } from './heal-queue.js';
@@ -99,6 +100,8 @@ export class ObjectStore {
   readonly now: () => number;
   readonly ids: IdGenerator;
   readonly locks = new KeyLock();
+  /** Keeps writes that add versions or uploads out of a bucket DeleteBucket is deleting. */
+  readonly bucketGate = new BucketGate();
   readonly garbage: GarbageCollector;
   readonly heals: HealQueue;
   /** What healing found and repaired so far (metrics). */
@@ -182,6 +185,9 @@ export class ObjectStore {
       await this.meta.batch(['deleted' in b ? { type: 'delBucket', name: b.name } : { type: 'putBucket', bucket: b }]);
     } finally {
       this.bucketEpoch++;
+      // A read that started after the first bump and finished before the batch was applied
+      // cached the old record (its epoch still matched): drop it too.
+      this.bucketCache.delete(b.name);
     }
   }
 
@@ -195,7 +201,9 @@ export class ObjectStore {
    * deleting their buckets would otherwise be stuck on the first upload a test left behind).
    */
   async deleteBucket(name: string): Promise<void> {
-    await this.locks.run(`bucket\0${name}`, async () => {
+    // With the gate closed no write is in flight on the bucket and none can start until the
+    // bucket is gone (or found not empty): see bucket-gate.ts.
+    await this.locks.run(`bucket\0${name}`, () => this.bucketGate.closed(name, async () => {
       await this.getBucket(name);
       for (;;) {
         if (await this.meta.bucketHasObjects(name)) throw new S3Error('BucketNotEmpty', undefined, { BucketName: name });
@@ -210,7 +218,7 @@ export class ObjectStore {
         }
       }
       await this.writeBucket({ name, deleted: true });
-    });
+    }));
   }
 
   async setVersioning(name: string, status: Exclude<Versioning, 'Unversioned'>): Promise<void> {
@@ -442,7 +450,10 @@ export class ObjectStore {
    * bucket's versioning state, queue what the new version replaces, and write it all in one
    * metadata batch.
    */
-  async commitVersion(bucket: string, key: string, draft: Draft, extraOps: MetaOp[], c: Conditions = {}): Promise<ObjectVersion> {
+  async commitVersion(bucket: string, key: string, draft: Draft, extraOps: MetaOp[], c: Conditions = {}, o: { gated?: boolean } = {}): Promise<ObjectVersion> {
+    // `gated`: the caller already counted itself in at the bucket gate (Complete does, before
+    // taking the upload's lock that DeleteBucket's aborts need).
+    if (!o.gated) return this.bucketGate.around(bucket, () => this.commitVersion(bucket, key, draft, extraOps, c, { gated: true }));
     return this.locks.run(`${bucket}\0${key}`, async () => {
       const b = await this.getBucket(bucket);
       if (c.ifNoneMatch !== undefined || c.ifMatch !== undefined) await this.checkConditions(bucket, key, c);
@@ -482,7 +493,8 @@ export class ObjectStore {
   async deleteObject(bucket: string, key: string, o: ReadOptions = {}): Promise<DeleteResult> {
     await this.getBucket(bucket);
     if (o.versionId !== undefined && !isWellFormedVersionId(o.versionId)) throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'versionId', ArgumentValue: o.versionId });
-    return this.locks.run(`${bucket}\0${key}`, async () => {
+    // A delete may add a delete marker: it must not land in a bucket being deleted.
+    return this.bucketGate.around(bucket, () => this.locks.run(`${bucket}\0${key}`, async () => {
       const b = await this.getBucket(bucket);
       const ops: MetaOp[] = [];
       let result: DeleteResult;
@@ -520,7 +532,7 @@ export class ObjectStore {
       await this.meta.batch(ops);
       this.kickGarbage(ops);
       return result;
-    });
+    }));
   }
 
   /**

@@ -113,6 +113,11 @@ describe('Dockerfile', { timeout: 10_000 }, () => {
     assert.equal(finalEnv.NODE_ENV, 'production');
   });
 
+  test('on Node 24 or newer, V8\'s young generation is held to Node 22\'s size (memory goals)', () => {
+    const major = Number(/^node:(\d+)-/.exec(final[0]!.args)![1]);
+    if (major >= 24) assert.match(finalEnv.NODE_OPTIONS ?? '', /--max-semi-space-size=16\b/);
+  });
+
   test('no dev dependencies in the final stage: node_modules comes from a pruned build', () => {
     for (const i of all(final, 'RUN')) assert.doesNotMatch(i.args, /npm (ci|install|i)\b(?![^&]*--omit=dev)/, `final stage installs packages: ${i.args}`);
     const copy = all(final, 'COPY').find((i) => /node_modules/.test(i.args));
