@@ -182,7 +182,8 @@ describe('process lifecycle', { timeout: 300_000 }, () => {
     const s = await spawnServer(root, port, { TESSERA_SHUTDOWN_TIMEOUT: '120' });
     assert.equal((await sendRaw(target(port), { method: 'PUT', path: '/life' })).status, 200);
     let sent = 0;
-    const result = upload(port, 'big', 0, (n) => (sent = n));
+    // Paced (about 2 s for the rest) so that the shutdown really has to wait for it.
+    const result = upload(port, 'big', 10, (n) => (sent = n));
     await until('20 MiB sent', 60_000, () => sent >= 20 * MiB);
     const t0 = Date.now();
     s.child.kill('SIGTERM');
