@@ -132,6 +132,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     },
     cutNow: () => cut(),
     async shutdown(timeoutSeconds: number) {
+      ops.health.stopping = true;
       const closed = Promise.all(http.servers.map((srv) => new Promise<void>((resolve) => (srv.listening ? srv.close(() => resolve()) : resolve()))));
       // Keep-alive connections between requests hold nothing: closed at once, and again as
       // requests finish (their connections become idle).

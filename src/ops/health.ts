@@ -19,6 +19,11 @@ export interface HealthSource {
   m: number;
   /** Why the metadata store cannot serve, or undefined when it is open and well. */
   metaUnavailable(): string | undefined;
+  /**
+   * Set when a graceful shutdown begins: a load balancer probing over a kept-alive connection
+   * must take the server out of rotation while its in-flight requests finish.
+   */
+  stopping?: boolean;
 }
 
 export interface Readiness {
@@ -44,6 +49,7 @@ export function readiness(src: HealthSource): Readiness {
   const wq = Math.max(writeQuorum(src.k, src.m), metaWriteQuorum(total, writeQuorum(src.k, src.m)));
   const meta = src.metaUnavailable();
   const reasons: string[] = [];
+  if (src.stopping) reasons.push('the server is shutting down');
   if (meta !== undefined) reasons.push(meta);
   if (online < wq) {
     reasons.push(`only ${online} of ${total} disks are online; writes need ${wq}${online < rq ? ` and reads ${rq}` : ''} (offline: disk ${offline.join(', ')})`);
