@@ -22,6 +22,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeFailure, S3BenchClient, type BodySource } from './client.js';
 import { Workload } from './workload.js';
+import { SERVER_NODE_FLAGS } from '../util/node-flags.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -107,7 +108,7 @@ export interface ServerProcess {
 /** Starts `tessera server` as a child process on a free loopback port with 4 disks under `root`. */
 export async function startServerProcess(root: string, env: Record<string, string> = {}): Promise<ServerProcess> {
   const disks = [1, 2, 3, 4].map((i) => path.join(root, `disk${i}`));
-  const child = spawn(process.execPath, [MAIN, 'server'], {
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, MAIN, 'server'], {
     cwd: root,
     env: {
       ...process.env,

@@ -6,7 +6,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { promises as fs, readFileSync } from 'node:fs';
+import { promises as fs, readdirSync, readFileSync } from 'node:fs';
+import { SERVER_NODE_FLAGS } from '../../src/util/node-flags.js';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -22,6 +23,35 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function tempRoot(): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), 'tessera-life-'));
+}
+
+/** PIDs of every process below `pid` (Linux /proc). */
+function descendants(pid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      // The command name may hold spaces and parentheses: the fields after it are split from the last ')'.
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      parent.set(Number(e), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const [c, pp] of parent) if (pp === p) (out.push(c), walk(c));
+  };
+  walk(pid);
+  return out;
+}
+
+function cmdline(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+  } catch {
+    return [];
+  }
 }
 
 function envFor(root: string, port: number): Record<string, string> {
@@ -105,6 +135,15 @@ describe('process lifecycle', { timeout: 300_000 }, () => {
     const ready = Date.now() - t0;
     assert.doesNotMatch(out, /compiling/, 'dist/ is up to date after the test build: no recompilation');
     assert.ok(!(await portFree(port)), 'the server listens');
+    if (name === 'npm start') {
+      // `npm start` runs the server with the V8 flags that keep Node 24's memory use as on 22
+      // (src/util/node-flags.ts); npx goes through the bin's shebang, where the README says to
+      // set NODE_OPTIONS.
+      const procs = descendants(npm.pid!).map(cmdline);
+      const server = procs.find((c) => c.some((a) => a.endsWith('tessera.js')) && c.includes('server'));
+      assert.ok(server, `the server process under npm (${procs.map((c) => c.join(' ')).join(' | ')})`);
+      for (const flag of SERVER_NODE_FLAGS) assert.ok(server.includes(flag), `${flag} in ${server.join(' ')}`);
+    }
     npm.kill('SIGTERM');
     const freed = await until('port free after SIGTERM to npm', 10_000, () => portFree(port));
     await until('metadata lock released', 10_000, () => metaUnlocked(root));

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import path from 'node:path';
 import { TEST_ACCESS_KEY, TEST_SECRET_KEY } from './server.js';
+import { SERVER_NODE_FLAGS } from '../../src/util/node-flags.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -36,8 +37,8 @@ export interface SpawnOptions {
 export async function spawnServer(root: string, port: number, env: Record<string, string> = {}, o: SpawnOptions = {}): Promise<ChildServer> {
   const disks = [1, 2, 3, 4].map((i) => path.join(root, `disk${i}`));
   const [cmd, args] = o.fdLimit === undefined
-    ? [process.execPath, [MAIN, 'server']]
-    : ['bash', ['-c', `ulimit -n ${o.fdLimit} && exec "$0" "$1" server`, process.execPath, MAIN]];
+    ? [process.execPath, [...SERVER_NODE_FLAGS, MAIN, 'server']]
+    : ['bash', ['-c', `ulimit -n ${o.fdLimit} && exec "$0" ${SERVER_NODE_FLAGS.join(' ')} "$1" server`, process.execPath, MAIN]];
   const child = spawn(cmd, args, {
     cwd: root,
     env: {
