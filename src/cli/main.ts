@@ -29,6 +29,9 @@ commands:
   admin [--endpoint URL] info | heal … | scan …
                            server state (disks, space, layout, usage); heal or verify every shard
                            as a server-side job with progress (scan exits 3 when damage is found)
+  watch s3://BUCKET[/PREFIX] [--events put,delete] [--json]
+                           print a bucket's changes as they happen (live event stream;
+                           endpoint and credentials as for admin)
 `;
 
 const SERVER_USAGE = `usage: tessera server [--config PATH]
@@ -60,6 +63,18 @@ async function main(argv: string[]): Promise<void> {
     case 'admin': {
       const { runAdmin } = await import('./admin.js');
       return runAdmin(rest);
+    }
+    case 'watch': {
+      const { runWatch } = await import('./watch.js');
+      const { CliError } = await import('./admin-remote.js');
+      try {
+        process.exitCode = await runWatch(rest);
+      } catch (e) {
+        if (!(e instanceof CliError)) throw e;
+        process.stderr.write(`tessera watch: ${e.message}\n`);
+        process.exitCode = 1;
+      }
+      return;
     }
     case 'bench': {
       const { runBench } = await import('./bench.js');
