@@ -22,6 +22,8 @@ commands:
                            one JSON line (endpoint, keys), removes its data on SIGTERM/SIGINT
   bench  --endpoint URL --access-key K --secret-key S --op put|get|list [--size N] [--concurrency N] [--duration S]
   bench memory [--json]    server RSS through a listing burst and concurrent uploads (own server)
+  bench embed [--json]     embedded mode: cold start to first acknowledged PUT and reset() time,
+                           beside s3rver's
   --version                print the version
   (every command takes --help)
   admin meta verify|rebuild [--config PATH] [--json]
