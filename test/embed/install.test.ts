@@ -166,6 +166,18 @@ describe('the packed tarball installed into an empty project', { timeout: 600_00
     assert.deepEqual(await readdir(tmp), [], 'no temporary directory left behind');
   });
 
+  test('install scripts skipped (npm ci --ignore-scripts, as with unapproved scripts): the same suite passes on the prebuilt LevelDB binding and the JS CRC32C', { timeout: 300_000 }, async () => {
+    assert.ok(existsSync(path.join(project, 'storage.test.mjs')), 'written by the previous test');
+    await rm(path.join(project, 'node_modules'), { recursive: true, force: true });
+    check(await run('npm', ['ci', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: project, env: cleanEnv(), timeoutMs: 280_000 }), 'npm ci --offline --ignore-scripts');
+    assert.equal(existsSync(path.join(project, 'node_modules', 'sse4_crc32', 'build')), false, 'the addon was not built');
+    const tmp = await mkdtemp(path.join(work, 'tmp-'));
+    const r = await run(process.execPath, ['--no-warnings', '--test', '--test-reporter=tap', '--test-timeout=120000', 'storage.test.mjs'], { cwd: project, env: cleanEnv({ TMPDIR: tmp }), timeoutMs: 240_000 });
+    assert.equal(r.code, 0, `the consumer's tests failed:\n${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /# pass 4\b/);
+    assert.deepEqual(await readdir(tmp), []);
+  });
+
   test('the shipped types: StartTesseraOptions, Tessera, and clientConfig accepted by S3Client', { timeout: 120_000 }, async () => {
     assert.ok(existsSync(path.join(project, 'node_modules', 'tessera')), 'installed by the previous test');
     await writeFile(path.join(project, 'typed.ts'), CONSUMER_TYPES);
