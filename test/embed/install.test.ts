@@ -108,6 +108,15 @@ function check(r: RunResult, what: string): RunResult {
   return r;
 }
 
+/** Runs the project's storage.test.mjs with TMPDIR=tmp: all 4 tests pass, nothing is left in tmp. */
+async function runConsumerSuite(project: string, tmp: string): Promise<void> {
+  const r = await run(process.execPath, ['--no-warnings', '--test', '--test-reporter=tap', '--test-timeout=120000', 'storage.test.mjs'], { cwd: project, env: cleanEnv({ TMPDIR: tmp }), timeoutMs: 240_000 });
+  assert.equal(r.code, 0, `the consumer's tests failed:\n${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /# pass 4\b/);
+  assert.match(r.stdout, /# fail 0\b/);
+  assert.deepEqual(await readdir(tmp), [], 'no temporary directory left behind');
+}
+
 describe('the packed tarball installed into an empty project', { timeout: 600_000 }, () => {
   const repo = repoRoot();
   let work: string;
@@ -159,11 +168,7 @@ describe('the packed tarball installed into an empty project', { timeout: 600_00
     const tmp = path.join(work, 'tmp');
     await mkdir(tmp);
     await writeFile(path.join(project, 'storage.test.mjs'), CONSUMER_TEST);
-    const r = await run(process.execPath, ['--no-warnings', '--test', '--test-reporter=tap', '--test-timeout=120000', 'storage.test.mjs'], { cwd: project, env: cleanEnv({ TMPDIR: tmp }), timeoutMs: 240_000 });
-    assert.equal(r.code, 0, `the consumer's tests failed:\n${r.stdout}\n${r.stderr}`);
-    assert.match(r.stdout, /# pass 4\b/);
-    assert.match(r.stdout, /# fail 0\b/);
-    assert.deepEqual(await readdir(tmp), [], 'no temporary directory left behind');
+    await runConsumerSuite(project, tmp);
   });
 
   test('install scripts skipped (npm ci --ignore-scripts, as with unapproved scripts): the same suite passes on the prebuilt LevelDB binding and the JS CRC32C', { timeout: 300_000 }, async () => {
@@ -172,21 +177,19 @@ describe('the packed tarball installed into an empty project', { timeout: 600_00
     check(await run('npm', ['ci', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: project, env: cleanEnv(), timeoutMs: 280_000 }), 'npm ci --offline --ignore-scripts');
     assert.equal(existsSync(path.join(project, 'node_modules', 'sse4_crc32', 'build')), false, 'the addon was not built');
     const tmp = await mkdtemp(path.join(work, 'tmp-'));
-    const r = await run(process.execPath, ['--no-warnings', '--test', '--test-reporter=tap', '--test-timeout=120000', 'storage.test.mjs'], { cwd: project, env: cleanEnv({ TMPDIR: tmp }), timeoutMs: 240_000 });
-    assert.equal(r.code, 0, `the consumer's tests failed:\n${r.stdout}\n${r.stderr}`);
-    assert.match(r.stdout, /# pass 4\b/);
-    assert.deepEqual(await readdir(tmp), []);
+    await runConsumerSuite(project, tmp);
   });
 
   test('the shipped types: StartTesseraOptions, Tessera, and clientConfig accepted by S3Client', { timeout: 120_000 }, async () => {
     assert.ok(existsSync(path.join(project, 'node_modules', 'tessera')), 'installed by the previous test');
     await writeFile(path.join(project, 'typed.ts'), CONSUMER_TYPES);
     const tsc = path.join(repo, 'node_modules', 'typescript', 'bin', 'tsc');
-    const r = await run(process.execPath, [tsc, '--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--typeRoots', path.join(repo, 'node_modules', '@types'), '--types', 'node', 'typed.ts'], { cwd: project, env: cleanEnv(), timeoutMs: 110_000 });
+    const typecheck = () => run(process.execPath, [tsc, '--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--typeRoots', path.join(repo, 'node_modules', '@types'), '--types', 'node', 'typed.ts'], { cwd: project, env: cleanEnv(), timeoutMs: 110_000 });
+    const r = await typecheck();
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
     // And a wrong option is a type error, so the check above can fail.
     await writeFile(path.join(project, 'typed.ts'), CONSUMER_TYPES.replace("disks: 1", "disks: 'one'"));
-    const bad = await run(process.execPath, [tsc, '--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--typeRoots', path.join(repo, 'node_modules', '@types'), '--types', 'node', 'typed.ts'], { cwd: project, env: cleanEnv(), timeoutMs: 110_000 });
+    const bad = await typecheck();
     assert.notEqual(bad.code, 0);
     assert.match(bad.stdout, /typed\.ts\(4,\d+\): error TS2322/);
     assert.equal(JSON.parse(await readFile(path.join(project, 'node_modules', 'tessera', 'package.json'), 'utf8')).types, './dist/src/index.d.ts');
