@@ -5,6 +5,7 @@
 // Upload, versioning, reset() between tests, close(), and no temporary directory left behind.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -193,5 +194,41 @@ describe('the packed tarball installed into an empty project', { timeout: 600_00
     assert.notEqual(bad.code, 0);
     assert.match(bad.stdout, /typed\.ts\(4,\d+\): error TS2322/);
     assert.equal(JSON.parse(await readFile(path.join(project, 'node_modules', 'tessera', 'package.json'), 'utf8')).types, './dist/src/index.d.ts');
+  });
+
+  test('npx tessera server --ephemeral --json from the installed package: one JSON line; SIGTERM to npx removes the directory', { timeout: 120_000 }, async () => {
+    assert.ok(existsSync(path.join(project, 'node_modules', '.bin', 'tessera')), 'installed by an earlier test');
+    const tmp = await mkdtemp(path.join(work, 'tmp-'));
+    const child = spawn('npx', ['--offline', 'tessera', 'server', '--ephemeral', '--json'], { cwd: project, env: cleanEnv({ TMPDIR: tmp }), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no JSON line within 60 s: ${out} ${err}`)), 60_000);
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('\n')) {
+            clearTimeout(timer);
+            resolve(out.slice(0, out.indexOf('\n')));
+          }
+        });
+      });
+      const info = JSON.parse(line) as { endpoint: string; dir: string; accessKeyId: string; secretAccessKey: string; region: string };
+      assert.match(info.endpoint, /^http:\/\/127\.0\.0\.1:\d+$/);
+      assert.equal(path.dirname(info.dir), tmp);
+      const health = await fetch(`${info.endpoint}/health/ready`);
+      assert.equal(health.status, 200);
+      child.kill('SIGTERM');
+      await exited;
+      // npm exits at once; the server notices its npm is gone, closes and removes its directory.
+      const deadline = Date.now() + 30_000;
+      while ((await readdir(tmp)).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(await readdir(tmp), [], 'the ephemeral directory is removed');
+      await assert.rejects(fetch(`${info.endpoint}/health/live`), 'the server is gone');
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });
