@@ -320,7 +320,7 @@ export async function runServer(argv: string[]): Promise<void> {
  * so a SIGTERM to the PID npx gave still stops the server. (`npm start` execs straight into
  * node, which npm does signal; the watch then fires only if npm dies some other way.)
  */
-function watchNpmParent(stop: (why: string) => void): void {
+export function watchNpmParent(stop: (why: string) => void): void {
   if (!process.env.npm_command || process.platform !== 'linux') return;
   const npm = npmAncestor();
   if (npm === undefined) return;

@@ -562,7 +562,8 @@ export class ObjectStore {
     }
   }
 
-  private garbageOp(layouts: DataLayout[]): MetaOp {
+  /** A garbage-queue entry for data that the same batch makes unreachable (see garbage.ts). */
+  garbageOp(layouts: DataLayout[]): MetaOp {
     return { type: 'putGarbage', entry: { id: this.ids.versionSortKey() + this.ids.dataId().slice(0, 8), enqueued: this.now(), layouts } };
   }
 
