@@ -20,7 +20,8 @@
 import { S3Error } from '../errors.js';
 import type { LifecycleRule, ObjectVersion } from '../meta/types.js';
 import { currentExpiry, lifecycleClock, noncurrentDue, soleMarkerDue, uploadAbortAt, type LifecycleClock } from './lifecycle-rules.js';
-import type { ObjectStore } from './store.js';
+import { runAsLifecycle } from './events.js';
+import type { DeleteOptions, DeleteResult, ObjectStore } from './store.js';
 
 export const LIFECYCLE_STATE = 'lifecycle';
 
@@ -205,6 +206,11 @@ export class LifecycleWorker {
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
+  /** A delete through the engine's ordinary path, reported to event notifications as LifecycleExpiration:*. */
+  private expire(bucket: string, key: string, o: DeleteOptions): Promise<DeleteResult> {
+    return runAsLifecycle(() => this.store.deleteObject(bucket, key, o));
+  }
+
   private counted(action: LifecycleAction): void {
     this.stats.actions[action]++;
     if (--this.actionsLeft <= 0) this.stopped = true;
@@ -267,7 +273,7 @@ export class LifecycleWorker {
         return at !== undefined && now >= at;
       });
       if (!due) return;
-      const res = await this.store.deleteObject(bucket, v.key, {
+      const res = await this.expire(bucket, v.key, {
         cause: 'lifecycle',
         onlyIf: (n) => n[0]?.sortKey === v.sortKey && !n[0].isDeleteMarker,
       });
@@ -291,7 +297,7 @@ export class LifecycleWorker {
       k.newerNoncurrent++;
       return;
     }
-    const res = await this.store.deleteObject(bucket, v.key, {
+    const res = await this.expire(bucket, v.key, {
       versionId: v.versionId,
       cause: 'lifecycle',
       // Only while it is still noncurrent (not made current again by a delete of the newest).
@@ -311,7 +317,7 @@ export class LifecycleWorker {
     if (!m || k.remaining !== 1 || this.stopped) return;
     const now = this.store.now();
     if (!rules.some((r) => soleMarkerDue(this.clock, r, m, now))) return;
-    const res = await this.store.deleteObject(bucket, m.key, {
+    const res = await this.expire(bucket, m.key, {
       versionId: m.versionId,
       cause: 'lifecycle',
       onlyIf: (n) => n.length === 1 && n[0]!.sortKey === m.sortKey,
