@@ -9,7 +9,7 @@
 
 import type { BucketUsage, MetaOp, MultipartUpload, ObjectVersion } from './types.js';
 import {
-  bucketKey, currentKey, garbageKey, iamKey, inlineKey, partKey, uploadAgeKey, uploadKey,
+  bucketKey, currentKey, eventKey, garbageKey, iamKey, inlineKey, partKey, uploadAgeKey, uploadKey,
   usageKey, versionIdKey, versionKey,
 } from './keys.js';
 import { encodeCurrent } from './records.js';
@@ -145,6 +145,12 @@ function translate(op: MetaOp, t: Txn): void {
       return;
     case 'delIam':
       t.del(iamKey(op.kind, op.name));
+      return;
+    case 'putEvent':
+      t.put(eventKey(op.target, op.seq), json(op.record));
+      return;
+    case 'delEvent':
+      t.del(eventKey(op.target, op.seq));
       return;
     default: {
       const never: never = op;

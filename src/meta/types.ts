@@ -42,6 +42,25 @@ export interface BucketRecord {
   encryption?: BucketEncryption;
   /** Most bytes of object data the bucket may hold (every version counts); absent = no limit. */
   quota?: { maxBytes: number };
+  /** Event notification rules (PutBucketNotificationConfiguration); absent = none. */
+  notification?: NotificationRule[];
+}
+
+/**
+ * One QueueConfiguration, TopicConfiguration or CloudFunctionConfiguration of a bucket's
+ * notification configuration: which events, under which key filter, go to which target.
+ */
+export interface NotificationRule {
+  kind: 'Queue' | 'Topic' | 'CloudFunction';
+  id: string;
+  /** The ARN as the client sent it (GetBucketNotificationConfiguration returns it). */
+  arn: string;
+  /** The configured target the ARN names (`arn:tessera:sqs::NAME:webhook` → NAME). */
+  target: string;
+  /** Event names as sent, with their s3: prefix (s3:ObjectCreated:*, s3:ObjectRemoved:Delete …). */
+  events: string[];
+  prefix?: string;
+  suffix?: string;
 }
 
 /**
@@ -59,7 +78,7 @@ export interface BucketEncryption {
 }
 
 /** Bucket settings that change as a whole and alone (see ObjectStore.updateBucket). */
-export type BucketSettings = Pick<BucketRecord, 'policy' | 'acl' | 'cors' | 'publicAccessBlock' | 'encryption' | 'quota'>;
+export type BucketSettings = Pick<BucketRecord, 'policy' | 'acl' | 'cors' | 'publicAccessBlock' | 'encryption' | 'quota' | 'notification'>;
 
 /**
  * How a version's (or an upload's) data is encrypted (object/sse.ts). Its data key is kept
@@ -198,7 +217,17 @@ export type MetaOp =
   /** Identity records (users, access keys, policies): small JSON documents by kind and name. */
   | { type: 'putIam'; kind: IamKind; name: string; record: unknown }
   | { type: 'delIam'; kind: IamKind; name: string }
-  | { type: 'delGarbage'; id: string };
+  | { type: 'delGarbage'; id: string }
+  /** An event notification waiting for delivery to `target`, in `seq` order (object/events.ts). */
+  | { type: 'putEvent'; target: string; seq: number; record: unknown }
+  | { type: 'delEvent'; target: string; seq: number };
+
+/** A queued event notification as listEvents returns it. */
+export interface QueuedEvent {
+  target: string;
+  seq: number;
+  record: unknown;
+}
 
 export interface ListCurrentOptions {
   prefix?: string;
@@ -295,6 +324,12 @@ export interface MetaStore {
   listParts(uploadId: string, partNumberMarker: number, maxParts: number): Promise<UploadPart[]>;
 
   listGarbage(limit: number): Promise<GarbageEntry[]>;
+  /** Queued events of one target with seq > afterSeq, in seq order, at most `limit`. */
+  listEvents(target: string, afterSeq: number, limit: number): Promise<QueuedEvent[]>;
+  /** The highest seq queued for any target (0: none), so new events number after it. */
+  lastEventSeq(): Promise<number>;
+  /** Every target that has queued events (one seek per target). */
+  eventTargets(): Promise<string[]>;
   /** Every identity record of one kind, by name. */
   listIam(kind: IamKind): Promise<Array<{ name: string; record: unknown }>>;
 }

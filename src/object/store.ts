@@ -24,6 +24,7 @@ import { openDecrypted, openDecryptedReady, SseKeyring, type SseRequest } from '
 import { sealedSize, SealStream } from './sse-format.js';
 import { createChecksummer } from '../util/checksums.js';
 import { createHash } from 'node:crypto';
+import { Notifier, type Change } from './events.js';
 
 export const MAX_OBJECT_SIZE = 5 * 1024 ** 3;
 
@@ -111,6 +112,8 @@ export class ObjectStore {
   readonly memory: MemoryBudget;
   readonly sse: SseKeyring;
   readonly space: SpaceGuard | undefined;
+  /** Event notifications and the live event stream (object/events.ts). */
+  readonly events: Notifier;
   private readonly log: (msg: string) => void;
   private readonly background = new Set<Promise<unknown>>();
   /**
@@ -137,6 +140,7 @@ export class ObjectStore {
     this.heals = new HealQueue(this, this.log);
     this.multipart = new Multipart(this);
     this.sse = o.sse ?? new SseKeyring();
+    this.events = new Notifier(this.now);
   }
 
   /** Runs a task after the reply without losing track of it (close() waits for these). */
@@ -476,7 +480,10 @@ export class ObjectStore {
       if (v.sse === undefined) delete v.sse;
       const ops: MetaOp[] = [...extraOps, { type: 'putVersion', version: v }, { type: 'setCurrent', bucket, key, version: v }];
       if (versionId === 'null') ops.push(...(await this.replaceNullOps(bucket, key)));
+      const events = this.events.prepare(b, { kind: 'created', version: v });
+      ops.push(...events.ops);
       await this.meta.batch(ops);
+      events.committed();
       this.kickGarbage(ops);
       return v;
     });
@@ -498,6 +505,7 @@ export class ObjectStore {
       const b = await this.getBucket(bucket);
       const ops: MetaOp[] = [];
       let result: DeleteResult;
+      let change: Change;
       if (o.versionId !== undefined) {
         const v = await this.meta.getVersion(bucket, key, o.versionId);
         if (!v) return { versionId: o.versionId, deleteMarker: false };
@@ -510,12 +518,14 @@ export class ObjectStore {
           ops.push({ type: 'setCurrent', bucket, key, version: next && !next.isDeleteMarker ? next : null });
         }
         result = { versionId: v.versionId, deleteMarker: v.isDeleteMarker };
+        change = { kind: 'removed', key, versionId: v.versionId };
       } else if (b.versioning === 'Unversioned') {
         const cur = await this.meta.getVersion(bucket, key, 'null');
         if (!cur) return { deleteMarker: false };
         ops.push({ type: 'delVersion', bucket, key, versionId: 'null' }, { type: 'setCurrent', bucket, key, version: null });
         if (cur.data) ops.push(this.garbageOp([cur.data]));
         result = { deleteMarker: false };
+        change = { kind: 'removed', key };
       } else {
         const sortKey = this.ids.versionSortKey();
         const marker: ObjectVersion = {
@@ -528,8 +538,12 @@ export class ObjectStore {
         if (marker.versionId === 'null') ops.push(...(await this.replaceNullOps(bucket, key)));
         ops.push({ type: 'putVersion', version: marker }, { type: 'setCurrent', bucket, key, version: null });
         result = { versionId: marker.versionId, deleteMarker: true };
+        change = { kind: 'marker', marker };
       }
+      const events = this.events.prepare(b, change);
+      ops.push(...events.ops);
       await this.meta.batch(ops);
+      events.committed();
       this.kickGarbage(ops);
       return result;
     }));
@@ -548,7 +562,8 @@ export class ObjectStore {
     }
   }
 
-  private garbageOp(layouts: DataLayout[]): MetaOp {
+  /** A garbage-queue entry for data that the same batch makes unreachable (see garbage.ts). */
+  garbageOp(layouts: DataLayout[]): MetaOp {
     return { type: 'putGarbage', entry: { id: this.ids.versionSortKey() + this.ids.dataId().slice(0, 8), enqueued: this.now(), layouts } };
   }
 
@@ -557,7 +572,7 @@ export class ObjectStore {
     return this.rewriteVersion(bucket, key, versionId, (next) => {
       if (tags && Object.keys(tags).length > 0) next.tags = tags;
       else delete next.tags;
-    });
+    }, tags !== undefined);
   }
 
   /** Sets the canned ACL of one version. */
@@ -569,7 +584,7 @@ export class ObjectStore {
   }
 
   /** Changes a version's settings in place (same version id, same data). */
-  private async rewriteVersion(bucket: string, key: string, versionId: string | undefined, change: (next: ObjectVersion) => void): Promise<ObjectVersion> {
+  private async rewriteVersion(bucket: string, key: string, versionId: string | undefined, change: (next: ObjectVersion) => void, tagged?: boolean): Promise<ObjectVersion> {
     await this.getBucket(bucket);
     return this.locks.run(`${bucket}\0${key}`, async () => {
       const v = await this.resolve(bucket, key, { versionId });
@@ -579,7 +594,11 @@ export class ObjectStore {
       const ops: MetaOp[] = [{ type: 'putVersion', version: next }];
       const cur = await this.meta.getCurrent(bucket, key);
       if (cur && cur.sortKey === v.sortKey) ops.push({ type: 'setCurrent', bucket, key, version: next });
+      // Tagging changes are events (ObjectTagging:Put/Delete); ACL changes are not.
+      const events = tagged === undefined ? undefined : this.events.prepare(await this.getBucket(bucket), { kind: 'tagging', version: next, put: tagged });
+      if (events) ops.push(...events.ops);
       await this.meta.batch(ops);
+      events?.committed();
       return next;
     });
   }

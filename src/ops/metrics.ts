@@ -18,6 +18,7 @@ import type { DiskUsage } from '../object/engine.js';
 import type { HealStats } from '../object/heal-stats.js';
 import type { ScanStatus } from '../object/scanner.js';
 import type { BucketRecord, BucketUsage } from '../meta/types.js';
+import type { NotifyStats } from '../object/events.js';
 import { readiness, type HealthSource } from './health.js';
 
 /** What the metrics read at scrape time; built by the server from its engine. */
@@ -33,6 +34,8 @@ export interface MetricsSource {
   bucketUsage(bucket: string): Promise<BucketUsage | undefined>;
   /** The LevelDB directory. */
   metaDir: string;
+  /** Event notification counters by target (absent: no series). */
+  notify?: NotifyStats;
 }
 
 /** Per-bucket series stop here: a scrape of a server with more buckets shows the first ones by name. */
@@ -125,6 +128,21 @@ export class ServerMetrics {
     this.metaBytes = new Gauge({ name: 'tessera_metadata_store_bytes', help: 'Size of the metadata index (LevelDB directory)', registers });
     this.connectionsOpen = new Gauge({ name: 'tessera_http_connections_open', help: 'Client connections open now (all listeners)', registers });
     this.connectionsRefused = new Counter({ name: 'tessera_http_connections_refused_total', help: 'Connections refused at once with 503 SlowDown (or dropped before the TLS handshake) by max_connections / max_connections_per_ip', registers });
+    const notify = src.notify;
+    if (notify) {
+      // Read from the notifier's own counters at scrape time, like the heal counters.
+      const byTarget = (m: Map<string, number>) => function (this: Gauge<'target'>) {
+        this.reset();
+        for (const [target, n] of m) this.set({ target }, n);
+      };
+      new Gauge({ name: 'tessera_notify_events_queued', help: 'Event notifications waiting in the durable queue for delivery, by target', labelNames: ['target'], registers, collect: byTarget(notify.queued) });
+      const countByTarget = (m: Map<string, number>) => function (this: Counter<'target'>) {
+        this.reset();
+        for (const [target, n] of m) this.inc({ target }, n);
+      };
+      new Counter({ name: 'tessera_notify_events_sent_total', help: 'Event notifications delivered (acknowledged by the target) since the server started, by target', labelNames: ['target'], registers, collect: countByTarget(notify.sent) });
+      new Counter({ name: 'tessera_notify_events_failed_total', help: 'Failed delivery attempts (each retry counts) since the server started, by target', labelNames: ['target'], registers, collect: countByTarget(notify.failed) });
+    }
     this.scrapeSeconds = new Gauge({ name: 'tessera_metrics_scrape_duration_seconds', help: 'Time the previous scrape took to read the server state', registers });
   }
 

@@ -13,6 +13,7 @@ import { listObjectVersions, listObjectsV1, listObjectsV2 } from './listing.js';
 import * as objects from './objects.js';
 import { getObjectAttributes } from './object-attributes.js';
 import * as multipart from './multipart.js';
+import * as notification from './notification.js';
 import { postObject } from './post-object.js';
 
 export type Handler = (deps: S3Deps, ctx: S3Ctx) => Promise<void>;
@@ -84,6 +85,7 @@ const BUCKET_TABLE: Table = {
     acl: route(acl.getBucketAcl, 's3:GetBucketAcl', 'GetBucketAcl'),
     cors: route(cors.getBucketCors, 's3:GetBucketCORS', 'GetBucketCors'),
     encryption: route(encryption.getBucketEncryption, 's3:GetEncryptionConfiguration', 'GetBucketEncryption'),
+    notification: route(notification.getBucketNotification, 's3:GetBucketNotification', 'GetBucketNotificationConfiguration'),
   },
   HEAD: { '': route(buckets.headBucket, 's3:ListBucket', 'HeadBucket') },
   PUT: {
@@ -95,6 +97,7 @@ const BUCKET_TABLE: Table = {
     acl: route(acl.putBucketAcl, 's3:PutBucketAcl', 'PutBucketAcl'),
     cors: route(cors.putBucketCors, 's3:PutBucketCORS', 'PutBucketCors'),
     encryption: route(encryption.putBucketEncryption, 's3:PutEncryptionConfiguration', 'PutBucketEncryption'),
+    notification: route(notification.putBucketNotification, 's3:PutBucketNotification', 'PutBucketNotificationConfiguration'),
   },
   DELETE: {
     '': route(buckets.deleteBucket, 's3:DeleteBucket', 'DeleteBucket'),

@@ -474,6 +474,59 @@ function wildcards(s: string): number {
 }
 
 // ---------------------------------------------------------------------------------------------
+// PutBucketNotificationConfiguration
+
+/** One destination configuration as sent; ARNs and overlaps are checked by s3/notification.ts. */
+export interface RequestedNotificationRule {
+  kind: 'Queue' | 'Topic' | 'CloudFunction';
+  id?: string;
+  arn: string;
+  events: string[];
+  prefix?: string;
+  suffix?: string;
+}
+
+const NOTIFICATION_KINDS = ['Queue', 'Topic', 'CloudFunction'] as const;
+
+/**
+ * The rules of a NotificationConfiguration ([] for an empty one, which removes the
+ * configuration). Filter rule names are case-insensitive (prefix, Prefix), as S3 takes them.
+ */
+export async function parseNotificationConfiguration(body: XmlBody): Promise<RequestedNotificationRule[]> {
+  const root = parseRoot(body, 'NotificationConfiguration');
+  if (root === undefined) return [];
+  if (children(root, 'EventBridgeConfiguration').length > 0) {
+    throw new S3Error('NotImplemented', 'EventBridgeConfiguration is not supported by this server; use a QueueConfiguration with a configured target.');
+  }
+  const rules: RequestedNotificationRule[] = [];
+  for (const kind of NOTIFICATION_KINDS) {
+    for (const node of children(root, `${kind}Configuration`)) {
+      const arn = requiredText(node, kind).trim();
+      const events = allTexts(node, 'Event');
+      if (events.length === 0) throw malformed();
+      const rule: RequestedNotificationRule = { kind, arn, events };
+      const id = optionalText(node, 'Id');
+      if (id !== undefined && id !== '') rule.id = id;
+      const filter = single(node, 'Filter');
+      const s3Key = filter === undefined ? undefined : single(filter, 'S3Key');
+      for (const f of s3Key === undefined ? [] : children(s3Key, 'FilterRule')) {
+        const name = requiredText(f, 'Name').trim();
+        const value = optionalText(f, 'Value') ?? '';
+        const which = name.toLowerCase();
+        if (which !== 'prefix' && which !== 'suffix') {
+          throw new S3Error('InvalidArgument', 'filter rule name must be either prefix or suffix', { ArgumentName: 'FilterRule.Name', ArgumentValue: name });
+        }
+        if (rule[which] !== undefined) throw new S3Error('InvalidArgument', `Cannot specify more than one ${which} rule in a filter.`, { ArgumentName: 'FilterRule.Name', ArgumentValue: name });
+        if (charLength(value) > 1024) throw new S3Error('InvalidArgument', 'The filter value is longer than 1024 characters.', { ArgumentName: 'FilterRule.Value', ArgumentValue: value });
+        rule[which] = value;
+      }
+      rules.push(rule);
+    }
+  }
+  return rules;
+}
+
+// ---------------------------------------------------------------------------------------------
 // PutBucketEncryption
 
 /** A default encryption rule as asked; 'kms' (aws:kms, aws:kms:dsse) is for the handler to refuse. */
