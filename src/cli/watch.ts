@@ -84,6 +84,8 @@ export async function runWatch(argv: string[], out: (s: string) => void = (s) =>
         });
         return;
       }
+      // On stderr, so stdout holds events only; scripts can wait for it before making changes.
+      process.stderr.write(`watching s3://${bucket}/${prefix}${events ? ` (events: ${events})` : ''}\n`);
       let buf = '';
       let status = 1;
       res.on('data', (chunk: string) => {

@@ -8,7 +8,9 @@ import type { AddressInfo } from 'node:net';
 export interface Received {
   record: any;
   authorization?: string;
+  /** performance.now() and Date.now() when it arrived. */
   at: number;
+  wall: number;
 }
 
 export class WebhookReceiver {
@@ -32,8 +34,9 @@ export class WebhookReceiver {
           return;
         }
         const at = performance.now();
+        const wall = Date.now();
         const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { Records: unknown[] };
-        for (const record of body.Records) this.received.push({ record, authorization: req.headers.authorization, at });
+        for (const record of body.Records) this.received.push({ record, authorization: req.headers.authorization, at, wall });
         res.writeHead(200).end();
       });
     });
