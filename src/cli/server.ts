@@ -54,6 +54,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     inlineThreshold: config.inlineThreshold,
     scannerBytesPerSecond: config.scannerBytesPerSecond,
     multipartExpirySeconds: config.multipartExpirySeconds,
+    lifecycle: config.lifecycle,
     memoryBudget: config.limits.memoryBudget,
     diskReserve: config.diskReserve,
     log: (msg) => log('info', msg),

@@ -52,6 +52,12 @@ export interface Config {
   scannerBytesPerSecond: number;
   /** Unfinished multipart uploads older than this are removed; 0 keeps them forever. */
   multipartExpirySeconds: number;
+  /**
+   * Bucket lifecycle rules: `daySeconds` makes one lifecycle day last that many seconds (tests,
+   * demos; absent = a real day); the worker examines at most `objectsPerSecond` versions and
+   * uploads per second (0 = no pacing).
+   */
+  lifecycle: { daySeconds?: number; objectsPerSecond: number };
   logLevel: LogLevel;
   /** Append-only JSON lines of every mutating request and every auth failure (log.audit_file). */
   auditFile?: string;
@@ -148,6 +154,7 @@ export const DEFAULTS = {
   inlineThreshold: 128 * 1024,
   scannerBytesPerSecond: 8 * 1024 * 1024,
   multipartExpirySeconds: 7 * 24 * 60 * 60,
+  lifecycleObjectsPerSecond: 10_000,
   logLevel: 'info' as LogLevel,
   shutdownTimeoutSeconds: 30,
   limits: {
@@ -187,6 +194,8 @@ export const CONFIG_KEYS = {
   inline_threshold: 'TESSERA_INLINE_THRESHOLD',
   scanner_bytes_per_second: 'TESSERA_SCANNER_BYTES_PER_SECOND',
   multipart_expiry_seconds: 'TESSERA_MULTIPART_EXPIRY_SECONDS',
+  'lifecycle.day_seconds': 'TESSERA_LIFECYCLE_DAY_SECONDS',
+  'lifecycle.objects_per_second': 'TESSERA_LIFECYCLE_OBJECTS_PER_SECOND',
   log_level: 'TESSERA_LOG_LEVEL',
   'log.audit_file': 'TESSERA_AUDIT_LOG',
   shutdown_timeout: 'TESSERA_SHUTDOWN_TIMEOUT',
@@ -359,6 +368,12 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> 
   }, () => DEFAULTS.inlineThreshold);
   const scannerBytesPerSecond = get('scanner_bytes_per_second', parseSize, () => DEFAULTS.scannerBytesPerSecond);
   const multipartExpirySeconds = get('multipart_expiry_seconds', parseWholeNumber, () => DEFAULTS.multipartExpirySeconds);
+  const lifecycleDaySeconds = get('lifecycle.day_seconds', (v) => {
+    const n = parseWholeNumber(v);
+    if (n < 1) throw new Error('must be at least 1 (one lifecycle day in seconds); leave it unset for real days');
+    return n;
+  }, () => undefined);
+  const lifecycleObjectsPerSecond = get('lifecycle.objects_per_second', parseWholeNumber, () => DEFAULTS.lifecycleObjectsPerSecond);
   const logLevel = get('log_level', parseLogLevel, () => DEFAULTS.logLevel);
 
   const accessKey = get('root_access_key', (v) => parseAccessKey(v), () => undefined);
@@ -463,6 +478,7 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> 
     inlineThreshold,
     scannerBytesPerSecond,
     multipartExpirySeconds,
+    lifecycle: { ...(lifecycleDaySeconds !== undefined ? { daySeconds: lifecycleDaySeconds } : {}), objectsPerSecond: lifecycleObjectsPerSecond },
     logLevel,
     ...(auditFile !== undefined ? { auditFile } : {}),
     shutdownTimeoutSeconds,

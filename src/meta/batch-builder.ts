@@ -10,7 +10,7 @@
 import type { BucketUsage, MetaOp, MultipartUpload, ObjectVersion } from './types.js';
 import {
   bucketKey, currentKey, eventKey, garbageKey, iamKey, inlineKey, partKey, uploadAgeKey, uploadKey,
-  usageKey, versionIdKey, versionKey,
+  usageKey, versionIdKey, versionKey, workerStateKey,
 } from './keys.js';
 import { encodeCurrent } from './records.js';
 
@@ -145,6 +145,10 @@ function translate(op: MetaOp, t: Txn): void {
       return;
     case 'delIam':
       t.del(iamKey(op.kind, op.name));
+      return;
+    case 'putWorkerState':
+      if (op.state === null) t.del(workerStateKey(op.name));
+      else t.put(workerStateKey(op.name), json(op.state));
       return;
     case 'putEvent':
       t.put(eventKey(op.target, op.seq), json(op.record));

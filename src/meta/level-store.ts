@@ -522,6 +522,20 @@ export class LevelMetaStore implements MetaStore {
     return this.scanJson(K.ns('V', bucket, key), limit);
   }
 
+  async scanVersions(bucket: string, after: { key: string; sortKey?: string } | undefined, limit: number): Promise<ObjectVersion[]> {
+    const ns = K.ns('V', bucket);
+    let from = ns;
+    if (after) {
+      const keyNs = K.ns('V', bucket, after.key);
+      from = after.sortKey === undefined ? K.afterAllOf(keyNs.subarray(0, -1)) : K.justAfter(K.versionKey(bucket, after.key, after.sortKey));
+    }
+    return (await this.scan(from, K.end(ns), limit)).map(([, v]) => parse<ObjectVersion>(v));
+  }
+
+  getWorkerState(name: string): Promise<unknown> {
+    return this.getJson(K.workerStateKey(name));
+  }
+
   async getInline(dataId: string): Promise<Buffer | undefined> {
     return this.getRaw(K.inlineKey(dataId));
   }

@@ -42,6 +42,8 @@ export interface BucketRecord {
   encryption?: BucketEncryption;
   /** Most bytes of object data the bucket may hold (every version counts); absent = no limit. */
   quota?: { maxBytes: number };
+  /** Lifecycle rules (PutBucketLifecycleConfiguration), in the order the client sent them. */
+  lifecycle?: LifecycleRule[];
   /** Event notification rules (PutBucketNotificationConfiguration); absent = none. */
   notification?: NotificationRule[];
 }
@@ -64,6 +66,29 @@ export interface NotificationRule {
 }
 
 /**
+ * A lifecycle rule's filter as the client wrote it, so GetBucketLifecycleConfiguration answers
+ * in the same form: the legacy top-level <Prefix>, or a <Filter> holding one of Prefix, Tag,
+ * ObjectSizeGreaterThan, ObjectSizeLessThan, or And (several of them), or nothing.
+ */
+export interface LifecycleFilter {
+  form: 'legacy' | 'filter' | 'and';
+  prefix?: string;
+  tags?: Array<{ key: string; value: string }>;
+  sizeGreaterThan?: number;
+  sizeLessThan?: number;
+}
+
+export interface LifecycleRule {
+  id: string;
+  enabled: boolean;
+  filter: LifecycleFilter;
+  /** Current versions: after `days` days, or from `date` (ms, midnight UTC); or only expired delete markers. */
+  expiration?: { days?: number; date?: number; expiredObjectDeleteMarker?: boolean };
+  noncurrentExpiration?: { noncurrentDays: number; newerNoncurrentVersions?: number };
+  abortIncompleteDays?: number;
+}
+
+/**
  * What a bucket holds: object data bytes and versions (delete markers aside), every version
  * counted. Kept in the same batch as each change, so it is never recounted by a scan.
  */
@@ -78,7 +103,7 @@ export interface BucketEncryption {
 }
 
 /** Bucket settings that change as a whole and alone (see ObjectStore.updateBucket). */
-export type BucketSettings = Pick<BucketRecord, 'policy' | 'acl' | 'cors' | 'publicAccessBlock' | 'encryption' | 'quota' | 'notification'>;
+export type BucketSettings = Pick<BucketRecord, 'policy' | 'acl' | 'cors' | 'publicAccessBlock' | 'encryption' | 'quota' | 'notification' | 'lifecycle'>;
 
 /**
  * How a version's (or an upload's) data is encrypted (object/sse.ts). Its data key is kept
@@ -217,6 +242,8 @@ export type MetaOp =
   /** Identity records (users, access keys, policies): small JSON documents by kind and name. */
   | { type: 'putIam'; kind: IamKind; name: string; record: unknown }
   | { type: 'delIam'; kind: IamKind; name: string }
+  /** The progress record of a background worker (the lifecycle pass's cursor); null removes it. */
+  | { type: 'putWorkerState'; name: string; state: unknown }
   | { type: 'delGarbage'; id: string }
   /** An event notification waiting for delivery to `target`, in `seq` order (object/events.ts). */
   | { type: 'putEvent'; target: string; seq: number; record: unknown }
@@ -308,6 +335,14 @@ export interface MetaStore {
   getVersion(bucket: string, key: string, versionId: string): Promise<ObjectVersion | undefined>;
   /** Newest version record of the key (may be a delete marker). */
   getLatestVersion(bucket: string, key: string): Promise<ObjectVersion | undefined>;
+  /**
+   * Versions of a bucket in key order (newest first within a key), strictly after a position:
+   * after one version's place (`sortKey`) or after every version of `key`. The position need
+   * not exist any more, so a walk that deletes what it passed resumes where it was.
+   */
+  scanVersions(bucket: string, after: { key: string; sortKey?: string } | undefined, limit: number): Promise<ObjectVersion[]>;
+  /** A background worker's progress record (see putWorkerState). */
+  getWorkerState(name: string): Promise<unknown>;
   /** Every version of one key, newest first (bounded by the caller's limit). */
   listKeyVersions(bucket: string, key: string, limit: number): Promise<ObjectVersion[]>;
   getInline(dataId: string): Promise<Buffer | undefined>;

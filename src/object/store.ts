@@ -20,6 +20,7 @@ import { copyReadLease, openDataStream, openDataStreamReady, READ_LEASE_BYTES, r
 import { HealQueue } from './heal-queue.js';
 import { HealStats } from './heal-stats.js';
 import { Multipart } from './multipart.js';
+import { lifecycleClock, type LifecycleClock } from './lifecycle-rules.js';
 import { openDecrypted, openDecryptedReady, SseKeyring, type SseRequest } from './sse.js';
 import { sealedSize, SealStream } from './sse-format.js';
 import { createChecksummer } from '../util/checksums.js';
@@ -86,9 +87,22 @@ export interface ReadOptions {
   versionId?: string;
 }
 
+export interface DeleteOptions extends ReadOptions {
+  /** Who deletes: a client (absent) or the lifecycle worker (events name the cause). */
+  cause?: 'lifecycle';
+  /**
+   * Checked under the key's lock, given the key's two newest versions (newest first): when it
+   * answers false nothing changes and the result says `skipped`. The lifecycle worker acts
+   * only if the key is still as it found it (a PUT that raced it is never expired).
+   */
+  onlyIf?: (newest: ObjectVersion[]) => boolean;
+}
+
 export interface DeleteResult {
   versionId?: string;
   deleteMarker: boolean;
+  /** The onlyIf check answered false: nothing was deleted. */
+  skipped?: boolean;
 }
 
 export class ObjectStore {
@@ -112,6 +126,8 @@ export class ObjectStore {
   readonly memory: MemoryBudget;
   readonly sse: SseKeyring;
   readonly space: SpaceGuard | undefined;
+  /** How long a lifecycle day lasts (lifecycle.day_seconds): x-amz-expiration and the worker agree on it. */
+  lifecycleClock: LifecycleClock = lifecycleClock(undefined);
   /** Event notifications and the live event stream (object/events.ts). */
   readonly events: Notifier;
   private readonly log: (msg: string) => void;
@@ -497,12 +513,13 @@ export class ObjectStore {
     return old.data ? [this.garbageOp([old.data])] : [];
   }
 
-  async deleteObject(bucket: string, key: string, o: ReadOptions = {}): Promise<DeleteResult> {
+  async deleteObject(bucket: string, key: string, o: DeleteOptions = {}): Promise<DeleteResult> {
     await this.getBucket(bucket);
     if (o.versionId !== undefined && !isWellFormedVersionId(o.versionId)) throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'versionId', ArgumentValue: o.versionId });
     // A delete may add a delete marker: it must not land in a bucket being deleted.
     return this.bucketGate.around(bucket, () => this.locks.run(`${bucket}\0${key}`, async () => {
       const b = await this.getBucket(bucket);
+      if (o.onlyIf && !o.onlyIf(await this.meta.listKeyVersions(bucket, key, 2))) return { deleteMarker: false, skipped: true };
       const ops: MetaOp[] = [];
       let result: DeleteResult;
       let change: Change;

@@ -17,6 +17,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { DiskUsage } from '../object/engine.js';
 import type { HealStats } from '../object/heal-stats.js';
 import type { ScanStatus } from '../object/scanner.js';
+import { LIFECYCLE_ACTIONS, type LifecycleStats } from '../object/lifecycle-worker.js';
 import type { BucketRecord, BucketUsage } from '../meta/types.js';
 import type { NotifyStats } from '../object/events.js';
 import { readiness, type HealthSource } from './health.js';
@@ -34,6 +35,8 @@ export interface MetricsSource {
   bucketUsage(bucket: string): Promise<BucketUsage | undefined>;
   /** The LevelDB directory. */
   metaDir: string;
+  /** The lifecycle worker's counters. */
+  lifecycle?: LifecycleStats;
   /** Event notification counters by target (absent: no series). */
   notify?: NotifyStats;
 }
@@ -82,6 +85,15 @@ export class ServerMetrics {
   private readonly buckets: Gauge;
   private readonly metaBytes: Gauge;
   private readonly scrapeSeconds: Gauge;
+  private readonly lifecycleExamined: Counter;
+  private lifecycleExaminedSeen = 0;
+  private readonly lifecycleActions: Counter<'action'>;
+  private readonly lifecycleActionsSeen: Record<string, number> = {};
+  private readonly lifecyclePasses: Counter;
+  private lifecyclePassesSeen = 0;
+  private readonly lifecycleRunning: Gauge;
+  private readonly lifecyclePassSeconds: Gauge;
+  private readonly lifecyclePassObjects: Gauge;
   private readonly connectionsOpen: Gauge;
   private readonly connectionsRefused: Counter;
   private connectionsRefusedSeen = 0;
@@ -122,6 +134,13 @@ export class ServerMetrics {
     this.scanPasses = new Counter({ name: 'tessera_scanner_passes_total', help: 'Scanner passes completed', registers });
     this.scanLastEnd = new Gauge({ name: 'tessera_scanner_last_pass_end_timestamp_seconds', help: 'When the last scanner pass ended (0: none yet)', registers });
 
+    this.lifecycleExamined = new Counter({ name: 'tessera_lifecycle_objects_examined_total', help: 'Object versions and multipart uploads the lifecycle worker examined', registers });
+    this.lifecycleActions = new Counter({ name: 'tessera_lifecycle_actions_total', help: 'Lifecycle actions taken, by kind (expire_current, expire_noncurrent, expire_delete_marker, abort_upload)', labelNames: ['action'], registers });
+    for (const a of LIFECYCLE_ACTIONS) this.lifecycleActions.inc({ action: a }, 0);
+    this.lifecyclePasses = new Counter({ name: 'tessera_lifecycle_passes_total', help: 'Lifecycle passes completed', registers });
+    this.lifecycleRunning = new Gauge({ name: 'tessera_lifecycle_running', help: '1 while a lifecycle pass is under way', registers });
+    this.lifecyclePassSeconds = new Gauge({ name: 'tessera_lifecycle_last_pass_duration_seconds', help: 'How long the last completed lifecycle pass took', registers });
+    this.lifecyclePassObjects = new Gauge({ name: 'tessera_lifecycle_last_pass_objects', help: 'Versions and uploads the last completed lifecycle pass examined', registers });
     this.buckets = new Gauge({ name: 'tessera_buckets', help: 'Buckets', registers });
     this.bucketObjects = new Gauge({ name: 'tessera_bucket_objects', help: 'Object versions stored in the bucket (every version; delete markers not counted)', labelNames: ['bucket'], registers });
     this.bucketBytes = new Gauge({ name: 'tessera_bucket_bytes', help: 'Object data bytes stored in the bucket (every version, before erasure coding)', labelNames: ['bucket'], registers });
@@ -208,6 +227,22 @@ export class ServerMetrics {
     if (scan.passes > this.scanPassesSeen) this.scanPasses.inc(scan.passes - this.scanPassesSeen);
     this.scanPassesSeen = scan.passes;
     this.scanLastEnd.set(scan.lastPassEnd === undefined ? 0 : scan.lastPassEnd / 1000);
+
+    const lc = src.lifecycle;
+    if (lc) {
+      if (lc.examined > this.lifecycleExaminedSeen) this.lifecycleExamined.inc(lc.examined - this.lifecycleExaminedSeen);
+      this.lifecycleExaminedSeen = lc.examined;
+      for (const a of LIFECYCLE_ACTIONS) {
+        const seen = this.lifecycleActionsSeen[a] ?? 0;
+        if (lc.actions[a] > seen) this.lifecycleActions.inc({ action: a }, lc.actions[a] - seen);
+        this.lifecycleActionsSeen[a] = lc.actions[a];
+      }
+      if (lc.passes > this.lifecyclePassesSeen) this.lifecyclePasses.inc(lc.passes - this.lifecyclePassesSeen);
+      this.lifecyclePassesSeen = lc.passes;
+      this.lifecycleRunning.set(lc.running ? 1 : 0);
+      this.lifecyclePassSeconds.set(lc.lastPassSeconds ?? 0);
+      this.lifecyclePassObjects.set(lc.lastPassExamined ?? 0);
+    }
 
     this.buckets.set(bucketList.length);
     this.bucketObjects.reset();

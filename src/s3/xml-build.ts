@@ -115,15 +115,15 @@ export function s3UrlEncode(s: string): string {
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
-function el(name: string, value: string | number | boolean): string {
+export function el(name: string, value: string | number | boolean): string {
   return `<${name}>${typeof value === 'string' ? escapeXml(value) : String(value)}</${name}>`;
 }
 
-function optEl(name: string, value: string | number | boolean | undefined): string {
+export function optEl(name: string, value: string | number | boolean | undefined): string {
   return value === undefined ? '' : el(name, value);
 }
 
-function doc(root: string, body: string): string {
+export function doc(root: string, body: string): string {
   return `${XML_DECLARATION}<${root} xmlns="${S3_XMLNS}">${body}</${root}>`;
 }
 
