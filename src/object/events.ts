@@ -53,9 +53,12 @@ export interface RequestContext {
 
 export const requestContext = new AsyncLocalStorage<RequestContext>();
 
+/** Who AWS names as the cause of lifecycle expiry in event records. */
+const LIFECYCLE_CONTEXT: RequestContext = { lifecycle: true, principalId: 's3.amazonaws.com', sourceIp: 's3.amazonaws.com' };
+
 /** Runs `fn` as lifecycle expiry: the deletes it makes are reported as LifecycleExpiration:*. */
 export function runAsLifecycle<T>(fn: () => Promise<T>): Promise<T> {
-  return requestContext.run({ lifecycle: true, principalId: 's3.amazonaws.com', sourceIp: 's3.amazonaws.com' }, fn);
+  return requestContext.run(LIFECYCLE_CONTEXT, fn);
 }
 
 /** The object-created event name for the operation that made the version. */
@@ -216,11 +219,15 @@ export class Notifier {
     return this.seq;
   }
 
-  /** Records what a change needs: queue ops for the bucket's matching rules, and the live fan-out. */
-  prepare(b: BucketRecord, change: Change): PreparedEvents {
+  /**
+   * Records what a change needs: queue ops for the bucket's matching rules, and the live
+   * fan-out. `cause` 'lifecycle' (the lifecycle worker's deletes) makes removals
+   * LifecycleExpiration:* events, whatever request context the worker runs in.
+   */
+  prepare(b: BucketRecord, change: Change, cause?: 'lifecycle'): PreparedEvents {
     const rules = b.notification;
     if ((!rules || rules.length === 0) && this.live.size === 0) return NOTHING;
-    const ctx = requestContext.getStore();
+    const ctx = cause === 'lifecycle' ? LIFECYCLE_CONTEXT : requestContext.getStore();
     const seq = this.nextSeq();
     const base = this.record(b, change, ctx, seq);
     const key = change.kind === 'created' || change.kind === 'tagging' ? change.version.key : change.kind === 'marker' ? change.marker.key : change.key;

@@ -579,7 +579,7 @@ export class ObjectStore {
         result = { versionId: marker.versionId, deleteMarker: true };
         change = { kind: 'marker', marker };
       }
-      const events = this.events.prepare(b, change);
+      const events = this.events.prepare(b, change, o.cause);
       ops.push(...events.ops);
       await this.meta.batch(ops);
       events.committed();
