@@ -187,6 +187,12 @@ export interface ObjectVersion {
   storageClass?: string;
   /** Canned ACL of the version; absent = private. */
   acl?: CannedAcl;
+  /**
+   * When a noncurrent version became noncurrent (ms), kept only once its successor is gone (a
+   * delete by version id, a suspended bucket's null version replaced); otherwise that time is
+   * the successor's lastModified. Lifecycle's NoncurrentDays count from it.
+   */
+  noncurrentSince?: number;
   /** Set on objects made by CompleteMultipartUpload, so a retried Complete finds its result. */
   uploadId?: string;
   /** Server-side encryption of the data; absent = stored in clear. */

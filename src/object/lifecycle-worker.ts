@@ -292,7 +292,9 @@ export class LifecycleWorker {
       else k.newerNoncurrent = 1;
       return;
     }
-    const due = rules.some((r) => noncurrentDue(this.clock, r, v, successorTime, k.newerNoncurrent, now));
+    // Its successor's write time, unless that successor is gone and the version kept the time.
+    const since = v.noncurrentSince ?? successorTime;
+    const due = rules.some((r) => noncurrentDue(this.clock, r, v, since, k.newerNoncurrent, now));
     if (!due) {
       k.newerNoncurrent++;
       return;

@@ -495,7 +495,7 @@ export class ObjectStore {
       if (v.uploadId === undefined) delete v.uploadId;
       if (v.sse === undefined) delete v.sse;
       const ops: MetaOp[] = [...extraOps, { type: 'putVersion', version: v }, { type: 'setCurrent', bucket, key, version: v }];
-      if (versionId === 'null') ops.push(...(await this.replaceNullOps(bucket, key)));
+      if (versionId === 'null') ops.push(...(await this.replaceNullOps(bucket, key, b.versioning === 'Suspended')));
       const events = this.events.prepare(b, { kind: 'created', version: v });
       ops.push(...events.ops);
       await this.meta.batch(ops);
@@ -506,11 +506,25 @@ export class ObjectStore {
   }
 
   /** Ops that retire the key's existing null version (its data goes to the garbage queue). */
-  private async replaceNullOps(bucket: string, key: string): Promise<MetaOp[]> {
+  private async replaceNullOps(bucket: string, key: string, versionsKept: boolean): Promise<MetaOp[]> {
     const old = await this.meta.getVersion(bucket, key, 'null');
     if (!old) return [];
     // putVersion of the new null version replaces the old record itself; only its data is queued.
-    return old.data ? [this.garbageOp([old.data])] : [];
+    const ops = old.data ? [this.garbageOp([old.data])] : [];
+    // In a suspended bucket older versions may stand behind the replaced null version.
+    if (versionsKept) ops.push(...(await this.successorGoneOps(old)));
+    return ops;
+  }
+
+  /**
+   * The version just older than `gone` (its successor, about to be removed and not becoming
+   * current itself) keeps the time it became noncurrent, which was `gone`'s write time: after
+   * the removal its successor would say a later time (lifecycle's NoncurrentDays count from it).
+   */
+  private async successorGoneOps(gone: ObjectVersion): Promise<MetaOp[]> {
+    const older = (await this.meta.scanVersions(gone.bucket, { key: gone.key, sortKey: gone.sortKey }, 1))[0];
+    if (!older || older.key !== gone.key || older.noncurrentSince !== undefined) return [];
+    return [{ type: 'putVersion', version: { ...older, noncurrentSince: gone.lastModified } }];
   }
 
   async deleteObject(bucket: string, key: string, o: DeleteOptions = {}): Promise<DeleteResult> {
@@ -531,8 +545,16 @@ export class ObjectStore {
         // If it was the newest version, the next one (if any) becomes current.
         const newest = await this.meta.listKeyVersions(bucket, key, 2);
         if (newest[0]?.sortKey === v.sortKey) {
-          const next = newest[1];
+          let next = newest[1];
+          if (next?.noncurrentSince !== undefined) {
+            // Current again: it is no longer noncurrent since any time.
+            next = { ...next };
+            delete next.noncurrentSince;
+            ops.push({ type: 'putVersion', version: next });
+          }
           ops.push({ type: 'setCurrent', bucket, key, version: next && !next.isDeleteMarker ? next : null });
+        } else {
+          ops.push(...(await this.successorGoneOps(v)));
         }
         result = { versionId: v.versionId, deleteMarker: v.isDeleteMarker };
         change = { kind: 'removed', key, versionId: v.versionId };
@@ -552,7 +574,7 @@ export class ObjectStore {
           lastModified: this.now(),
           size: 0, etag: '', headers: {}, userMeta: {},
         };
-        if (marker.versionId === 'null') ops.push(...(await this.replaceNullOps(bucket, key)));
+        if (marker.versionId === 'null') ops.push(...(await this.replaceNullOps(bucket, key, true)));
         ops.push({ type: 'putVersion', version: marker }, { type: 'setCurrent', bucket, key, version: null });
         result = { versionId: marker.versionId, deleteMarker: true };
         change = { kind: 'marker', marker };

@@ -11,6 +11,7 @@ import { describe, test } from 'node:test';
 import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
+  DeleteObjectCommand,
   DeleteBucketLifecycleCommand,
   GetBucketLifecycleConfigurationCommand,
   HeadObjectCommand,
@@ -228,6 +229,30 @@ describe('lifecycle enforcement (one day = 1 s)', T, () => {
     const left = (await versions(s3, bucket, 'doc')).versions.map((v) => v.VersionId);
     assert.deepEqual(left, [ids[6], ids[5], ids[4]]);
     assert.equal((await versions(s3, bucket, 'other')).versions.length, 1);
+  });
+
+  test('a version keeps when it became noncurrent once its successor is deleted', async () => {
+    const bucket = uniqueBucket('lc-since');
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: `v${i}` }))).VersionId!);
+    const meta = server.started.engine.store.meta;
+    const v2 = (await meta.getVersion(bucket, 'k', ids[1]!))!;
+    assert.equal((await meta.getVersion(bucket, 'k', ids[0]!))!.noncurrentSince, undefined, 'the successor says when');
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k', VersionId: ids[1] }));
+    assert.equal((await meta.getVersion(bucket, 'k', ids[0]!))!.noncurrentSince, v2.lastModified, 'the deleted successor\'s time is kept');
+    // Deleting the newest makes it current again: no noncurrent time any more.
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k', VersionId: ids[2] }));
+    const cur = (await meta.getVersion(bucket, 'k', ids[0]!))!;
+    assert.equal(cur.noncurrentSince, undefined);
+    assert.equal((await meta.getCurrent(bucket, 'k'))!.versionId, ids[0]);
+    // Suspended: the null version replaced in place hands its time to the version behind it.
+    await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Suspended' } }));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'null 1' }));
+    const null1 = (await meta.getVersion(bucket, 'k', 'null'))!;
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'null 2' }));
+    assert.equal((await meta.getVersion(bucket, 'k', ids[0]!))!.noncurrentSince, null1.lastModified);
   });
 
   test('abandoned multipart uploads are aborted and their parts\' shard files removed', async () => {
