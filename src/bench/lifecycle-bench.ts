@@ -6,7 +6,8 @@
 // into one bucket straight through the metadata store (1000 versions per batch, as a bulk
 // import would: the pass is what is measured, not the PUT path). Then:
 //  - examine: a rule that selects every key but is not due (Expiration Days=365): the pass
-//    reads and evaluates every version and acts on none; objects examined per second;
+//    reads and evaluates every version and acts on none; objects examined per second, and the
+//    event-loop delay during the pass (how long a request could wait behind it);
 //  - expire: a second bucket of --expire objects under a rule that is due: every key gets its
 //    delete marker through the engine's ordinary delete (one metadata commit each); actions/s.
 // The worker runs unpaced (objects_per_second 0), as fast as the store allows.
@@ -14,7 +15,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { crc32c } from '../erasure/bitrot.js';
 import type { MetaOp, ObjectVersion } from '../meta/types.js';
@@ -73,9 +74,13 @@ async function main(): Promise<void> {
     const fillSeconds = (performance.now() - t0) / 1000;
     await engine.store.updateBucket('examine', { lifecycle: [{ id: 'year', enabled: true, filter: { form: 'filter', prefix: 'logs/' }, expiration: { days: 365 } }] });
     const worker = new LifecycleWorker(engine.store, { objectsPerSecond: 0 });
+    // How long requests could be held up: the longest the event loop was busy during the pass.
+    const loop = monitorEventLoopDelay({ resolution: 1 });
+    loop.enable();
     let t = performance.now();
     await worker.runPass();
     const examineSeconds = (performance.now() - t) / 1000;
+    loop.disable();
     const examined = worker.stats.lastPassExamined ?? 0;
 
     let expireSeconds = 0;
@@ -97,6 +102,8 @@ async function main(): Promise<void> {
       examineSeconds: round(examineSeconds),
       examined,
       examinedPerSecond: Math.round(examined / examineSeconds),
+      loopDelayP99Ms: round(loop.percentile(99) / 1e6),
+      loopDelayMaxMs: round(loop.max / 1e6),
       expireObjects: a.expire,
       expired,
       expireSeconds: round(expireSeconds),
@@ -104,7 +111,7 @@ async function main(): Promise<void> {
     };
     if (a.json) console.log(JSON.stringify(result));
     else {
-      console.log(`examine pass: ${examined} versions in ${result.examineSeconds} s = ${result.examinedPerSecond} objects/s (no action due)`);
+      console.log(`examine pass: ${examined} versions in ${result.examineSeconds} s = ${result.examinedPerSecond} objects/s (no action due); event-loop delay p99 ${result.loopDelayP99Ms} ms, max ${result.loopDelayMaxMs} ms`);
       if (a.expire > 0) console.log(`expire pass: ${expired} delete markers added in ${result.expireSeconds} s = ${result.expiredPerSecond} actions/s`);
     }
   } finally {

@@ -4,8 +4,8 @@
 // says which rule expires an object when (the x-amz-expiration header).
 
 import { S3Error } from '../errors.js';
-import type { ObjectVersion } from '../meta/types.js';
-import { earliestExpiry, expirationHeader } from '../object/lifecycle-rules.js';
+import type { MultipartUpload, ObjectVersion } from '../meta/types.js';
+import { earliestExpiry, expirationHeader, uploadAbortAt } from '../object/lifecycle-rules.js';
 import { type S3Ctx, type S3Deps, bucketOf, sendXml } from './context.js';
 import { readCheckedConfigBody } from './object-input.js';
 import { lifecycleXml, parseLifecycleConfiguration } from './xml.js';
@@ -48,4 +48,16 @@ export async function setExpirationHeader(deps: S3Deps, ctx: S3Ctx, v: ObjectVer
   if (!rules || v.isDeleteMarker) return;
   const e = earliestExpiry(deps.store.lifecycleClock, rules, v);
   if (e) ctx.set('x-amz-expiration', expirationHeader(e));
+}
+
+/** CreateMultipartUpload: x-amz-abort-date and x-amz-abort-rule-id when a rule will abort the upload. */
+export async function setAbortHeaders(deps: S3Deps, ctx: S3Ctx, u: MultipartUpload): Promise<void> {
+  let best: { at: number; id: string } | undefined;
+  for (const r of (await deps.store.getBucket(u.bucket)).lifecycle ?? []) {
+    const at = uploadAbortAt(deps.store.lifecycleClock, r, u);
+    if (at !== undefined && (!best || at < best.at)) best = { at, id: r.id };
+  }
+  if (!best) return;
+  ctx.set('x-amz-abort-date', new Date(best.at).toUTCString());
+  ctx.set('x-amz-abort-rule-id', best.id);
 }

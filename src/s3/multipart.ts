@@ -9,7 +9,7 @@ import type { ChecksumAlgorithm } from '../meta/types.js';
 import { pipeline, type Readable } from 'node:stream';
 import { MAX_PARTS } from '../object/multipart.js';
 import { type S3Ctx, type S3Deps, bucketOf, keyOf, parseIntParam, q, refuseDeclaredOver, sendXml } from './context.js';
-import { setExpirationHeader } from './lifecycle.js';
+import { setAbortHeaders, setExpirationHeader } from './lifecycle.js';
 import { resolveCopySource } from './copy.js';
 import { copySourceCustomerKey, partSse, setSseHeaders, writeSse } from './sse-headers.js';
 import { header, storedHeaders, userMetadata } from './headers.js';
@@ -71,6 +71,7 @@ export async function createMultipartUpload(deps: S3Deps, ctx: S3Ctx): Promise<v
     ctx.set('x-amz-checksum-type', u.checksumType!);
   }
   setSseHeaders(ctx, u.sse, encryption?.mode === 'C' ? encryption : undefined);
+  await setAbortHeaders(deps, ctx, u);
   sendXml(ctx, initiateMultipartUploadXml(bucket, key, u.uploadId));
 }
 

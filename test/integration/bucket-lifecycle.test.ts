@@ -262,11 +262,16 @@ describe('lifecycle enforcement (one day = 1 s)', T, () => {
     const up = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'big/file' }));
     await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'big/file', UploadId: up.UploadId, PartNumber: 1, Body: Buffer.alloc(3 * 1024 * 1024, 7) }));
     const keep = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'other/file' }));
+    assert.equal(keep.AbortDate, undefined);
+    assert.equal(keep.AbortRuleId, undefined);
     assert.ok((await shardFiles(server)) > before, 'the part wrote shard files');
     await s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: bucket, LifecycleConfiguration: { Rules: [{ ID: 'mpu', Status: 'Enabled', Filter: { Prefix: 'big/' }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }] } }));
+    const late = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'big/late' }));
+    assert.equal(late.AbortRuleId, 'mpu');
+    assert.ok(late.AbortDate && late.AbortDate.getTime() > Date.now() - 5000);
     await waitFor('the upload to be aborted', async () => {
       const l = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
-      return (l.Uploads ?? []).length === 1;
+      return (l.Uploads ?? []).length === 1 && l.Uploads![0]!.UploadId === keep.UploadId;
     });
     const l = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
     assert.equal(l.Uploads![0]!.UploadId, keep.UploadId);
