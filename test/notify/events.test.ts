@@ -10,6 +10,8 @@ import {
   DeleteObjectTaggingCommand, GetBucketNotificationConfigurationCommand, PutBucketNotificationConfigurationCommand,
   PutBucketVersioningCommand, PutObjectCommand, PutObjectTaggingCommand, S3Client, UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand } from '@aws-sdk/client-s3';
+import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { sdkClient } from '../helpers/clients.js';
 import { startTestServer, TEST_ACCESS_KEY, type TestServer } from '../helpers/server.js';
 import { WebhookReceiver } from '../helpers/webhook.js';
@@ -160,6 +162,33 @@ describe('bucket event notifications', { timeout: 180_000 }, () => {
     assert.equal(hook.received.length, 1, 'the PUT is not selected by an ObjectRemoved rule');
     assert.equal(got!.record.eventName, 'ObjectRemoved:Delete');
     assert.deepEqual(Object.keys(got!.record.s3.object).sort(), ['key', 'sequencer']);
+  });
+
+  test('a POST form upload is ObjectCreated:Post; each key of a multi-object delete is ObjectRemoved:Delete', async () => {
+    hook.received.length = 0;
+    await s3.send(new CreateBucketCommand({ Bucket: 'formb' }));
+    await s3.send(new PutBucketNotificationConfigurationCommand({
+      Bucket: 'formb',
+      NotificationConfiguration: { QueueConfigurations: [{ Id: 'all', QueueArn: ARN, Events: ['s3:ObjectCreated:*', 's3:ObjectRemoved:*'] }] },
+    }));
+    const post = await createPresignedPost(s3, { Bucket: 'formb', Key: 'posted.txt', Expires: 300 });
+    const form = new FormData();
+    for (const [k, v] of Object.entries(post.fields)) form.append(k, v);
+    form.append('file', new Blob(['posted body']), 'posted.txt');
+    const posted = await fetch(`${server.endpoint}/formb`, { method: 'POST', body: form });
+    assert.equal(posted.status, 204, await posted.text());
+    await s3.send(new PutObjectCommand({ Bucket: 'formb', Key: 'second', Body: 'x' }));
+    await s3.send(new DeleteObjectsCommand({ Bucket: 'formb', Delete: { Objects: [{ Key: 'posted.txt' }, { Key: 'second' }] } }));
+    await hook.waitFor(4);
+    await new Promise((r) => setTimeout(r, 300));
+    // The multi-object delete removes its keys in parallel: their order is not fixed.
+    const lines = hook.received.map((r) => `${r.record.eventName} ${r.record.s3.object.key} ${r.record.s3.object.size ?? '-'}`);
+    assert.deepEqual([...lines.slice(0, 2), ...lines.slice(2).sort()], [
+      'ObjectCreated:Post posted.txt 11',
+      'ObjectCreated:Put second 1',
+      'ObjectRemoved:Delete posted.txt -',
+      'ObjectRemoved:Delete second -',
+    ]);
   });
 
   test('rules filter by prefix and suffix', async () => {

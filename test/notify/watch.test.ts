@@ -102,6 +102,41 @@ describe('live event stream', { timeout: 120_000 }, () => {
     deletes.close();
   });
 
+  test('a subscriber that does not read is dropped with a final event, not buffered without bound', async (t) => {
+    const url = new URL(server.endpoint);
+    const path = '/tessera/admin/v1/events?bucket=live&prefix=slow%2F';
+    const opts = { host: url.host, path, method: 'GET', service: 's3', region: server.region, headers: {} as Record<string, string> };
+    aws4.sign(opts, { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey });
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = http.request({ hostname: url.hostname, port: url.port, path, method: 'GET', headers: opts.headers }, resolve);
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(res.statusCode, 200);
+    res.pause(); // a reader that stopped reading
+    let ended = false;
+    res.once('end', () => (ended = true));
+    // Long keys (3 KB once URL-encoded) fill the socket buffers and the 1 MiB allowance quickly.
+    const long = 'é'.repeat(500);
+    let n = 0;
+    const started = Date.now();
+    let dropped = false;
+    const chunks: string[] = [];
+    const hub = server.started.engine.store.events.live;
+    const subscribers = hub.size;
+    while (!dropped && n < 20_000 && Date.now() - started < 90_000) {
+      await Promise.all(Array.from({ length: 16 }, () => s3.send(new PutObjectCommand({ Bucket: 'live', Key: `slow/${long}${n++}`, Body: '' }))));
+      dropped = hub.size < subscribers; // the server let go of it
+    }
+    assert.ok(dropped, `still subscribed after ${n} events`);
+    res.on('data', (c: Buffer) => chunks.push(c.toString('utf8')));
+    res.resume();
+    await until(() => ended, 30_000);
+    const text = chunks.join('');
+    t.diagnostic(`dropped after ${n} events were produced for a subscriber that stopped reading`);
+    assert.match(text.trimEnd().split('\n\n').at(-1)!, /^event: dropped\ndata: .*read too slowly/);
+  });
+
   test('unsigned or unknown-bucket requests are refused', async () => {
     const anon = await openStream(server, 'bucket=live', false);
     assert.equal(anon.status, 403);
