@@ -93,8 +93,8 @@ export class LifecycleWorker {
   private readonly log: (msg: string) => void;
   private stopped = false;
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  /** Ends every pause under way (the loop's and a pass's may overlap when runPass is called directly). */
+  private readonly wakers = new Set<() => void>();
   /** Test hook: stop after this many more actions (a restart test's "crash" point). */
   private actionsLeft = Infinity;
   private pass: Promise<boolean> | undefined;
@@ -125,8 +125,7 @@ export class LifecycleWorker {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.wake?.();
+    for (const wake of [...this.wakers]) wake();
     await this.loop;
     await this.pass?.catch(() => undefined);
   }
@@ -136,16 +135,21 @@ export class LifecycleWorker {
     this.actionsLeft = n;
   }
 
-  private sleep(ms: number): Promise<void> {
+  /**
+   * A pause that stop() ends early. Between passes it does not keep the process alive; the short
+   * pauses that pace a pass do (`hold`), so a caller awaiting runPass() gets its answer.
+   */
+  private sleep(ms: number, hold = false): Promise<void> {
     if (this.stopped || ms <= 0) return Promise.resolve();
     return new Promise((resolve) => {
-      this.wake = () => {
-        if (this.timer) clearTimeout(this.timer);
-        this.wake = undefined;
+      const wake = () => {
+        clearTimeout(timer);
+        this.wakers.delete(wake);
         resolve();
       };
-      this.timer = setTimeout(() => this.wake?.(), ms);
-      this.timer.unref();
+      const timer = setTimeout(wake, ms);
+      if (!hold) timer.unref();
+      this.wakers.add(wake);
     });
   }
 
@@ -201,7 +205,7 @@ export class LifecycleWorker {
     this.stats.examined += n;
     if (this.rate > 0) {
       const owed = (n / this.rate) * 1000 - (Date.now() - batchStart);
-      if (owed > 0) return this.sleep(owed);
+      if (owed > 0) return this.sleep(owed, true);
     }
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
