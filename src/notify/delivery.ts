@@ -70,11 +70,16 @@ export class Delivery {
   private async run(t: Target): Promise<void> {
     const stats = this.notifier.stats;
     const bump = (m: Map<string, number>, by = 1) => m.set(t.name, (m.get(t.name) ?? 0) + by);
+    // Through a backlog, pages are read after the last record sent, not from the start: the
+    // sent ones are deleted, but a scan from the start would step over their tombstones again on
+    // every page. A record that committed late with a lower seq (another key's: one key's
+    // changes are serialised) is found by the rescan from the start after a short page.
+    let cursor = 0;
     while (!this.stopping) {
       this.dirty.delete(t.name);
       let page;
       try {
-        page = await this.meta.listEvents(t.name, 0, PAGE);
+        page = await this.meta.listEvents(t.name, cursor, PAGE);
       } catch (e) {
         if (this.stopping) return;
         this.o.log('error', `event notifications: cannot read the queue of target "${t.name}": ${(e as Error).message}`);
@@ -82,7 +87,8 @@ export class Delivery {
         continue;
       }
       if (page.length === 0) {
-        if (!this.dirty.has(t.name)) await this.idle(t.name);
+        if (cursor > 0) cursor = 0;
+        else if (!this.dirty.has(t.name)) await this.idle(t.name);
         continue;
       }
       const deletions: Promise<void>[] = [];
@@ -103,15 +109,20 @@ export class Delivery {
           }
         }
         if (this.stopping) break;
+        cursor = ev.seq;
         bump(stats.sent);
         bump(stats.queued, -1);
         // Not awaited one by one: deletions of consecutive records share group commits.
         deletions.push(this.meta.batch([{ type: 'delEvent', target: t.name, seq: ev.seq }]));
       }
+      // Caught up (a short page): the next read starts from the beginning again, so a late
+      // record is never passed over for long while new ones keep coming.
+      if (page.length < PAGE) cursor = 0;
       try {
         await Promise.all(deletions);
       } catch (e) {
         // The records stay queued and will be sent again: at least once, never lost.
+        cursor = 0;
         if (!this.stopping) this.o.log('error', `event notifications: cannot remove sent records of target "${t.name}": ${(e as Error).message}`);
         if (!this.stopping) await this.pause(1000);
       }
