@@ -214,6 +214,20 @@ describe('lifecycle enforcement (one day = 1 s)', T, () => {
     });
   });
 
+  test('suspended bucket: expiry puts a null delete marker in place of the null version, older versions stay', async () => {
+    const bucket = uniqueBucket('lc-susp');
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+    const kept = (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'a', Body: 'versioned' }))).VersionId!;
+    await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Suspended' } }));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'a', Body: 'null version' }));
+    await s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: bucket, LifecycleConfiguration: { Rules: [{ ID: 'exp', Status: 'Enabled', Filter: {}, Expiration: { Days: 1 } }] } }));
+    await waitFor('a null delete marker', async () => (await versions(s3, bucket)).markers.length === 1);
+    const v = await versions(s3, bucket);
+    assert.equal(v.markers[0]!.VersionId, 'null');
+    assert.deepEqual(v.versions.map((x) => x.VersionId), [kept], 'the null version was replaced, the older version kept');
+  });
+
   test('NewerNoncurrentVersions keeps exactly the newest N noncurrent versions', async () => {
     const bucket = uniqueBucket('lc-newer');
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
