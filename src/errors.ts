@@ -56,6 +56,7 @@ const STATUS: Record<string, number> = {
   NoSuchTagSet: 404,
   NoSuchBucketPolicy: 404,
   NoSuchCORSConfiguration: 404,
+  NoSuchLifecycleConfiguration: 404,
   NotImplemented: 501,
   NotModified: 304,
   PreconditionFailed: 412,
@@ -130,6 +131,7 @@ function defaultMessage(code: string): string {
     case 'NoSuchBucketPolicy': return 'The bucket policy does not exist';
     case 'NoSuchPublicAccessBlockConfiguration': return 'The public access block configuration was not found';
     case 'NoSuchCORSConfiguration': return 'The CORS configuration does not exist';
+    case 'NoSuchLifecycleConfiguration': return 'The lifecycle configuration does not exist';
     case 'ServerSideEncryptionConfigurationNotFoundError': return 'The server side encryption configuration was not found';
     case 'BucketNotEmpty': return 'The bucket you tried to delete is not empty';
     case 'BucketAlreadyOwnedByYou': return 'Your previous request to create the named bucket succeeded and you already own it.';

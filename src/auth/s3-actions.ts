@@ -68,6 +68,8 @@ export const S3_ACTIONS: readonly string[] = [
   'ListBucket',
   'ListBucketMultipartUploads',
   'ListBucketVersions',
+  // Not an AWS action: Tessera's live event stream (GET /tessera/admin/v1/events), named as MinIO names it.
+  'ListenBucketNotification',
   'PutAccelerateConfiguration',
   'PutAnalyticsConfiguration',
   'PutBucketAcl',

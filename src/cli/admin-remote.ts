@@ -66,7 +66,7 @@ export interface Options {
 /** Options that take a value (for admin.ts, which picks the command words out of argv). */
 export const VALUE_OPTIONS = ['--endpoint', '--access-key', '--secret-key', '--region', '--policy', '--max-bytes', '--bucket', '--prefix', '--rate', '--interval'];
 
-function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Options {
+export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Options {
   const words: string[] = [];
   const policies: string[] = [];
   let endpoint = env.TESSERA_ENDPOINT;

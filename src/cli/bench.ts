@@ -10,6 +10,7 @@ import { fmt, formatBytes } from '../bench/stats.js';
 
 const USAGE = `usage: tessera bench --endpoint URL --access-key K --secret-key S [options]
        tessera bench memory [options]   (server RSS under listings and uploads; --help for options)
+       tessera bench embed [options]    (embedded mode: cold start to first PUT, reset(); beside s3rver)
 
   --op put|get|list|mixed   workload (default put); mixed = 60% GET, 30% PUT, 10% LIST
   --size BYTES              object size for put/get, e.g. 4096, 4KiB, 64MiB (default 4KiB)
@@ -126,6 +127,10 @@ export async function runBench(argv: string[]): Promise<void> {
   if (argv[0] === 'memory') {
     const { runBenchMemory } = await import('./bench-memory.js');
     return runBenchMemory(argv.slice(1));
+  }
+  if (argv[0] === 'embed') {
+    const { runBenchEmbed } = await import('./bench-embed.js');
+    return runBenchEmbed(argv.slice(1));
   }
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(USAGE);

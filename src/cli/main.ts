@@ -17,8 +17,13 @@ const USAGE = `usage: tessera <command> [options]
 
 commands:
   server [--config PATH]   serve S3 (configuration: --config, TESSERA_CONFIG, TESSERA_* variables)
+  server --ephemeral [--port N] [--json]
+                           a throwaway server on a temporary directory for test suites: prints
+                           one JSON line (endpoint, keys), removes its data on SIGTERM/SIGINT
   bench  --endpoint URL --access-key K --secret-key S --op put|get|list [--size N] [--concurrency N] [--duration S]
   bench memory [--json]    server RSS through a listing burst and concurrent uploads (own server)
+  bench embed [--json]     embedded mode: cold start to first acknowledged PUT and reset() time,
+                           beside s3rver's
   --version                print the version
   (every command takes --help)
   admin meta verify|rebuild [--config PATH] [--json]
@@ -29,9 +34,13 @@ commands:
   admin [--endpoint URL] info | heal … | scan …
                            server state (disks, space, layout, usage); heal or verify every shard
                            as a server-side job with progress (scan exits 3 when damage is found)
+  watch s3://BUCKET[/PREFIX] [--events put,delete] [--json]
+                           print a bucket's changes as they happen (live event stream;
+                           endpoint and credentials as for admin)
 `;
 
 const SERVER_USAGE = `usage: tessera server [--config PATH]
+       tessera server --ephemeral [--port N] [--host H] [--json]
 
 Serves S3 (and the admin API) until SIGTERM or SIGINT, which stop it gracefully: no new
 connections, requests in flight get shutdown_timeout seconds (default 30) to finish, then the
@@ -41,12 +50,24 @@ reopens the audit log.
 Configuration, each layer overriding the one before: built-in defaults, the YAML file named by
 --config or TESSERA_CONFIG, then TESSERA_* environment variables (config.example.yaml lists
 every setting with its variable).
+
+--ephemeral starts a throwaway server for test suites instead (tessera server --ephemeral
+--help): a fresh temporary directory, one JSON line with the endpoint and keys on stdout, the
+directory removed on exit.
 `;
 
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case 'server':
+      if (rest.includes('--ephemeral')) {
+        const { EPHEMERAL_USAGE, runEphemeral } = await import('./ephemeral.js');
+        if (rest.includes('--help') || rest.includes('-h')) {
+          process.stdout.write(EPHEMERAL_USAGE);
+          return;
+        }
+        return runEphemeral(rest);
+      }
       if (rest.includes('--help') || rest.includes('-h')) {
         process.stdout.write(SERVER_USAGE);
         return;
@@ -60,6 +81,18 @@ async function main(argv: string[]): Promise<void> {
     case 'admin': {
       const { runAdmin } = await import('./admin.js');
       return runAdmin(rest);
+    }
+    case 'watch': {
+      const { runWatch } = await import('./watch.js');
+      const { CliError } = await import('./admin-remote.js');
+      try {
+        process.exitCode = await runWatch(rest);
+      } catch (e) {
+        if (!(e instanceof CliError)) throw e;
+        process.stderr.write(`tessera watch: ${e.message}\n`);
+        process.exitCode = 1;
+      }
+      return;
     }
     case 'bench': {
       const { runBench } = await import('./bench.js');

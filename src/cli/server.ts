@@ -16,6 +16,8 @@ import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadMasterKey } from '../config/master-key.js';
 import { makePrivate } from '../util/private-files.js';
+import { Delivery } from '../notify/delivery.js';
+import { makeTargets } from '../notify/targets.js';
 
 export interface Started {
   config: Config;
@@ -52,6 +54,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     inlineThreshold: config.inlineThreshold,
     scannerBytesPerSecond: config.scannerBytesPerSecond,
     multipartExpirySeconds: config.multipartExpirySeconds,
+    lifecycle: config.lifecycle,
     memoryBudget: config.limits.memoryBudget,
     diskReserve: config.diskReserve,
     log: (msg) => log('info', msg),
@@ -78,6 +81,23 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     await engine.close();
     throw e;
   }
+  // Event notifications: the targets rules may name, and the loops that deliver to them.
+  const targets = makeTargets(config.notify);
+  const rootOwner = ownerId(creds.accessKeyId);
+  engine.store.events.settings = {
+    region: config.region,
+    ownerId: (b) => b.owner ?? rootOwner,
+    targets: new Map(targets.map((t) => [t.name, t.kind])),
+  };
+  const delivery = new Delivery(engine.store.meta, engine.store.events, targets, { retryMaxMs: config.notify.retryMaxSeconds * 1000, log });
+  try {
+    await engine.store.events.init(engine.store.meta);
+    await delivery.start();
+  } catch (e) {
+    await audit?.close();
+    await engine.close();
+    throw e;
+  }
   const ops = serverOps(engine, { scannerBytesPerSecond: config.scannerBytesPerSecond, metricsToken: config.metrics.token });
   const inFlight = new InFlight();
   const app = createApp({
@@ -87,7 +107,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     region: config.region,
     domains: config.domains,
     identities,
-    owner: { id: ownerId(creds.accessKeyId), displayName: 'tessera' },
+    owner: { id: rootOwner, displayName: 'tessera' },
     log,
     limits: config.limits,
     jobs: engine.upkeep.jobs,
@@ -107,6 +127,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     });
   } catch (e) {
     await audit?.close();
+    await delivery.stop();
     await engine.close();
     throw e;
   }
@@ -126,13 +147,17 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     inFlight,
     findings,
     async stop() {
+      engine.store.events.live.closeAll();
       await http.close();
+      await delivery.stop();
       await engine.close();
       await audit?.close();
     },
     cutNow: () => cut(),
     async shutdown(timeoutSeconds: number) {
       ops.health.stopping = true;
+      // Live event streams never end by themselves: end them so they are not waited for.
+      engine.store.events.live.closeAll();
       const closed = Promise.all(http.servers.map((srv) => new Promise<void>((resolve) => (srv.listening ? srv.close(() => resolve()) : resolve()))));
       // Keep-alive connections between requests hold nothing: closed at once, and again as
       // requests finish (their connections become idle).
@@ -152,6 +177,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       clearInterval(sweep);
       http.servers.forEach((srv) => srv.closeAllConnections());
       await closed;
+      await delivery.stop();
       await engine.close();
       await audit?.close();
     },
@@ -296,7 +322,7 @@ export async function runServer(argv: string[]): Promise<void> {
  * so a SIGTERM to the PID npx gave still stops the server. (`npm start` execs straight into
  * node, which npm does signal; the watch then fires only if npm dies some other way.)
  */
-function watchNpmParent(stop: (why: string) => void): void {
+export function watchNpmParent(stop: (why: string) => void): void {
   if (!process.env.npm_command || process.platform !== 'linux') return;
   const npm = npmAncestor();
   if (npm === undefined) return;

@@ -52,6 +52,12 @@ export interface Config {
   scannerBytesPerSecond: number;
   /** Unfinished multipart uploads older than this are removed; 0 keeps them forever. */
   multipartExpirySeconds: number;
+  /**
+   * Bucket lifecycle rules: `daySeconds` makes one lifecycle day last that many seconds (tests,
+   * demos; absent = a real day); the worker examines at most `objectsPerSecond` versions and
+   * uploads per second (0 = no pacing).
+   */
+  lifecycle: { daySeconds?: number; objectsPerSecond: number };
   logLevel: LogLevel;
   /** Append-only JSON lines of every mutating request and every auth failure (log.audit_file). */
   auditFile?: string;
@@ -80,8 +86,18 @@ export interface Config {
   printSecret: boolean;
   /** GET /metrics: with a token, scrapes must send `Authorization: Bearer <token>`. */
   metrics: { token?: string };
+  /** Event notification targets and delivery (notify/). */
+  notify: NotifyConfig;
   /** The config file that was read, if any. */
   configFile?: string;
+}
+
+/** Where bucket event notifications can go, and how their delivery retries. */
+export interface NotifyConfig {
+  /** Webhook targets by name (lower case): an ARN arn:tessera:sqs::NAME:webhook names one. */
+  webhooks: Record<string, { endpoint: string; authToken?: string }>;
+  /** Longest pause between delivery attempts while a target is down (backoff doubles up to it). */
+  retryMaxSeconds: number;
 }
 
 /** Overload protection. 0 means "no limit" for every cap and rate. */
@@ -138,6 +154,7 @@ export const DEFAULTS = {
   inlineThreshold: 128 * 1024,
   scannerBytesPerSecond: 8 * 1024 * 1024,
   multipartExpirySeconds: 7 * 24 * 60 * 60,
+  lifecycleObjectsPerSecond: 10_000,
   logLevel: 'info' as LogLevel,
   shutdownTimeoutSeconds: 30,
   limits: {
@@ -177,6 +194,8 @@ export const CONFIG_KEYS = {
   inline_threshold: 'TESSERA_INLINE_THRESHOLD',
   scanner_bytes_per_second: 'TESSERA_SCANNER_BYTES_PER_SECOND',
   multipart_expiry_seconds: 'TESSERA_MULTIPART_EXPIRY_SECONDS',
+  'lifecycle.day_seconds': 'TESSERA_LIFECYCLE_DAY_SECONDS',
+  'lifecycle.objects_per_second': 'TESSERA_LIFECYCLE_OBJECTS_PER_SECOND',
   log_level: 'TESSERA_LOG_LEVEL',
   'log.audit_file': 'TESSERA_AUDIT_LOG',
   shutdown_timeout: 'TESSERA_SHUTDOWN_TIMEOUT',
@@ -200,6 +219,10 @@ export const CONFIG_KEYS = {
   disk_reserve: 'TESSERA_DISK_RESERVE',
   print_secret: 'TESSERA_PRINT_SECRET',
   'metrics.token': 'TESSERA_METRICS_TOKEN',
+  'notify.retry_max_seconds': 'TESSERA_NOTIFY_RETRY_MAX_SECONDS',
+  // Targets by name (`notify: {webhook: {NAME: {endpoint, auth_token}}}`); from the environment
+  // as TESSERA_NOTIFY_WEBHOOK_<NAME>=URL and TESSERA_NOTIFY_WEBHOOK_<NAME>_AUTH_TOKEN (parseNotify).
+  'notify.webhook': '',
 } as const;
 
 /**
@@ -345,6 +368,12 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> 
   }, () => DEFAULTS.inlineThreshold);
   const scannerBytesPerSecond = get('scanner_bytes_per_second', parseSize, () => DEFAULTS.scannerBytesPerSecond);
   const multipartExpirySeconds = get('multipart_expiry_seconds', parseWholeNumber, () => DEFAULTS.multipartExpirySeconds);
+  const lifecycleDaySeconds = get('lifecycle.day_seconds', (v) => {
+    const n = parseWholeNumber(v);
+    if (n < 1) throw new Error('must be at least 1 (one lifecycle day in seconds); leave it unset for real days');
+    return n;
+  }, () => undefined);
+  const lifecycleObjectsPerSecond = get('lifecycle.objects_per_second', parseWholeNumber, () => DEFAULTS.lifecycleObjectsPerSecond);
   const logLevel = get('log_level', parseLogLevel, () => DEFAULTS.logLevel);
 
   const accessKey = get('root_access_key', (v) => parseAccessKey(v), () => undefined);
@@ -413,6 +442,14 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> 
   const shutdownTimeoutSeconds = get('shutdown_timeout', parseWholeNumber, () => DEFAULTS.shutdownTimeoutSeconds);
   const printSecret = get('print_secret', parseBoolean, () => DEFAULTS.printSecret);
   const metricsToken = get('metrics.token', parseMetricsToken, () => undefined);
+  const notify: NotifyConfig = {
+    webhooks: parseWebhooks(settings.get('notify.webhook'), env),
+    retryMaxSeconds: get('notify.retry_max_seconds', (v) => {
+      const n = parseWholeNumber(v);
+      if (n < 1) throw new ConfigError(`expected at least 1 second, got ${show(v)}`);
+      return n;
+    }, () => 30),
+  };
 
   // Only now, with every value known to be sound, touch the filesystem.
   await prepareDirectories([
@@ -441,6 +478,7 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> 
     inlineThreshold,
     scannerBytesPerSecond,
     multipartExpirySeconds,
+    lifecycle: { ...(lifecycleDaySeconds !== undefined ? { daySeconds: lifecycleDaySeconds } : {}), objectsPerSecond: lifecycleObjectsPerSecond },
     logLevel,
     ...(auditFile !== undefined ? { auditFile } : {}),
     shutdownTimeoutSeconds,
@@ -453,6 +491,7 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> 
     diskReserve,
     printSecret,
     metrics: metricsToken !== undefined ? { token: metricsToken } : {},
+    notify,
     ...(configFile !== undefined ? { configFile } : {}),
   };
 }
@@ -672,6 +711,49 @@ async function prepareDirectories(dirs: DirectoryToPrepare[]): Promise<void> {
       if (isInside(b.real, a.real)) throw new ConfigError(`${b.origin}: ${b.label} is inside ${a.label} (${a.real})`);
     }
   }
+}
+
+const TARGET_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const WEBHOOK_ENV = 'TESSERA_NOTIFY_WEBHOOK_';
+
+/**
+ * Webhook targets: the file's `notify.webhook` map ({NAME: {endpoint, auth_token}}), then
+ * TESSERA_NOTIFY_WEBHOOK_<NAME>=URL variables (a variable replaces a file entry of the same
+ * name). Names are case-insensitive (kept lower case), since variables are usually upper case.
+ */
+function parseWebhooks(fromFile: Setting | undefined, env: NodeJS.ProcessEnv): NotifyConfig['webhooks'] {
+  const out: NotifyConfig['webhooks'] = {};
+  const add = (name: string, endpoint: unknown, token: unknown, origin: string) => {
+    if (!TARGET_NAME.test(name)) throw new ConfigError(`${origin}: a target name may hold letters, digits, "_" and "-" (1 to 64 of them), got ${show(name)}`);
+    if (typeof endpoint !== 'string' || !/^https?:\/\/[^\s]+$/.test(endpoint.trim())) throw new ConfigError(`${origin}: expected an http:// or https:// URL for the endpoint, got ${show(endpoint)}`);
+    try {
+      new URL(endpoint.trim());
+    } catch {
+      throw new ConfigError(`${origin}: not a valid URL: ${show(endpoint)}`);
+    }
+    if (token !== undefined && (typeof token !== 'string' || !/^[\x21-\x7e]+$/.test(token))) throw new ConfigError(`${origin}: auth_token must be visible ASCII characters without spaces`);
+    out[name.toLowerCase()] = { endpoint: endpoint.trim(), ...(token !== undefined ? { authToken: token as string } : {}) };
+  };
+  if (fromFile) {
+    const v = fromFile.value;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${fromFile.origin}: expected targets by name, such as "webhook:" then "  mytarget: {endpoint: http://…}"`);
+    for (const [name, t] of Object.entries(v as Record<string, unknown>)) {
+      const origin = `${fromFile.origin}.${name}`;
+      if (typeof t === 'string') add(name, t, undefined, origin);
+      else if (typeof t === 'object' && t !== null && !Array.isArray(t)) {
+        const { endpoint, auth_token: token, ...rest } = t as Record<string, unknown>;
+        const extra = Object.keys(rest)[0];
+        if (extra !== undefined) throw new ConfigError(`${origin}: unknown key ${JSON.stringify(extra)} (a webhook has endpoint and auth_token)`);
+        add(name, endpoint, token, origin);
+      } else throw new ConfigError(`${origin}: expected {endpoint: URL, auth_token: TOKEN}`);
+    }
+  }
+  for (const [variable, value] of Object.entries(env)) {
+    if (!variable.startsWith(WEBHOOK_ENV) || variable.endsWith('_AUTH_TOKEN') || nonEmpty(value) === undefined) continue;
+    const name = variable.slice(WEBHOOK_ENV.length);
+    add(name, value, nonEmpty(env[`${variable}_AUTH_TOKEN`]), variable);
+  }
+  return out;
 }
 
 /** A bearer token: it travels in an HTTP header, so visible ASCII only, and long enough not to guess. */

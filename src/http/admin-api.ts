@@ -47,6 +47,7 @@ import { readQuorum, writeQuorum } from '../erasure/quorum.js';
 import { JobRunningError, type JobKind, type JobScope, type JobStatus, type MaintenanceJobs } from '../object/maintenance.js';
 import { openBody } from './body.js';
 import { splitUrl } from './routing.js';
+import { serveEventStream } from './event-stream.js';
 
 export const ADMIN_PREFIX = '/tessera/admin/v1/';
 const MAX_BODY = 64 * 1024;
@@ -259,6 +260,8 @@ export async function serveAdmin(ctx: S3Ctx, d: AdminDeps): Promise<void> {
     ctx.state.auth = auth;
     ctx.state.principal = d.identities.principalOf(auth.accessKeyId);
     const segments = rawPath.slice(ADMIN_PREFIX.length).split('/').filter((s) => s !== '').map(decodeSegment);
+    // The live event stream answers with a stream, authorized per bucket (http/event-stream.ts).
+    if (segments.length === 1 && segments[0] === 'events') return await serveEventStream(ctx, d);
     const match = findRoute(ctx.method, segments);
     await d.authorize(ctx, match.route.action);
     const result = await match.route.run(ctx, d, match.params);

@@ -19,6 +19,7 @@ import { actionOf, bucketRoute, objectRoute, serviceRoute, type Route } from '..
 import { errorXml } from '../s3/xml.js';
 import { validateTarget } from '../s3/validate.js';
 import { isResourceError } from '../util/process-errors.js';
+import { requestContext } from '../object/events.js';
 import { ADMIN_PREFIX, serveAdmin, type ServerInfo } from './admin-api.js';
 import type { MaintenanceJobs } from '../object/maintenance.js';
 import { VERSION } from '../version.js';
@@ -200,7 +201,16 @@ export function createApp(o: AppOptions): Koa<S3State> {
     if (action !== null && ctx.state.principal?.kind !== 'root') {
       await deps.authorize(ctx, action, t.bucket, t.key, t.key !== undefined && t.rawQuery !== '' ? firstOf(ctx.query.versionId) : undefined);
     }
-    await r.handler(deps, ctx);
+    // What the commit of an object change records about its cause (object/events.ts).
+    const principal = ctx.state.principal;
+    const operation = typeof r.operation === 'function' ? r.operation(ctx) : r.operation;
+    await requestContext.run({
+      requestId: ctx.state.requestId,
+      hostId: ctx.state.hostId,
+      sourceIp: clientAddress(ctx),
+      principalId: principal && principal.kind !== 'anonymous' ? principal.accessKeyId : 'anonymous',
+      operation,
+    }, () => r.handler(deps, ctx));
   };
   const router = new Router<S3State>();
   router.all('/', (ctx) => run(ctx as S3Ctx, serviceRoute(ctx.method)));
@@ -223,6 +233,11 @@ export function createApp(o: AppOptions): Koa<S3State> {
     if (!isS3Error(err)) log(hangUp ? 'debug' : 'error', hangUp ? 'client closed the connection' : 'response failed', { requestId: ctx?.state?.requestId, error: String(err) });
   });
   return app;
+}
+
+function clientAddress(ctx: S3Ctx): string {
+  const ip = ctx.req.socket.remoteAddress ?? '';
+  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
 }
 
 /** Whose limits a request counts against: its access key, or its address when anonymous. */

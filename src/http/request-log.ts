@@ -10,6 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Koa from 'koa';
 import type { AuditLog } from '../ops/audit.js';
 import type { Level, Logger } from '../ops/log.js';
+import { replyStatus } from '../ops/reply-status.js';
 import type { S3State } from '../s3/context.js';
 import { operationOf } from '../s3/dispatch.js';
 import { ADMIN_PREFIX } from './admin-api.js';
@@ -37,7 +38,7 @@ export function requestLog(o: RequestLogOptions): Koa.Middleware<S3State> {
       }
     });
     const line = (): void => {
-      const status = ctx.res.statusCode;
+      const status = replyStatus(ctx.res);
       const rec = describe(ctx as Koa.ParameterizedContext<S3State>, status, remote);
       rec.bytesIn = bytes.in;
       rec.bytesOut = bytes.out;

@@ -13,7 +13,7 @@
 // - An HTTP/1.1 request without Host reaches the app, which refuses it in S3 XML.
 
 import http from 'node:http';
-import type { Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type Koa from 'koa';
 import { S3Error } from '../errors.js';
@@ -74,6 +74,12 @@ export function attachWireHandlers(server: Server, app: Koa<any> | Handler, log:
     const code = err.code ?? '';
     // https.Server hands failed TLS handshakes (timeouts, TLS 1.1, plain HTTP on the HTTPS
     // port) to 'clientError' too; there is no TLS session to answer through, so close now.
+    // Except plain HTTP on the HTTPS port: that client reads plain HTTP, so it gets a plain
+    // 400 saying what went wrong (curl and browsers show it) instead of an empty reply.
+    if (code === 'ERR_SSL_HTTP_REQUEST' && answerPlainHttp(socket)) {
+      log('debug', 'plain HTTP request on the HTTPS port refused', { code });
+      return;
+    }
     if (/^ERR_(SSL|TLS)_/.test(code)) {
       log('debug', 'TLS handshake failed', { code });
       socket.destroy();
@@ -90,21 +96,43 @@ export function attachWireHandlers(server: Server, app: Koa<any> | Handler, log:
     }
     const e = wireError(code, server, (err as { rawPacket?: Buffer }).rawPacket);
     log('debug', 'malformed request refused', { code, status: e.status, s3Code: e.code });
-    const { requestId, hostId } = newRequestId();
-    const body = Buffer.from(errorXml(e, '', requestId, hostId), 'utf8');
-    const head =
-      `HTTP/1.1 ${e.status} ${http.STATUS_CODES[e.status] ?? 'Bad Request'}\r\n` +
-      `Content-Type: application/xml\r\n` +
-      `Content-Length: ${body.length}\r\n` +
-      `x-amz-request-id: ${requestId}\r\n` +
-      `x-amz-id-2: ${hostId}\r\n` +
-      `Server: Tessera\r\n` +
-      `Connection: close\r\n\r\n`;
     answered.set(socket, (socket as Socket).bytesRead);
-    socket.end(Buffer.concat([Buffer.from(head, 'latin1'), body]));
-    // end() flushes then closes; a peer that never reads must not keep the socket open.
-    setTimeout(() => socket.destroy(), 5_000).unref();
+    endWith(socket, errorReply(e));
   });
+}
+
+/** A whole S3 XML error reply with `Connection: close`, written without the HTTP machinery. */
+function errorReply(e: S3Error): Buffer {
+  const { requestId, hostId } = newRequestId();
+  const body = Buffer.from(errorXml(e, '', requestId, hostId), 'utf8');
+  const head =
+    `HTTP/1.1 ${e.status} ${http.STATUS_CODES[e.status] ?? 'Bad Request'}\r\n` +
+    `Content-Type: application/xml\r\n` +
+    `Content-Length: ${body.length}\r\n` +
+    `x-amz-request-id: ${requestId}\r\n` +
+    `x-amz-id-2: ${hostId}\r\n` +
+    `Server: Tessera\r\n` +
+    `Connection: close\r\n\r\n`;
+  return Buffer.concat([Buffer.from(head, 'latin1'), body]);
+}
+
+function endWith(socket: Duplex, reply: Buffer): void {
+  socket.end(reply);
+  // end() flushes then closes; a peer that never reads must not keep the socket open.
+  setTimeout(() => socket.destroy(), 5_000).unref();
+}
+
+/**
+ * Answers a plain-HTTP request that arrived on the HTTPS port, in plain text on the TCP socket
+ * under the failed TLS socket (`_parent`: Node's TLSSocket keeps the socket it wraps there, on
+ * Node 20, 22 and 24 alike). Returns false when that socket is not at hand or not writable; the
+ * caller then just closes, as for any failed handshake.
+ */
+function answerPlainHttp(tlsSocket: Duplex): boolean {
+  const raw = (tlsSocket as Duplex & { _parent?: unknown })._parent;
+  if (!(raw instanceof net.Socket) || !raw.writable || raw.destroyed) return false;
+  endWith(raw, errorReply(new S3Error('BadRequest', 'The plain HTTP request was sent to the HTTPS port: this endpoint is https://.')));
+  return true;
 }
 
 /** The S3 error for a request Node's parser refused, by llhttp / Node error code. */

@@ -9,8 +9,8 @@
 
 import type { BucketUsage, MetaOp, MultipartUpload, ObjectVersion } from './types.js';
 import {
-  bucketKey, currentKey, garbageKey, iamKey, inlineKey, partKey, uploadAgeKey, uploadKey,
-  usageKey, versionIdKey, versionKey,
+  bucketKey, currentKey, eventKey, garbageKey, iamKey, inlineKey, partKey, uploadAgeKey, uploadKey,
+  usageKey, versionIdKey, versionKey, workerStateKey,
 } from './keys.js';
 import { encodeCurrent } from './records.js';
 
@@ -145,6 +145,16 @@ function translate(op: MetaOp, t: Txn): void {
       return;
     case 'delIam':
       t.del(iamKey(op.kind, op.name));
+      return;
+    case 'putWorkerState':
+      if (op.state === null) t.del(workerStateKey(op.name));
+      else t.put(workerStateKey(op.name), json(op.state));
+      return;
+    case 'putEvent':
+      t.put(eventKey(op.target, op.seq), json(op.record));
+      return;
+    case 'delEvent':
+      t.del(eventKey(op.target, op.seq));
       return;
     default: {
       const never: never = op;

@@ -18,15 +18,18 @@
 //   P \0 uploadId \0 partNumber(5 digits)    uploaded part (JSON)
 //   G \0 id                                  garbage queue entry (JSON)
 //   A \0 kind \0 name                        identity record: user, access key or policy (JSON)
+//   E \0 target \0 seq(16 digits)           event notification waiting for delivery (JSON)
 //   Q \0 bucket                              bytes and versions stored in the bucket (JSON),
 //                                            kept by every batch that adds or removes a version
+//   W \0 name                               a background worker's progress record (JSON): the
+//                                            lifecycle pass's cursor
 //   Z \0 state                               which journal record the index reflects, and its
 //                                            digest (JSON); not part of the digest or checkpoints
 
 const SEP = 0x00;
 const HIGH = 0xff;
 
-export type Tag = 'A' | 'B' | 'C' | 'V' | 'N' | 'I' | 'U' | 'T' | 'P' | 'G' | 'Q' | 'Z';
+export type Tag = 'A' | 'B' | 'C' | 'E' | 'V' | 'N' | 'I' | 'U' | 'T' | 'P' | 'G' | 'Q' | 'W' | 'Z';
 
 /** Throws unless `s` can be one part of a key: a non-empty, well-formed string without \0. */
 export function assertPart(what: string, s: unknown): asserts s is string {
@@ -98,6 +101,9 @@ export const partKey = (uploadId: string, partNumber: number) =>
 export const garbageKey = (id: string) => key('G', id);
 export const iamKey = (kind: string, name: string) => key('A', kind, name);
 export const usageKey = (bucket: string) => key('Q', bucket);
+export const workerStateKey = (name: string) => key('W', name);
+export const EVENT_SEQ_DIGITS = 16;
+export const eventKey = (target: string, seq: number) => key('E', target, padded(seq, EVENT_SEQ_DIGITS, 'event sequence'));
 /** The state record; 'Z' is the last tag, so every other record sorts before it. */
 export const stateKey = key('Z', 'state');
 

@@ -10,7 +10,7 @@ import { Level } from 'level';
 import type {
   BucketRecord, BucketUsage, GarbageEntry, IamKind, ListCurrentOptions, ListCurrentResult, ListUploadsOptions,
   ListUploadsResult, ListVersionsOptions, ListVersionsResult, MetaOp, MetaStore,
-  ListedObject, MultipartUpload, ObjectVersion, UploadPart,
+  ListedObject, MultipartUpload, ObjectVersion, QueuedEvent, UploadPart,
 } from './types.js';
 import * as K from './keys.js';
 import { BatchBuilder, type RawOp } from './batch-builder.js';
@@ -522,6 +522,20 @@ export class LevelMetaStore implements MetaStore {
     return this.scanJson(K.ns('V', bucket, key), limit);
   }
 
+  async scanVersions(bucket: string, after: { key: string; sortKey?: string } | undefined, limit: number): Promise<ObjectVersion[]> {
+    const ns = K.ns('V', bucket);
+    let from = ns;
+    if (after) {
+      const keyNs = K.ns('V', bucket, after.key);
+      from = after.sortKey === undefined ? K.afterAllOf(keyNs.subarray(0, -1)) : K.justAfter(K.versionKey(bucket, after.key, after.sortKey));
+    }
+    return (await this.scan(from, K.end(ns), limit)).map(([, v]) => parse<ObjectVersion>(v));
+  }
+
+  getWorkerState(name: string): Promise<unknown> {
+    return this.getJson(K.workerStateKey(name));
+  }
+
   async getInline(dataId: string): Promise<Buffer | undefined> {
     return this.getRaw(K.inlineKey(dataId));
   }
@@ -552,6 +566,42 @@ export class LevelMetaStore implements MetaStore {
 
   listGarbage(limit: number): Promise<GarbageEntry[]> {
     return this.scanJson(K.ns('G'), limit);
+  }
+
+  async listEvents(target: string, afterSeq: number, limit: number): Promise<QueuedEvent[]> {
+    const ns = K.ns('E', target);
+    const from = afterSeq > 0 ? K.justAfter(K.eventKey(target, afterSeq)) : ns;
+    return (await this.scan(from, K.end(ns), limit)).map(([k, v]) => ({ target, seq: Number(text(k.subarray(ns.length))), record: parse<unknown>(v) }));
+  }
+
+  async lastEventSeq(): Promise<number> {
+    let last = 0;
+    for (const target of await this.eventTargets()) {
+      // Per target, the last key is its highest seq: one reverse seek.
+      const ns = K.ns('E', target);
+      const it = this.db.iterator({ gte: ns, lt: K.end(ns), reverse: true, limit: 1 });
+      try {
+        const [entry] = await it.nextv(1);
+        if (entry) last = Math.max(last, Number(text(entry[0].subarray(ns.length))));
+      } finally {
+        await it.close();
+      }
+    }
+    return last;
+  }
+
+  async eventTargets(): Promise<string[]> {
+    const targets: string[] = [];
+    const all = K.ns('E');
+    let from = all;
+    for (;;) {
+      const [entry] = await this.scan(from, K.end(all), 1);
+      if (!entry) return targets;
+      const rest = entry[0].subarray(all.length);
+      const name = text(rest.subarray(0, rest.indexOf(0)));
+      targets.push(name);
+      from = K.afterAllOf(K.key('E', name));
+    }
   }
 
   async listIam(kind: IamKind): Promise<Array<{ name: string; record: unknown }>> {

@@ -42,6 +42,50 @@ export interface BucketRecord {
   encryption?: BucketEncryption;
   /** Most bytes of object data the bucket may hold (every version counts); absent = no limit. */
   quota?: { maxBytes: number };
+  /** Lifecycle rules (PutBucketLifecycleConfiguration), in the order the client sent them. */
+  lifecycle?: LifecycleRule[];
+  /** Event notification rules (PutBucketNotificationConfiguration); absent = none. */
+  notification?: NotificationRule[];
+}
+
+/**
+ * One QueueConfiguration, TopicConfiguration or CloudFunctionConfiguration of a bucket's
+ * notification configuration: which events, under which key filter, go to which target.
+ */
+export interface NotificationRule {
+  kind: 'Queue' | 'Topic' | 'CloudFunction';
+  id: string;
+  /** The ARN as the client sent it (GetBucketNotificationConfiguration returns it). */
+  arn: string;
+  /** The configured target the ARN names (`arn:tessera:sqs::NAME:webhook` → NAME). */
+  target: string;
+  /** Event names as sent, with their s3: prefix (s3:ObjectCreated:*, s3:ObjectRemoved:Delete …). */
+  events: string[];
+  prefix?: string;
+  suffix?: string;
+}
+
+/**
+ * A lifecycle rule's filter as the client wrote it, so GetBucketLifecycleConfiguration answers
+ * in the same form: the legacy top-level <Prefix>, or a <Filter> holding one of Prefix, Tag,
+ * ObjectSizeGreaterThan, ObjectSizeLessThan, or And (several of them), or nothing.
+ */
+export interface LifecycleFilter {
+  form: 'legacy' | 'filter' | 'and';
+  prefix?: string;
+  tags?: Array<{ key: string; value: string }>;
+  sizeGreaterThan?: number;
+  sizeLessThan?: number;
+}
+
+export interface LifecycleRule {
+  id: string;
+  enabled: boolean;
+  filter: LifecycleFilter;
+  /** Current versions: after `days` days, or from `date` (ms, midnight UTC); or only expired delete markers. */
+  expiration?: { days?: number; date?: number; expiredObjectDeleteMarker?: boolean };
+  noncurrentExpiration?: { noncurrentDays: number; newerNoncurrentVersions?: number };
+  abortIncompleteDays?: number;
 }
 
 /**
@@ -59,7 +103,7 @@ export interface BucketEncryption {
 }
 
 /** Bucket settings that change as a whole and alone (see ObjectStore.updateBucket). */
-export type BucketSettings = Pick<BucketRecord, 'policy' | 'acl' | 'cors' | 'publicAccessBlock' | 'encryption' | 'quota'>;
+export type BucketSettings = Pick<BucketRecord, 'policy' | 'acl' | 'cors' | 'publicAccessBlock' | 'encryption' | 'quota' | 'notification' | 'lifecycle'>;
 
 /**
  * How a version's (or an upload's) data is encrypted (object/sse.ts). Its data key is kept
@@ -143,6 +187,12 @@ export interface ObjectVersion {
   storageClass?: string;
   /** Canned ACL of the version; absent = private. */
   acl?: CannedAcl;
+  /**
+   * When a noncurrent version became noncurrent (ms), kept only once its successor is gone (a
+   * delete by version id, a suspended bucket's null version replaced); otherwise that time is
+   * the successor's lastModified. Lifecycle's NoncurrentDays count from it.
+   */
+  noncurrentSince?: number;
   /** Set on objects made by CompleteMultipartUpload, so a retried Complete finds its result. */
   uploadId?: string;
   /** Server-side encryption of the data; absent = stored in clear. */
@@ -198,7 +248,19 @@ export type MetaOp =
   /** Identity records (users, access keys, policies): small JSON documents by kind and name. */
   | { type: 'putIam'; kind: IamKind; name: string; record: unknown }
   | { type: 'delIam'; kind: IamKind; name: string }
-  | { type: 'delGarbage'; id: string };
+  /** The progress record of a background worker (the lifecycle pass's cursor); null removes it. */
+  | { type: 'putWorkerState'; name: string; state: unknown }
+  | { type: 'delGarbage'; id: string }
+  /** An event notification waiting for delivery to `target`, in `seq` order (object/events.ts). */
+  | { type: 'putEvent'; target: string; seq: number; record: unknown }
+  | { type: 'delEvent'; target: string; seq: number };
+
+/** A queued event notification as listEvents returns it. */
+export interface QueuedEvent {
+  target: string;
+  seq: number;
+  record: unknown;
+}
 
 export interface ListCurrentOptions {
   prefix?: string;
@@ -279,6 +341,14 @@ export interface MetaStore {
   getVersion(bucket: string, key: string, versionId: string): Promise<ObjectVersion | undefined>;
   /** Newest version record of the key (may be a delete marker). */
   getLatestVersion(bucket: string, key: string): Promise<ObjectVersion | undefined>;
+  /**
+   * Versions of a bucket in key order (newest first within a key), strictly after a position:
+   * after one version's place (`sortKey`) or after every version of `key`. The position need
+   * not exist any more, so a walk that deletes what it passed resumes where it was.
+   */
+  scanVersions(bucket: string, after: { key: string; sortKey?: string } | undefined, limit: number): Promise<ObjectVersion[]>;
+  /** A background worker's progress record (see putWorkerState). */
+  getWorkerState(name: string): Promise<unknown>;
   /** Every version of one key, newest first (bounded by the caller's limit). */
   listKeyVersions(bucket: string, key: string, limit: number): Promise<ObjectVersion[]>;
   getInline(dataId: string): Promise<Buffer | undefined>;
@@ -295,6 +365,12 @@ export interface MetaStore {
   listParts(uploadId: string, partNumberMarker: number, maxParts: number): Promise<UploadPart[]>;
 
   listGarbage(limit: number): Promise<GarbageEntry[]>;
+  /** Queued events of one target with seq > afterSeq, in seq order, at most `limit`. */
+  listEvents(target: string, afterSeq: number, limit: number): Promise<QueuedEvent[]>;
+  /** The highest seq queued for any target (0: none), so new events number after it. */
+  lastEventSeq(): Promise<number>;
+  /** Every target that has queued events (one seek per target). */
+  eventTargets(): Promise<string[]>;
   /** Every identity record of one kind, by name. */
   listIam(kind: IamKind): Promise<Array<{ name: string; record: unknown }>>;
 }

@@ -8,6 +8,7 @@ import { writeQuorum } from '../erasure/quorum.js';
 import { metaWriteQuorum } from '../meta/journal/quorum-journal.js';
 import type { MetaIndex } from './meta-index.js';
 import { openMetaIndex } from './meta-open.js';
+import { LifecycleWorker, type LifecycleOptions } from './lifecycle-worker.js';
 import { recoverTemporaryFiles, type RecoveryReport } from './recovery.js';
 import { Upkeep } from './scanner.js';
 import { ObjectStore } from './store.js';
@@ -43,6 +44,8 @@ export interface EngineOptions {
   diskReserve?: DiskReserve;
   /** How long a free-space reading is trusted (ms; default 1000). */
   spaceCacheMs?: number;
+  /** The lifecycle worker's clock and pace (lifecycle.day_seconds, lifecycle.objects_per_second). */
+  lifecycle?: LifecycleOptions;
 }
 
 export interface DiskUsage {
@@ -61,6 +64,8 @@ export interface Engine {
   /** Per-disk health and space, for metrics and the admin CLI. */
   usage(): Promise<DiskUsage[]>;
   upkeep: Upkeep;
+  /** Acts on buckets' lifecycle rules in the background. */
+  lifecycle: LifecycleWorker;
   deploymentId: string;
   recovery: RecoveryReport;
   replacedDisks: number[];
@@ -123,12 +128,16 @@ export async function openEngine(o: EngineOptions): Promise<Engine> {
     log: o.log,
   });
   upkeep.start();
+  const lifecycle = new LifecycleWorker(store, { log: o.log, ...o.lifecycle });
+  store.lifecycleClock = lifecycle.clock;
+  lifecycle.start();
   if (set.replaced.length > 0) metaIndex.needsCheckpoint = true;
   if (set.replaced.length > 0) upkeep.healAll(set.replaced).catch((e: Error) => o.log?.(`healing failed: ${e.message}`));
   return {
     store,
     metaIndex,
     upkeep,
+    lifecycle,
     deploymentId: set.deploymentId,
     recovery,
     replacedDisks: set.replaced,
@@ -147,6 +156,7 @@ export async function openEngine(o: EngineOptions): Promise<Engine> {
       );
     },
     async close() {
+      await lifecycle.stop();
       await upkeep.stop();
       await store.settle();
       await metaIndex.close();

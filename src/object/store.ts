@@ -20,10 +20,12 @@ import { copyReadLease, openDataStream, openDataStreamReady, READ_LEASE_BYTES, r
 import { HealQueue } from './heal-queue.js';
 import { HealStats } from './heal-stats.js';
 import { Multipart } from './multipart.js';
+import { lifecycleClock, type LifecycleClock } from './lifecycle-rules.js';
 import { openDecrypted, openDecryptedReady, SseKeyring, type SseRequest } from './sse.js';
 import { sealedSize, SealStream } from './sse-format.js';
 import { createChecksummer } from '../util/checksums.js';
 import { createHash } from 'node:crypto';
+import { Notifier, type Change } from './events.js';
 
 export const MAX_OBJECT_SIZE = 5 * 1024 ** 3;
 
@@ -85,9 +87,22 @@ export interface ReadOptions {
   versionId?: string;
 }
 
+export interface DeleteOptions extends ReadOptions {
+  /** Who deletes: a client (absent) or the lifecycle worker (events name the cause). */
+  cause?: 'lifecycle';
+  /**
+   * Checked under the key's lock, given the key's two newest versions (newest first): when it
+   * answers false nothing changes and the result says `skipped`. The lifecycle worker acts
+   * only if the key is still as it found it (a PUT that raced it is never expired).
+   */
+  onlyIf?: (newest: ObjectVersion[]) => boolean;
+}
+
 export interface DeleteResult {
   versionId?: string;
   deleteMarker: boolean;
+  /** The onlyIf check answered false: nothing was deleted. */
+  skipped?: boolean;
 }
 
 export class ObjectStore {
@@ -111,6 +126,10 @@ export class ObjectStore {
   readonly memory: MemoryBudget;
   readonly sse: SseKeyring;
   readonly space: SpaceGuard | undefined;
+  /** How long a lifecycle day lasts (lifecycle.day_seconds): x-amz-expiration and the worker agree on it. */
+  lifecycleClock: LifecycleClock = lifecycleClock(undefined);
+  /** Event notifications and the live event stream (object/events.ts). */
+  readonly events: Notifier;
   private readonly log: (msg: string) => void;
   private readonly background = new Set<Promise<unknown>>();
   /**
@@ -137,6 +156,7 @@ export class ObjectStore {
     this.heals = new HealQueue(this, this.log);
     this.multipart = new Multipart(this);
     this.sse = o.sse ?? new SseKeyring();
+    this.events = new Notifier(this.now);
   }
 
   /** Runs a task after the reply without losing track of it (close() waits for these). */
@@ -475,29 +495,48 @@ export class ObjectStore {
       if (v.uploadId === undefined) delete v.uploadId;
       if (v.sse === undefined) delete v.sse;
       const ops: MetaOp[] = [...extraOps, { type: 'putVersion', version: v }, { type: 'setCurrent', bucket, key, version: v }];
-      if (versionId === 'null') ops.push(...(await this.replaceNullOps(bucket, key)));
+      if (versionId === 'null') ops.push(...(await this.replaceNullOps(bucket, key, b.versioning === 'Suspended')));
+      const events = this.events.prepare(b, { kind: 'created', version: v });
+      ops.push(...events.ops);
       await this.meta.batch(ops);
+      events.committed();
       this.kickGarbage(ops);
       return v;
     });
   }
 
   /** Ops that retire the key's existing null version (its data goes to the garbage queue). */
-  private async replaceNullOps(bucket: string, key: string): Promise<MetaOp[]> {
+  private async replaceNullOps(bucket: string, key: string, versionsKept: boolean): Promise<MetaOp[]> {
     const old = await this.meta.getVersion(bucket, key, 'null');
     if (!old) return [];
     // putVersion of the new null version replaces the old record itself; only its data is queued.
-    return old.data ? [this.garbageOp([old.data])] : [];
+    const ops = old.data ? [this.garbageOp([old.data])] : [];
+    // In a suspended bucket older versions may stand behind the replaced null version.
+    if (versionsKept) ops.push(...(await this.successorGoneOps(old)));
+    return ops;
   }
 
-  async deleteObject(bucket: string, key: string, o: ReadOptions = {}): Promise<DeleteResult> {
+  /**
+   * The version just older than `gone` (its successor, about to be removed and not becoming
+   * current itself) keeps the time it became noncurrent, which was `gone`'s write time: after
+   * the removal its successor would say a later time (lifecycle's NoncurrentDays count from it).
+   */
+  private async successorGoneOps(gone: ObjectVersion): Promise<MetaOp[]> {
+    const older = (await this.meta.scanVersions(gone.bucket, { key: gone.key, sortKey: gone.sortKey }, 1))[0];
+    if (!older || older.key !== gone.key || older.noncurrentSince !== undefined) return [];
+    return [{ type: 'putVersion', version: { ...older, noncurrentSince: gone.lastModified } }];
+  }
+
+  async deleteObject(bucket: string, key: string, o: DeleteOptions = {}): Promise<DeleteResult> {
     await this.getBucket(bucket);
     if (o.versionId !== undefined && !isWellFormedVersionId(o.versionId)) throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'versionId', ArgumentValue: o.versionId });
     // A delete may add a delete marker: it must not land in a bucket being deleted.
     return this.bucketGate.around(bucket, () => this.locks.run(`${bucket}\0${key}`, async () => {
       const b = await this.getBucket(bucket);
+      if (o.onlyIf && !o.onlyIf(await this.meta.listKeyVersions(bucket, key, 2))) return { deleteMarker: false, skipped: true };
       const ops: MetaOp[] = [];
       let result: DeleteResult;
+      let change: Change;
       if (o.versionId !== undefined) {
         const v = await this.meta.getVersion(bucket, key, o.versionId);
         if (!v) return { versionId: o.versionId, deleteMarker: false };
@@ -506,16 +545,26 @@ export class ObjectStore {
         // If it was the newest version, the next one (if any) becomes current.
         const newest = await this.meta.listKeyVersions(bucket, key, 2);
         if (newest[0]?.sortKey === v.sortKey) {
-          const next = newest[1];
+          let next = newest[1];
+          if (next?.noncurrentSince !== undefined) {
+            // Current again: it is no longer noncurrent since any time.
+            next = { ...next };
+            delete next.noncurrentSince;
+            ops.push({ type: 'putVersion', version: next });
+          }
           ops.push({ type: 'setCurrent', bucket, key, version: next && !next.isDeleteMarker ? next : null });
+        } else {
+          ops.push(...(await this.successorGoneOps(v)));
         }
         result = { versionId: v.versionId, deleteMarker: v.isDeleteMarker };
+        change = { kind: 'removed', key, versionId: v.versionId };
       } else if (b.versioning === 'Unversioned') {
         const cur = await this.meta.getVersion(bucket, key, 'null');
         if (!cur) return { deleteMarker: false };
         ops.push({ type: 'delVersion', bucket, key, versionId: 'null' }, { type: 'setCurrent', bucket, key, version: null });
         if (cur.data) ops.push(this.garbageOp([cur.data]));
         result = { deleteMarker: false };
+        change = { kind: 'removed', key };
       } else {
         const sortKey = this.ids.versionSortKey();
         const marker: ObjectVersion = {
@@ -525,11 +574,15 @@ export class ObjectStore {
           lastModified: this.now(),
           size: 0, etag: '', headers: {}, userMeta: {},
         };
-        if (marker.versionId === 'null') ops.push(...(await this.replaceNullOps(bucket, key)));
+        if (marker.versionId === 'null') ops.push(...(await this.replaceNullOps(bucket, key, true)));
         ops.push({ type: 'putVersion', version: marker }, { type: 'setCurrent', bucket, key, version: null });
         result = { versionId: marker.versionId, deleteMarker: true };
+        change = { kind: 'marker', marker };
       }
+      const events = this.events.prepare(b, change, o.cause);
+      ops.push(...events.ops);
       await this.meta.batch(ops);
+      events.committed();
       this.kickGarbage(ops);
       return result;
     }));
@@ -548,7 +601,8 @@ export class ObjectStore {
     }
   }
 
-  private garbageOp(layouts: DataLayout[]): MetaOp {
+  /** A garbage-queue entry for data that the same batch makes unreachable (see garbage.ts). */
+  garbageOp(layouts: DataLayout[]): MetaOp {
     return { type: 'putGarbage', entry: { id: this.ids.versionSortKey() + this.ids.dataId().slice(0, 8), enqueued: this.now(), layouts } };
   }
 
@@ -557,7 +611,7 @@ export class ObjectStore {
     return this.rewriteVersion(bucket, key, versionId, (next) => {
       if (tags && Object.keys(tags).length > 0) next.tags = tags;
       else delete next.tags;
-    });
+    }, tags !== undefined);
   }
 
   /** Sets the canned ACL of one version. */
@@ -569,7 +623,7 @@ export class ObjectStore {
   }
 
   /** Changes a version's settings in place (same version id, same data). */
-  private async rewriteVersion(bucket: string, key: string, versionId: string | undefined, change: (next: ObjectVersion) => void): Promise<ObjectVersion> {
+  private async rewriteVersion(bucket: string, key: string, versionId: string | undefined, change: (next: ObjectVersion) => void, tagged?: boolean): Promise<ObjectVersion> {
     await this.getBucket(bucket);
     return this.locks.run(`${bucket}\0${key}`, async () => {
       const v = await this.resolve(bucket, key, { versionId });
@@ -579,7 +633,11 @@ export class ObjectStore {
       const ops: MetaOp[] = [{ type: 'putVersion', version: next }];
       const cur = await this.meta.getCurrent(bucket, key);
       if (cur && cur.sortKey === v.sortKey) ops.push({ type: 'setCurrent', bucket, key, version: next });
+      // Tagging changes are events (ObjectTagging:Put/Delete); ACL changes are not.
+      const events = tagged === undefined ? undefined : this.events.prepare(await this.getBucket(bucket), { kind: 'tagging', version: next, put: tagged });
+      if (events) ops.push(...events.ops);
       await this.meta.batch(ops);
+      events?.committed();
       return next;
     });
   }

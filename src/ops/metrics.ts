@@ -17,7 +17,9 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { DiskUsage } from '../object/engine.js';
 import type { HealStats } from '../object/heal-stats.js';
 import type { ScanStatus } from '../object/scanner.js';
+import { LIFECYCLE_ACTIONS, type LifecycleStats } from '../object/lifecycle-worker.js';
 import type { BucketRecord, BucketUsage } from '../meta/types.js';
+import type { NotifyStats } from '../object/events.js';
 import { readiness, type HealthSource } from './health.js';
 
 /** What the metrics read at scrape time; built by the server from its engine. */
@@ -33,6 +35,10 @@ export interface MetricsSource {
   bucketUsage(bucket: string): Promise<BucketUsage | undefined>;
   /** The LevelDB directory. */
   metaDir: string;
+  /** The lifecycle worker's counters. */
+  lifecycle?: LifecycleStats;
+  /** Event notification counters by target (absent: no series). */
+  notify?: NotifyStats;
 }
 
 /** Per-bucket series stop here: a scrape of a server with more buckets shows the first ones by name. */
@@ -79,6 +85,15 @@ export class ServerMetrics {
   private readonly buckets: Gauge;
   private readonly metaBytes: Gauge;
   private readonly scrapeSeconds: Gauge;
+  private readonly lifecycleExamined: Counter;
+  private lifecycleExaminedSeen = 0;
+  private readonly lifecycleActions: Counter<'action'>;
+  private readonly lifecycleActionsSeen: Record<string, number> = {};
+  private readonly lifecyclePasses: Counter;
+  private lifecyclePassesSeen = 0;
+  private readonly lifecycleRunning: Gauge;
+  private readonly lifecyclePassSeconds: Gauge;
+  private readonly lifecyclePassObjects: Gauge;
   private readonly connectionsOpen: Gauge;
   private readonly connectionsRefused: Counter;
   private connectionsRefusedSeen = 0;
@@ -119,12 +134,34 @@ export class ServerMetrics {
     this.scanPasses = new Counter({ name: 'tessera_scanner_passes_total', help: 'Scanner passes completed', registers });
     this.scanLastEnd = new Gauge({ name: 'tessera_scanner_last_pass_end_timestamp_seconds', help: 'When the last scanner pass ended (0: none yet)', registers });
 
+    this.lifecycleExamined = new Counter({ name: 'tessera_lifecycle_objects_examined_total', help: 'Object versions and multipart uploads the lifecycle worker examined', registers });
+    this.lifecycleActions = new Counter({ name: 'tessera_lifecycle_actions_total', help: 'Lifecycle actions taken, by kind (expire_current, expire_noncurrent, expire_delete_marker, abort_upload)', labelNames: ['action'], registers });
+    for (const a of LIFECYCLE_ACTIONS) this.lifecycleActions.inc({ action: a }, 0);
+    this.lifecyclePasses = new Counter({ name: 'tessera_lifecycle_passes_total', help: 'Lifecycle passes completed', registers });
+    this.lifecycleRunning = new Gauge({ name: 'tessera_lifecycle_running', help: '1 while a lifecycle pass is under way', registers });
+    this.lifecyclePassSeconds = new Gauge({ name: 'tessera_lifecycle_last_pass_duration_seconds', help: 'How long the last completed lifecycle pass took', registers });
+    this.lifecyclePassObjects = new Gauge({ name: 'tessera_lifecycle_last_pass_objects', help: 'Versions and uploads the last completed lifecycle pass examined', registers });
     this.buckets = new Gauge({ name: 'tessera_buckets', help: 'Buckets', registers });
     this.bucketObjects = new Gauge({ name: 'tessera_bucket_objects', help: 'Object versions stored in the bucket (every version; delete markers not counted)', labelNames: ['bucket'], registers });
     this.bucketBytes = new Gauge({ name: 'tessera_bucket_bytes', help: 'Object data bytes stored in the bucket (every version, before erasure coding)', labelNames: ['bucket'], registers });
     this.metaBytes = new Gauge({ name: 'tessera_metadata_store_bytes', help: 'Size of the metadata index (LevelDB directory)', registers });
     this.connectionsOpen = new Gauge({ name: 'tessera_http_connections_open', help: 'Client connections open now (all listeners)', registers });
     this.connectionsRefused = new Counter({ name: 'tessera_http_connections_refused_total', help: 'Connections refused at once with 503 SlowDown (or dropped before the TLS handshake) by max_connections / max_connections_per_ip', registers });
+    const notify = src.notify;
+    if (notify) {
+      // Read from the notifier's own counters at scrape time, like the heal counters.
+      const byTarget = (m: Map<string, number>) => function (this: Gauge<'target'>) {
+        this.reset();
+        for (const [target, n] of m) this.set({ target }, n);
+      };
+      new Gauge({ name: 'tessera_notify_events_queued', help: 'Event notifications waiting in the durable queue for delivery, by target', labelNames: ['target'], registers, collect: byTarget(notify.queued) });
+      const countByTarget = (m: Map<string, number>) => function (this: Counter<'target'>) {
+        this.reset();
+        for (const [target, n] of m) this.inc({ target }, n);
+      };
+      new Counter({ name: 'tessera_notify_events_sent_total', help: 'Event notifications delivered (acknowledged by the target) since the server started, by target', labelNames: ['target'], registers, collect: countByTarget(notify.sent) });
+      new Counter({ name: 'tessera_notify_events_failed_total', help: 'Failed delivery attempts (each retry counts) since the server started, by target', labelNames: ['target'], registers, collect: countByTarget(notify.failed) });
+    }
     this.scrapeSeconds = new Gauge({ name: 'tessera_metrics_scrape_duration_seconds', help: 'Time the previous scrape took to read the server state', registers });
   }
 
@@ -190,6 +227,22 @@ export class ServerMetrics {
     if (scan.passes > this.scanPassesSeen) this.scanPasses.inc(scan.passes - this.scanPassesSeen);
     this.scanPassesSeen = scan.passes;
     this.scanLastEnd.set(scan.lastPassEnd === undefined ? 0 : scan.lastPassEnd / 1000);
+
+    const lc = src.lifecycle;
+    if (lc) {
+      if (lc.examined > this.lifecycleExaminedSeen) this.lifecycleExamined.inc(lc.examined - this.lifecycleExaminedSeen);
+      this.lifecycleExaminedSeen = lc.examined;
+      for (const a of LIFECYCLE_ACTIONS) {
+        const seen = this.lifecycleActionsSeen[a] ?? 0;
+        if (lc.actions[a] > seen) this.lifecycleActions.inc({ action: a }, lc.actions[a] - seen);
+        this.lifecycleActionsSeen[a] = lc.actions[a];
+      }
+      if (lc.passes > this.lifecyclePassesSeen) this.lifecyclePasses.inc(lc.passes - this.lifecyclePassesSeen);
+      this.lifecyclePassesSeen = lc.passes;
+      this.lifecycleRunning.set(lc.running ? 1 : 0);
+      this.lifecyclePassSeconds.set(lc.lastPassSeconds ?? 0);
+      this.lifecyclePassObjects.set(lc.lastPassExamined ?? 0);
+    }
 
     this.buckets.set(bucketList.length);
     this.bucketObjects.reset();

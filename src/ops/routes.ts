@@ -20,6 +20,7 @@ import { operationOf } from '../s3/dispatch.js';
 import type { S3Ctx } from '../s3/context.js';
 import { readiness, type HealthSource } from './health.js';
 import type { ServerMetrics } from './metrics.js';
+import { replyStatus } from './reply-status.js';
 
 export const HEALTH_LIVE_PATH = '/health/live';
 export const HEALTH_READY_PATH = '/health/ready';
@@ -114,7 +115,7 @@ function accountRequest(ctx: S3Ctx, metrics: ServerMetrics, adminPrefix: string)
     const operation = t && !t.virtualHost && t.rawPath.startsWith(adminPrefix) ? 'Admin' : operationOf(ctx);
     metrics.requestFinished({
       operation,
-      status: res.statusCode,
+      status: replyStatus(res),
       seconds: Number(process.hrtime.bigint() - started) / 1e9,
       bytesIn: io.in,
       bytesOut: io.out,

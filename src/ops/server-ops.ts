@@ -25,6 +25,8 @@ export function serverOps(engine: Engine, o: { scannerBytesPerSecond: number; me
     listBuckets: () => store.meta.listBuckets(),
     bucketUsage: (b) => store.meta.getUsage(b),
     metaDir: meta.dir,
+    lifecycle: engine.lifecycle.stats,
+    notify: store.events.stats,
   });
   return { health, metrics, ...(o.metricsToken !== undefined ? { metricsToken: o.metricsToken } : {}) };
 }

@@ -6,6 +6,7 @@ import { S3Error } from '../errors.js';
 import type { ObjectVersion } from '../meta/types.js';
 import { evaluateConditions } from './conditions.js';
 import { type S3Ctx, type S3Deps, bucketOf, keyOf, sendXml } from './context.js';
+import { setExpirationHeader } from './lifecycle.js';
 import { header, storedHeaders, userMetadata } from './headers.js';
 import { declaredChecksum, refuseUnsupported, storageClass, taggingHeader } from './object-input.js';
 import { copyObjectResultXml } from './xml.js';
@@ -86,5 +87,6 @@ export async function copyObject(deps: S3Deps, ctx: S3Ctx): Promise<void> {
   if (srcBucket.versioning !== 'Unversioned') ctx.set('x-amz-copy-source-version-id', v.versionId);
   if ((await deps.store.getBucket(bucket)).versioning !== 'Unversioned') ctx.set('x-amz-version-id', out.versionId);
   setSseHeaders(ctx, out.sse, encryption?.mode === 'C' ? encryption : undefined);
+  await setExpirationHeader(deps, ctx, out);
   sendXml(ctx, copyObjectResultXml(out.etag, out.lastModified, out.checksum));
 }

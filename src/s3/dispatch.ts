@@ -8,11 +8,13 @@ import * as buckets from './buckets.js';
 import * as encryption from './bucket-encryption.js';
 import { q, type S3Ctx, type S3Deps } from './context.js';
 import * as cors from './cors.js';
+import * as lifecycle from './lifecycle.js';
 import { deleteObjects } from './delete-objects.js';
 import { listObjectVersions, listObjectsV1, listObjectsV2 } from './listing.js';
 import * as objects from './objects.js';
 import { getObjectAttributes } from './object-attributes.js';
 import * as multipart from './multipart.js';
+import * as notification from './notification.js';
 import { postObject } from './post-object.js';
 
 export type Handler = (deps: S3Deps, ctx: S3Ctx) => Promise<void>;
@@ -84,6 +86,8 @@ const BUCKET_TABLE: Table = {
     acl: route(acl.getBucketAcl, 's3:GetBucketAcl', 'GetBucketAcl'),
     cors: route(cors.getBucketCors, 's3:GetBucketCORS', 'GetBucketCors'),
     encryption: route(encryption.getBucketEncryption, 's3:GetEncryptionConfiguration', 'GetBucketEncryption'),
+    lifecycle: route(lifecycle.getBucketLifecycle, 's3:GetLifecycleConfiguration', 'GetBucketLifecycleConfiguration'),
+    notification: route(notification.getBucketNotification, 's3:GetBucketNotification', 'GetBucketNotificationConfiguration'),
   },
   HEAD: { '': route(buckets.headBucket, 's3:ListBucket', 'HeadBucket') },
   PUT: {
@@ -95,6 +99,8 @@ const BUCKET_TABLE: Table = {
     acl: route(acl.putBucketAcl, 's3:PutBucketAcl', 'PutBucketAcl'),
     cors: route(cors.putBucketCors, 's3:PutBucketCORS', 'PutBucketCors'),
     encryption: route(encryption.putBucketEncryption, 's3:PutEncryptionConfiguration', 'PutBucketEncryption'),
+    lifecycle: route(lifecycle.putBucketLifecycle, 's3:PutLifecycleConfiguration', 'PutBucketLifecycleConfiguration'),
+    notification: route(notification.putBucketNotification, 's3:PutBucketNotification', 'PutBucketNotificationConfiguration'),
   },
   DELETE: {
     '': route(buckets.deleteBucket, 's3:DeleteBucket', 'DeleteBucket'),
@@ -104,6 +110,8 @@ const BUCKET_TABLE: Table = {
     cors: route(cors.deleteBucketCors, 's3:PutBucketCORS', 'DeleteBucketCors'),
     // AWS has no separate action for the delete: it needs s3:PutEncryptionConfiguration.
     encryption: route(encryption.deleteBucketEncryption, 's3:PutEncryptionConfiguration', 'DeleteBucketEncryption'),
+    // As for encryption, AWS has no separate action for the delete: s3:PutLifecycleConfiguration.
+    lifecycle: route(lifecycle.deleteBucketLifecycle, 's3:PutLifecycleConfiguration', 'DeleteBucketLifecycle'),
   },
   // POST to the bucket itself is an HTML form upload (POST Object); the handler checks the
   // form's signature and s3:PutObject itself.

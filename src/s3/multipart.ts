@@ -9,6 +9,7 @@ import type { ChecksumAlgorithm } from '../meta/types.js';
 import { pipeline, type Readable } from 'node:stream';
 import { MAX_PARTS } from '../object/multipart.js';
 import { type S3Ctx, type S3Deps, bucketOf, keyOf, parseIntParam, q, refuseDeclaredOver, sendXml } from './context.js';
+import { setAbortHeaders, setExpirationHeader } from './lifecycle.js';
 import { resolveCopySource } from './copy.js';
 import { copySourceCustomerKey, partSse, setSseHeaders, writeSse } from './sse-headers.js';
 import { header, storedHeaders, userMetadata } from './headers.js';
@@ -70,6 +71,7 @@ export async function createMultipartUpload(deps: S3Deps, ctx: S3Ctx): Promise<v
     ctx.set('x-amz-checksum-type', u.checksumType!);
   }
   setSseHeaders(ctx, u.sse, encryption?.mode === 'C' ? encryption : undefined);
+  await setAbortHeaders(deps, ctx, u);
   sendXml(ctx, initiateMultipartUploadXml(bucket, key, u.uploadId));
 }
 
@@ -171,6 +173,7 @@ export async function completeMultipartUpload(deps: S3Deps, ctx: S3Ctx): Promise
   const b = await deps.store.getBucket(bucket);
   if (b.versioning !== 'Unversioned') ctx.set('x-amz-version-id', v.versionId);
   setSseHeaders(ctx, v.sse, customer?.mode === 'C' ? customer : undefined);
+  await setExpirationHeader(deps, ctx, v);
   const host = ctx.req.headers.host ?? 'localhost';
   const location = ctx.state.target.virtualHost ? `http://${host}/${encodeURI(key)}` : `http://${host}/${bucket}/${encodeURI(key)}`;
   sendXml(ctx, completeMultipartUploadXml(location, bucket, key, v.etag, v.checksum));

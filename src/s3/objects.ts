@@ -7,6 +7,7 @@ import type { ObjectVersion } from '../meta/types.js';
 import type { ObjectStore } from '../object/store.js';
 import { evaluateConditions } from './conditions.js';
 import { type S3Ctx, type S3Deps, bucketOf, keyOf, q, readSmallBody, sendXml } from './context.js';
+import { setExpirationHeader } from './lifecycle.js';
 import { header, setObjectHeaders, storedHeaders, userMetadata } from './headers.js';
 import { contentMd5, declaredChecksum, refuseUnsupported, storageClass, taggingHeader } from './object-input.js';
 import { parseRange } from './range.js';
@@ -58,6 +59,7 @@ export async function putObject(deps: S3Deps, ctx: S3Ctx): Promise<void> {
   });
   ctx.set('ETag', `"${v.etag}"`);
   setSseHeaders(ctx, v.sse, encryption?.mode === 'C' ? encryption : undefined);
+  await setExpirationHeader(deps, ctx, v);
   if (await isVersioned(deps.store, bucket)) ctx.set('x-amz-version-id', v.versionId);
   if (v.checksum) {
     ctx.set(checksumHeaderName(v.checksum.algorithm), v.checksum.value);
@@ -148,6 +150,8 @@ export async function getOrHeadObject(deps: S3Deps, ctx: S3Ctx, isHead: boolean)
   }
   // A checksum describes the whole object: S3 returns it only when the whole object is sent.
   setObjectHeaders(ctx, v, { versioned, checksumMode: checksumMode && !partial, partsCount });
+  // S3 describes the current version's expiry; a request for a given version gets none.
+  if (q(ctx, 'versionId') === undefined) await setExpirationHeader(deps, ctx, v);
   setSseHeaders(ctx, v.sse, customerKey);
   evaluateConditions(v, {
     ifMatch: header(ctx, 'if-match'),

@@ -18,6 +18,7 @@ import type {
   CorsRule,
   ListedObject,
   MultipartUpload,
+  NotificationRule,
   ObjectVersion,
   PartLayout,
   StoredChecksum,
@@ -114,15 +115,15 @@ export function s3UrlEncode(s: string): string {
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
-function el(name: string, value: string | number | boolean): string {
+export function el(name: string, value: string | number | boolean): string {
   return `<${name}>${typeof value === 'string' ? escapeXml(value) : String(value)}</${name}>`;
 }
 
-function optEl(name: string, value: string | number | boolean | undefined): string {
+export function optEl(name: string, value: string | number | boolean | undefined): string {
   return value === undefined ? '' : el(name, value);
 }
 
-function doc(root: string, body: string): string {
+export function doc(root: string, body: string): string {
   return `${XML_DECLARATION}<${root} xmlns="${S3_XMLNS}">${body}</${root}>`;
 }
 
@@ -590,6 +591,24 @@ export function corsXml(rules: CorsRule[]): string {
     body += `<CORSRule>${rule}</CORSRule>`;
   }
   return doc('CORSConfiguration', body);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bucket notification
+
+/** GetBucketNotificationConfiguration: each rule under its kind's element; filter names as S3 writes them. */
+export function notificationXml(rules: NotificationRule[]): string {
+  let body = '';
+  for (const kind of ['Topic', 'Queue', 'CloudFunction'] as const) {
+    for (const r of rules.filter((x) => x.kind === kind)) {
+      let filter = '';
+      if (r.prefix !== undefined) filter += `<FilterRule>${el('Name', 'Prefix')}${el('Value', r.prefix)}</FilterRule>`;
+      if (r.suffix !== undefined) filter += `<FilterRule>${el('Name', 'Suffix')}${el('Value', r.suffix)}</FilterRule>`;
+      body += `<${kind}Configuration>${el('Id', r.id)}${el(kind, r.arn)}${r.events.map((e) => el('Event', e)).join('')}` +
+        (filter ? `<Filter><S3Key>${filter}</S3Key></Filter>` : '') + `</${kind}Configuration>`;
+    }
+  }
+  return doc('NotificationConfiguration', body);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -34,9 +34,9 @@ const ATTRS = '@@attrs';
  * in this form, which matters for a key like " "), otherwise an object with the text under TEXT
  * and each child name mapped to the array of its occurrences.
  */
-type XNode = string | { [name: string]: unknown };
+export type XNode = string | { [name: string]: unknown };
 
-function malformed(): S3Error {
+export function malformed(): S3Error {
   return new S3Error('MalformedXML');
 }
 
@@ -58,7 +58,7 @@ function toText(body: XmlBody): string {
  * prefixes are ignored; S3 does not require the namespace either). Returns undefined for an
  * empty (or whitespace-only) body so each operation can decide what an empty body means.
  */
-function parseRoot(body: XmlBody, rootName: string): XNode | undefined {
+export function parseRoot(body: XmlBody, rootName: string): XNode | undefined {
   const text = toText(body);
   if (text.trim() === '') return undefined;
   // sax does not expand entities declared in a DTD (and never fetches external ones), but no S3
@@ -121,14 +121,14 @@ function hasBadCharReference(text: string): boolean {
   return false;
 }
 
-function children(node: XNode, name: string): XNode[] {
+export function children(node: XNode, name: string): XNode[] {
   if (typeof node === 'string' || !Object.hasOwn(node, name)) return [];
   const v = node[name];
   return Array.isArray(v) ? (v as XNode[]) : [];
 }
 
 /** Text of an element that must hold only text. */
-function leafText(node: XNode): string {
+export function leafText(node: XNode): string {
   if (typeof node === 'string') return node;
   for (const k of Object.keys(node)) {
     if (k !== TEXT && k !== ATTRS) throw malformed(); // child elements where text belongs
@@ -138,20 +138,20 @@ function leafText(node: XNode): string {
 }
 
 /** The text of the single child `name`, undefined when absent; more than one is malformed. */
-function optionalText(node: XNode, name: string): string | undefined {
+export function optionalText(node: XNode, name: string): string | undefined {
   const c = children(node, name);
   if (c.length === 0) return undefined;
   if (c.length > 1) throw malformed();
   return leafText(c[0]!);
 }
 
-function requiredText(node: XNode, name: string): string {
+export function requiredText(node: XNode, name: string): string {
   const t = optionalText(node, name);
   if (t === undefined) throw malformed();
   return t;
 }
 
-function single(node: XNode, name: string): XNode | undefined {
+export function single(node: XNode, name: string): XNode | undefined {
   const c = children(node, name);
   if (c.length > 1) throw malformed();
   return c[0];
@@ -260,7 +260,7 @@ function invalidTag(message: string): S3Error {
 }
 
 /** Lengths are in Unicode characters, not UTF-16 units or bytes. */
-function charLength(s: string): number {
+export function charLength(s: string): number {
   let n = 0;
   for (const _ of s) n++;
   return n;
@@ -471,6 +471,59 @@ function validateCorsRule(rule: CorsRule): void {
 
 function wildcards(s: string): number {
   return s.split('*').length - 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// PutBucketNotificationConfiguration
+
+/** One destination configuration as sent; ARNs and overlaps are checked by s3/notification.ts. */
+export interface RequestedNotificationRule {
+  kind: 'Queue' | 'Topic' | 'CloudFunction';
+  id?: string;
+  arn: string;
+  events: string[];
+  prefix?: string;
+  suffix?: string;
+}
+
+const NOTIFICATION_KINDS = ['Queue', 'Topic', 'CloudFunction'] as const;
+
+/**
+ * The rules of a NotificationConfiguration ([] for an empty one, which removes the
+ * configuration). Filter rule names are case-insensitive (prefix, Prefix), as S3 takes them.
+ */
+export async function parseNotificationConfiguration(body: XmlBody): Promise<RequestedNotificationRule[]> {
+  const root = parseRoot(body, 'NotificationConfiguration');
+  if (root === undefined) return [];
+  if (children(root, 'EventBridgeConfiguration').length > 0) {
+    throw new S3Error('NotImplemented', 'EventBridgeConfiguration is not supported by this server; use a QueueConfiguration with a configured target.');
+  }
+  const rules: RequestedNotificationRule[] = [];
+  for (const kind of NOTIFICATION_KINDS) {
+    for (const node of children(root, `${kind}Configuration`)) {
+      const arn = requiredText(node, kind).trim();
+      const events = allTexts(node, 'Event');
+      if (events.length === 0) throw malformed();
+      const rule: RequestedNotificationRule = { kind, arn, events };
+      const id = optionalText(node, 'Id');
+      if (id !== undefined && id !== '') rule.id = id;
+      const filter = single(node, 'Filter');
+      const s3Key = filter === undefined ? undefined : single(filter, 'S3Key');
+      for (const f of s3Key === undefined ? [] : children(s3Key, 'FilterRule')) {
+        const name = requiredText(f, 'Name').trim();
+        const value = optionalText(f, 'Value') ?? '';
+        const which = name.toLowerCase();
+        if (which !== 'prefix' && which !== 'suffix') {
+          throw new S3Error('InvalidArgument', 'filter rule name must be either prefix or suffix', { ArgumentName: 'FilterRule.Name', ArgumentValue: name });
+        }
+        if (rule[which] !== undefined) throw new S3Error('InvalidArgument', `Cannot specify more than one ${which} rule in a filter.`, { ArgumentName: 'FilterRule.Name', ArgumentValue: name });
+        if (charLength(value) > 1024) throw new S3Error('InvalidArgument', 'The filter value is longer than 1024 characters.', { ArgumentName: 'FilterRule.Value', ArgumentValue: value });
+        rule[which] = value;
+      }
+      rules.push(rule);
+    }
+  }
+  return rules;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,3 +3,4 @@
 
 export * from './xml-build.js';
 export * from './xml-parse.js';
+export * from './xml-lifecycle.js';

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import https from 'node:https';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import aws4 from 'aws4';
@@ -18,6 +19,7 @@ import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { createLogger } from '../../src/ops/log.js';
 import { run, sdkClient } from '../helpers/clients.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { signRaw } from '../helpers/raw-sign.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const BUCKET = 'logbucket';
@@ -204,4 +206,41 @@ test('a secret passed to the logger by mistake is redacted; a failing sink never
   });
   for (let i = 0; i < 3; i++) throwing('error', 'still fine');
   assert.ok(true, 'no exception escaped');
+});
+
+test('an upload the client hangs up on halfway is logged and counted as 499 (client closed request), not as the 404 no one was sent', { timeout: 60_000 }, async () => {
+  const out: string[] = [];
+  const srv = await startTestServer({ log: createLogger('debug', (l) => out.push(l)) });
+  try {
+    const c = sdkClient(srv);
+    await c.send(new CreateBucketCommand({ Bucket: 'hangup' }));
+    c.destroy();
+    const t = { host: '127.0.0.1', port: srv.port, accessKeyId: srv.accessKeyId, secretAccessKey: srv.secretAccessKey, region: srv.config.region };
+    const headers = signRaw(t, { method: 'PUT', path: '/hangup/half', headers: { 'Content-Length': String(4 * 1024 * 1024) } });
+    const sock = net.connect(srv.port, '127.0.0.1');
+    sock.on('error', () => undefined);
+    sock.write('PUT /hangup/half HTTP/1.1\r\n' + Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('') + '\r\n');
+    sock.write(Buffer.alloc(256 * 1024, 1));
+    // Hang up once the server has received part of the body.
+    const deadline = Date.now() + 20_000;
+    const scrape = async () => (await fetch(`${srv.endpoint}/metrics`)).text();
+    while (!/tessera_http_requests_in_flight [1-9]/.test(await scrape())) {
+      assert.ok(Date.now() < deadline, 'the upload never started');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    sock.destroy();
+    let line: Record<string, unknown> | undefined;
+    while (!(line = out.map((l) => JSON.parse(l) as Record<string, unknown>).find((o) => o.msg === 'request' && o.key === 'half'))) {
+      assert.ok(Date.now() < deadline, 'no request line for the aborted upload');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(line.status, 499, JSON.stringify(line));
+    assert.equal(line.aborted, true);
+    assert.equal(line.level, 'info');
+    const metrics = await scrape();
+    assert.match(metrics, /tessera_http_requests_total\{operation="PutObject",status="499"\} 1/);
+    assert.doesNotMatch(metrics, /tessera_http_requests_total\{operation="PutObject",status="404"\}/);
+  } finally {
+    await srv.destroy();
+  }
 });

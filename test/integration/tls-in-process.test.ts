@@ -96,7 +96,7 @@ test('SSE-C on one server: accepted on its HTTPS endpoint, refused on the plain-
   }
 });
 
-test('a socket that never starts its TLS handshake is closed after the header timeout, plain HTTP on the HTTPS port at once', { timeout: 30_000 }, async () => {
+test('a socket that never starts its TLS handshake is closed after the header timeout; plain HTTP on the HTTPS port gets a plain 400 at once', { timeout: 30_000 }, async () => {
   const srv = await startTestServer({ tls: true, env: { TESSERA_HEADER_TIMEOUT: '1' } });
   try {
     const started = Date.now();
@@ -108,11 +108,23 @@ test('a socket that never starts its TLS handshake is closed after the header ti
       setTimeout(() => { sock.destroy(); reject(new Error('the silent socket was still open after 10 s')); }, 10_000);
     });
     assert.ok(closedAfter >= 900 && closedAfter < 5000, `closed after ${closedAfter} ms`);
-    // Plain HTTP on the HTTPS port: no TLS session to answer through, closed at once.
+    // Plain HTTP on the HTTPS port: answered at once in plain HTTP (S3 XML 400 saying so), not
+    // an empty reply, and closed.
     const t0 = Date.now();
-    const plain = await exchange({ host: '127.0.0.1', port: srv.port }, Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
-    assert.equal(plain.closedEarly, true);
+    const plain = await exchange({ host: '127.0.0.1', port: srv.port }, Buffer.from('GET /b/k HTTP/1.1\r\nHost: x\r\n\r\n'));
+    assert.equal(plain.closedEarly, false);
+    assert.equal(plain.status, 400);
+    assert.equal(plain.headers['connection'], 'close');
+    assert.equal(s3ErrorOf(plain.body)?.code, 'BadRequest');
+    assert.match(plain.body.toString(), /plain HTTP request was sent to the HTTPS port/);
     assert.ok(Date.now() - t0 < 900, `plain HTTP on the HTTPS port held ${Date.now() - t0} ms`);
+    // A TLS client that fails its handshake otherwise (TLS 1.1) is still just closed.
+    const old = await new Promise<string>((resolve) => {
+      const sock = tls.connect({ host: '127.0.0.1', port: srv.port, maxVersion: 'TLSv1.1', minVersion: 'TLSv1', rejectUnauthorized: false });
+      sock.once('secureConnect', () => { sock.destroy(); resolve('connected'); });
+      sock.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    });
+    assert.notEqual(old, 'connected');
     // A real client in the meantime is unaffected.
     const s3 = sdkClient(srv);
     await s3.send(new CreateBucketCommand({ Bucket: 'after' }));
