@@ -112,6 +112,8 @@ export interface Limits {
   keepAliveTimeoutSeconds: number;
   /** Seconds without a byte of request body before the request is aborted. */
   bodyIdleTimeoutSeconds: number;
+  /** Bytes per second a request body must average over each body_idle_timeout window; 0 = no floor. */
+  bodyMinRate: number;
   /** Requests per second per access key (anonymous requests share one bucket per client address). */
   requestsPerSecondPerKey: number;
   /** Requests in flight per access key. */
@@ -163,6 +165,7 @@ export const DEFAULTS = {
     headerTimeoutSeconds: 30,
     keepAliveTimeoutSeconds: 5,
     bodyIdleTimeoutSeconds: 60,
+    bodyMinRate: 1024,
     requestsPerSecondPerKey: 0,
     concurrentRequestsPerKey: 0,
     uploadBytesPerSecond: 0,
@@ -211,6 +214,7 @@ export const CONFIG_KEYS = {
   'limits.header_timeout': 'TESSERA_HEADER_TIMEOUT',
   'limits.keep_alive_timeout': 'TESSERA_KEEP_ALIVE_TIMEOUT',
   'limits.body_idle_timeout': 'TESSERA_BODY_IDLE_TIMEOUT',
+  'limits.body_min_rate': 'TESSERA_BODY_MIN_RATE',
   'limits.requests_per_second_per_key': 'TESSERA_REQUESTS_PER_SECOND_PER_KEY',
   'limits.concurrent_requests_per_key': 'TESSERA_CONCURRENT_REQUESTS_PER_KEY',
   'limits.upload_bytes_per_second': 'TESSERA_UPLOAD_BYTES_PER_SECOND',
@@ -424,6 +428,7 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> 
     headerTimeoutSeconds: seconds('limits.header_timeout', D.headerTimeoutSeconds, 1),
     keepAliveTimeoutSeconds: seconds('limits.keep_alive_timeout', D.keepAliveTimeoutSeconds, 1),
     bodyIdleTimeoutSeconds: seconds('limits.body_idle_timeout', D.bodyIdleTimeoutSeconds, 1),
+    bodyMinRate: get('limits.body_min_rate', parseSize, () => D.bodyMinRate),
     requestsPerSecondPerKey: get('limits.requests_per_second_per_key', parseWholeNumber, () => D.requestsPerSecondPerKey),
     concurrentRequestsPerKey: get('limits.concurrent_requests_per_key', parseWholeNumber, () => D.concurrentRequestsPerKey),
     uploadBytesPerSecond: get('limits.upload_bytes_per_second', parseSize, () => D.uploadBytesPerSecond),

@@ -79,7 +79,7 @@ export function createApp(o: AppOptions): Koa<S3State> {
   };
   const limits = o.limits ?? DEFAULTS.limits;
   const keyLimits = new KeyLimits(limits);
-  const bodyIdleMs = limits.bodyIdleTimeoutSeconds * 1000;
+  const bodyGuard = { idleMs: limits.bodyIdleTimeoutSeconds * 1000, minRate: limits.bodyMinRate, underPressure: () => o.store.memory.waiting > 0 };
 
   const accessRequest = (ctx: S3Ctx, action: string, bucket?: string, key?: string, versionId?: string, extra: AccessExtra = {}): AccessRequest => {
     const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
@@ -143,8 +143,8 @@ export function createApp(o: AppOptions): Koa<S3State> {
     ctx.set('Server', 'Tessera');
     const url = ctx.req.url ?? '/';
     const guard = hasBody(ctx.req)
-      ? guardBody(ctx.req, ctx.res, bodyIdleMs, (err) => {
-          log('info', 'request body idle: aborted', { requestId, seconds: limits.bodyIdleTimeoutSeconds });
+      ? guardBody(ctx.req, ctx.res, bodyGuard, (err, why) => {
+          log('info', why === 'idle' ? 'request body idle: aborted' : 'request body too slow: aborted', { requestId, why, seconds: limits.bodyIdleTimeoutSeconds, minRate: limits.bodyMinRate });
           replyNow(ctx as S3Ctx, err);
         })
       : undefined;

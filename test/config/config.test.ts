@@ -201,6 +201,7 @@ describe('config file and environment', () => {
         'limits:',
         '  max_connections: 500',
         '  body_idle_timeout: 20',
+        '  body_min_rate: 2KiB',
         '  upload_bytes_per_second: 1MiB',
         '  memory_budget: 64MiB',
         'disk_reserve: 1GiB',
@@ -214,13 +215,15 @@ describe('config file and environment', () => {
     assert.deepEqual(c.sse, { masterKeyFile: path.join(cwd, 'etc', 'master.key') });
     assert.equal(c.limits.maxConnections, 500);
     assert.equal(c.limits.bodyIdleTimeoutSeconds, 20);
+    assert.equal(c.limits.bodyMinRate, 2048);
     assert.equal(c.limits.uploadBytesPerSecond, MiB);
     assert.equal(c.limits.memoryBudget, 64 * MiB);
     assert.equal(c.limits.headerTimeoutSeconds, 30, 'keys left out of a section keep their defaults');
     assert.deepEqual(c.diskReserve, { bytes: 1024 * MiB });
     assert.equal(c.printSecret, false);
-    const env = await load(cwd, { TESSERA_BODY_IDLE_TIMEOUT: '7', TESSERA_TLS_CERT: 'other.pem', TESSERA_DISK_RESERVE: '5%', TESSERA_PRINT_SECRET: 'yes' }, ['--config', file]);
+    const env = await load(cwd, { TESSERA_BODY_IDLE_TIMEOUT: '7', TESSERA_BODY_MIN_RATE: '0', TESSERA_TLS_CERT: 'other.pem', TESSERA_DISK_RESERVE: '5%', TESSERA_PRINT_SECRET: 'yes' }, ['--config', file]);
     assert.equal(env.limits.bodyIdleTimeoutSeconds, 7);
+    assert.equal(env.limits.bodyMinRate, 0, '0 turns the floor off');
     assert.equal(env.limits.maxConnections, 500);
     assert.equal(env.tls?.certFile, path.join(cwd, 'other.pem'), 'a relative path from the environment is relative to the current directory');
     assert.deepEqual(env.diskReserve, { percent: 5 });

@@ -251,8 +251,8 @@ test('a stalled PUT is aborted after the body idle timeout: 400 RequestTimeout, 
   }
 });
 
-test('a slow but steady body is not taken for a stalled one', T, async () => {
-  const s = await startTestServer({ env: { TESSERA_BODY_IDLE_TIMEOUT: '1' } });
+test('a slow but steady body (above body_min_rate) is not taken for a stalled one', T, async () => {
+  const s = await startTestServer({ env: { TESSERA_BODY_IDLE_TIMEOUT: '1', TESSERA_BODY_MIN_RATE: '256' } });
   try {
     const s3 = sdkClient(s);
     await s3.send(new CreateBucketCommand({ Bucket: 'slow' }));
@@ -268,6 +268,113 @@ test('a slow but steady body is not taken for a stalled one', T, async () => {
     put.socket.destroy();
     const head = await s3.send(new HeadObjectCommand({ Bucket: 'slow', Key: 'k' }));
     assert.equal(head.ContentLength, 3 * 1024);
+  } finally {
+    await s.destroy();
+  }
+});
+
+/** Writes `piece` to the socket every `everyMs` until stopped (or the socket closes). */
+function trickle(socket: net.Socket, piece: Buffer, everyMs: number): () => void {
+  const timer = setInterval(() => {
+    if (socket.destroyed) return clearInterval(timer);
+    socket.write(piece);
+  }, everyMs);
+  socket.once('close', () => clearInterval(timer));
+  return () => clearInterval(timer);
+}
+
+async function noTmpFilesSoon(s: TestServer): Promise<string[]> {
+  let left = await tmpFiles(s);
+  for (let i = 0; i < 60 && left.length > 0; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    left = await tmpFiles(s);
+  }
+  return left;
+}
+
+test('a trickle below body_min_rate is aborted after one window: 400 RequestTimeout, no temp file, nothing stored', T, async () => {
+  // 512 bytes every 500 ms is 1 KiB/s: never idle, but under a floor of 4 KiB/s.
+  const s = await startTestServer({ env: { TESSERA_BODY_IDLE_TIMEOUT: '2', TESSERA_BODY_MIN_RATE: '4KiB' } });
+  try {
+    const s3 = sdkClient(s);
+    await s3.send(new CreateBucketCommand({ Bucket: 'trickle' }));
+    const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket: 'trickle', Key: 'k' }));
+    const piece = Buffer.alloc(512, 't');
+    const put = stalledPut(url, 10 * 1024 * 1024, piece);
+    const stop = trickle(put.socket, piece, 500);
+    const r = await put.reply;
+    stop();
+    const waited = r.at - put.sentAt();
+    assert.match(r.text, /^HTTP\/1.1 400 /);
+    assert.match(r.text, /<Code>RequestTimeout<\/Code>/);
+    assert.ok(waited >= 1800 && waited < 4500, `aborted after ${waited} ms`);
+    assert.deepEqual(await noTmpFilesSoon(s), []);
+    await assert.rejects(s3.send(new HeadObjectCommand({ Bucket: 'trickle', Key: 'k' })), (e: Error) => e.name === 'NotFound');
+  } finally {
+    await s.destroy();
+  }
+});
+
+test('trickling uploads that hold the whole memory budget are cut once others wait for memory; the waiting PUT then succeeds', { timeout: 90_000 }, async () => {
+  // A 16 MiB budget; each trickle declares 100 MiB, so it leases a stripe and a parity set
+  // (4 MiB with 2+2 disks and 1 MiB blocks) before its first byte. 2 KiB/s is above the
+  // body_min_rate set here, so without memory pressure they are left alone.
+  const s = await startTestServer({ env: { TESSERA_MEMORY_BUDGET: '16MiB', TESSERA_BODY_MIN_RATE: '512' } });
+  const trickles: ReturnType<typeof stalledPut>[] = [];
+  try {
+    const s3 = sdkClient(s);
+    await s3.send(new CreateBucketCommand({ Bucket: 'budget' }));
+    const budget = s.started.engine.store.memory;
+    const piece = Buffer.alloc(1024, 'b');
+    for (let i = 0; i < 6; i++) {
+      const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket: 'budget', Key: `trickle-${i}` }));
+      const put = stalledPut(url, 100 * 1024 * 1024, piece);
+      trickle(put.socket, piece, 500);
+      trickles.push(put);
+    }
+    assert.ok(await until(() => budget.inUse >= budget.limit - 4 * 1024 * 1024 && budget.waiting > 0, 10_000), `budget ${budget.inUse} of ${budget.limit}, ${budget.waiting} waiting`);
+    // No pressure from outside yet beyond the trickles themselves: they cut each other only
+    // once some of them wait. Give the floor time to act, then a normal upload must get through.
+    const body = Buffer.alloc(3 * 1024 * 1024, 'n');
+    const t0 = Date.now();
+    await s3.send(new PutObjectCommand({ Bucket: 'budget', Key: 'normal', Body: body }));
+    const took = Date.now() - t0;
+    assert.ok(took < 20_000, `the normal PUT took ${took} ms`);
+    const got = await s3.send(new GetObjectCommand({ Bucket: 'budget', Key: 'normal' }));
+    assert.equal(Buffer.from(await got.Body!.transformToByteArray()).equals(body), true);
+    // The trickles that held the budget were told why, in S3 XML.
+    const replies = await Promise.all(trickles.map((t) => Promise.race([t.reply, new Promise<undefined>((r) => setTimeout(r, 10_000))])));
+    const cut = replies.filter((r) => r !== undefined && /<Code>RequestTimeout<\/Code>/.test(r.text));
+    assert.ok(cut.length >= 2, `${cut.length} trickles cut: ${replies.map((r) => r?.text.split('\r\n')[0]).join(' | ')}`);
+    for (const t of trickles) t.socket.destroy();
+    assert.ok(await until(() => budget.inUse === 0, 5000), `budget back to 0 (${budget.inUse})`);
+    assert.deepEqual(await noTmpFilesSoon(s), []);
+    const list = await s3.send(new ListObjectsV2Command({ Bucket: 'budget' }));
+    assert.deepEqual(list.Contents?.map((c) => c.Key), ['normal']);
+  } finally {
+    for (const t of trickles) t.socket.destroy();
+    await s.destroy();
+  }
+});
+
+test('without memory pressure a trickle above body_min_rate keeps going', T, async () => {
+  const s = await startTestServer({ env: { TESSERA_BODY_IDLE_TIMEOUT: '1', TESSERA_BODY_MIN_RATE: '512' } });
+  try {
+    const s3 = sdkClient(s);
+    await s3.send(new CreateBucketCommand({ Bucket: 'steady' }));
+    const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket: 'steady', Key: 'k' }));
+    const piece = Buffer.alloc(1024, 's');
+    // 1 KiB every 250 ms (4 KiB/s) for 7 s: longer than the 5 s pressure window, never cut.
+    const put = stalledPut(url, 28 * 1024, piece);
+    for (let i = 1; i < 28; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      put.socket.write(piece);
+    }
+    const r = await put.reply;
+    assert.match(r.text, /^HTTP\/1.1 200 /);
+    put.socket.destroy();
+    const head = await s3.send(new HeadObjectCommand({ Bucket: 'steady', Key: 'k' }));
+    assert.equal(head.ContentLength, 28 * 1024);
   } finally {
     await s.destroy();
   }
