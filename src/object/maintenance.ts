@@ -82,7 +82,12 @@ export interface JobStatus {
 
 const MAX_DAMAGE = 1000;
 const MAX_ERRORS_KEPT = 20;
-/** Pacing when the configured scanner rate is 0 (scanner off) and the admin gave none. */
+/**
+ * Pacing of a heal the admin gave no rate for, and of the heal the server starts for a blank
+ * disk: at least this, or the scanner rate if that is higher. A heal restores redundancy that is
+ * missing now, so it must not crawl at the background scanner's pace (8 MiB/s would take days
+ * over a replaced 1 TB disk). Also a scan's pacing when the scanner is off.
+ */
 export const DEFAULT_JOB_BYTES_PER_SECOND = 64 * 1024 * 1024;
 
 export class JobRunningError extends Error {
@@ -133,7 +138,7 @@ class Job {
 }
 
 export interface MaintenanceOptions {
-  /** Default read rate of a job (the configured scanner rate); 0: DEFAULT_JOB_BYTES_PER_SECOND. */
+  /** Default read rate of a scan (the configured scanner rate; 0: DEFAULT_JOB_BYTES_PER_SECOND); heals take at least that. */
   bytesPerSecond: number;
   log?: (msg: string) => void;
   /** Disks that were blank or away and still need a whole heal (shared with metrics and health). */
@@ -182,7 +187,8 @@ export class MaintenanceJobs {
   async start(kind: JobKind, scope: JobScope = {}, auto = false): Promise<JobStatus> {
     if (this.stopped) throw new Error('the server is shutting down');
     if (this.current) throw new JobRunningError(this.snapshot(this.current));
-    const rate = scope.bytesPerSecond ?? (this.o.bytesPerSecond > 0 ? this.o.bytesPerSecond : DEFAULT_JOB_BYTES_PER_SECOND);
+    const configured = this.o.bytesPerSecond > 0 ? this.o.bytesPerSecond : DEFAULT_JOB_BYTES_PER_SECOND;
+    const rate = scope.bytesPerSecond ?? (kind === 'heal' ? Math.max(configured, DEFAULT_JOB_BYTES_PER_SECOND) : configured);
     const job = new Job(kind, scope, auto, rate, Date.now());
     this.current = job;
     try {

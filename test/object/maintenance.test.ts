@@ -12,7 +12,7 @@ import { JobRunningError } from '../../src/object/maintenance.js';
 import { patternBuffer } from '../helpers/data.js';
 import type { ShardLayout } from '../../src/meta/types.js';
 
-async function withEngine(memoryBudget: number, fn: (e: Engine) => Promise<void>): Promise<void> {
+async function withEngine(memoryBudget: number, fn: (e: Engine) => Promise<void>, scannerBytesPerSecond = 0): Promise<void> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'tessera-jobs-'));
   const e = await openEngine({
     disks: [1, 2, 3, 4].map((i) => path.join(root, `disk${i}`)),
@@ -20,7 +20,9 @@ async function withEngine(memoryBudget: number, fn: (e: Engine) => Promise<void>
     parity: 2,
     blockSize: 64 * 1024,
     inlineThreshold: 1024,
-    scannerBytesPerSecond: 0,
+    scannerBytesPerSecond,
+    // The background pass must not start during these tests.
+    scannerStartDelayMs: 600_000,
     diskCheckIntervalMs: 60_000,
     memoryBudget,
   });
@@ -87,4 +89,35 @@ test('a heal waits for its buffers from the memory budget; a second job is refus
     assert.ok(e.store.memory.highWater <= 1024 * 1024 + 1, 'the heal stayed within the budget');
     assert.equal(e.store.memory.inUse, 0);
   });
+});
+
+test('pacing: a heal reads at 64 MiB/s at least (the scanner rate when higher), a scan at the scanner rate, an admin rate wins', { timeout: 60_000 }, async () => {
+  const MiB = 1024 * 1024;
+  await withEngine(64 * MiB, async (e) => {
+    await e.store.createBucket('b', 'us-east-1');
+    await put(e, 'k', 1000);
+    const jobs = e.upkeep.jobs;
+    const rateOf = async (kind: 'heal' | 'scan', scope = {}) => {
+      const s = await jobs.start(kind, scope);
+      await jobs.idle();
+      return s.bytesPerSecond;
+    };
+    assert.equal(await rateOf('scan'), 8 * MiB);
+    assert.equal(await rateOf('heal'), 64 * MiB);
+    assert.equal(await rateOf('heal', { bytesPerSecond: MiB }), MiB);
+    assert.equal(await rateOf('scan', { bytesPerSecond: 0 }), 0);
+  }, 8 * MiB);
+  await withEngine(64 * MiB, async (e) => {
+    await e.store.createBucket('b', 'us-east-1');
+    const jobs = e.upkeep.jobs;
+    assert.equal((await jobs.start('heal')).bytesPerSecond, 64 * MiB);
+    await jobs.idle();
+    assert.equal((await jobs.start('scan')).bytesPerSecond, 64 * MiB, 'scanner off: a scan is paced at 64 MiB/s');
+    await jobs.idle();
+  }, 0);
+  await withEngine(64 * MiB, async (e) => {
+    await e.store.createBucket('b', 'us-east-1');
+    assert.equal((await e.upkeep.jobs.start('heal')).bytesPerSecond, 200 * MiB, 'a scanner rate above 64 MiB/s paces heals too');
+    await e.upkeep.jobs.idle();
+  }, 200 * MiB);
 });
