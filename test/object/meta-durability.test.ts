@@ -470,7 +470,8 @@ describe('metadata durability (engine)', () => {
     await withRoot(async (root) => {
       let e = await openEngine(options(root, { diskCheckIntervalMs: 50 }));
       await writeFixture(e, 0);
-      await rm(path.join(root, 'disk4'), { recursive: true, force: true });
+      // The running engine may create a file in it meanwhile (ENOTEMPTY): rm retries then.
+      await rm(path.join(root, 'disk4'), { recursive: true, force: true, maxRetries: 10, retryDelay: 20 });
       await until(() => e.metaIndex.checkpoint !== undefined, 'a checkpoint after the wipe');
       const latest = await settledDump(e);
       const cp = e.metaIndex.checkpoint!.layout as ShardLayout;
