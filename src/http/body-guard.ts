@@ -47,6 +47,32 @@ export const PRESSURE_MIN_RATE = 16 * 1024;
 export const PRESSURE_WINDOW_MS = 5000;
 
 /**
+ * A rate floor over consecutive windows of `ms`: tooSlow() is true when the window that just
+ * closed brought less than `bytesPerSecond`. A stopped window starts at the next call.
+ */
+function rateWindow(ms: number, bytesPerSecond: number) {
+  let start: number | undefined;
+  let startRead = 0;
+  const restart = (now: number, read: number) => {
+    start = now;
+    startRead = read;
+  };
+  return {
+    restart,
+    stop: () => (start = undefined),
+    tooSlow(now: number, read: number): boolean {
+      if (start === undefined || now - start < ms) {
+        if (start === undefined) restart(now, read);
+        return false;
+      }
+      const slow = ((read - startRead) * 1000) / (now - start) < bytesPerSecond;
+      restart(now, read);
+      return slow;
+    },
+  };
+}
+
+/**
  * Watches `req` until its body is complete or the reply is done. The request is aborted with
  * RequestTimeout after `idleMs` without a byte, when the body averages less than `minRate`
  * bytes per second over a window of `idleMs`, or (under memory pressure) less than
@@ -61,11 +87,10 @@ export function guardBody(req: IncomingMessage, res: ServerResponse, o: BodyGuar
   const timeoutMs = o.idleMs;
   let seen = socket.bytesRead;
   let lastProgress = Date.now();
-  // The current rate windows: when each began and the byte count then.
-  let windowStart = lastProgress;
-  let windowRead = seen;
-  let pressureStart: number | undefined;
-  let pressureRead = 0;
+  // The two rate floors: the configured one, and the stricter one under memory pressure.
+  const floor = rateWindow(o.idleMs, o.minRate);
+  const pressure = rateWindow(PRESSURE_WINDOW_MS, PRESSURE_MIN_RATE);
+  floor.restart(lastProgress, seen);
   let timedOut = false;
   // A client that asked for `100 Continue` sends nothing until it gets it, and it only goes out
   // once a handler starts reading (http/wire.ts): until then the silence is ours.
@@ -88,9 +113,6 @@ export function guardBody(req: IncomingMessage, res: ServerResponse, o: BodyGuar
       res.once('close', () => req.destroy(err));
     }
   };
-  /** Bytes per second since `start`, when `start` is at least `ms` ago; undefined before. */
-  const rateSince = (start: number, startRead: number, now: number, read: number, ms: number): number | undefined =>
-    now - start >= ms ? ((read - startRead) * 1000) / (now - start) : undefined;
   // Checked on a coarse period: exactness to the millisecond is not needed, and one timer
   // per request is cheap where resetting a timer on every chunk would not be.
   const timer = setInterval(() => {
@@ -100,36 +122,19 @@ export function guardBody(req: IncomingMessage, res: ServerResponse, o: BodyGuar
     const serverSlow = req.readableLength > 0 || (expectsContinue && !continued());
     if (serverSlow) {
       // The server is the one not reading: every clock starts again.
-      seen = windowRead = read;
-      lastProgress = windowStart = now;
-      pressureStart = undefined;
+      seen = read;
+      lastProgress = now;
+      floor.restart(now, read);
+      pressure.stop();
       return;
     }
     if (read !== seen) {
       seen = read;
       lastProgress = now;
     } else if (now - lastProgress >= timeoutMs) return fail('idle');
-    if (o.minRate > 0) {
-      const rate = rateSince(windowStart, windowRead, now, read, timeoutMs);
-      if (rate !== undefined) {
-        if (rate < o.minRate) return fail('slow');
-        windowStart = now;
-        windowRead = read;
-      }
-    }
-    if (o.underPressure?.()) {
-      if (pressureStart === undefined) {
-        pressureStart = now;
-        pressureRead = read;
-      } else {
-        const rate = rateSince(pressureStart, pressureRead, now, read, PRESSURE_WINDOW_MS);
-        if (rate !== undefined) {
-          if (rate < PRESSURE_MIN_RATE) return fail('slow under memory pressure');
-          pressureStart = now;
-          pressureRead = read;
-        }
-      }
-    } else pressureStart = undefined;
+    if (o.minRate > 0 && floor.tooSlow(now, read)) return fail('slow');
+    if (!o.underPressure?.()) pressure.stop();
+    else if (pressure.tooSlow(now, read)) return fail('slow under memory pressure');
   }, Math.max(50, Math.min(1000, Math.floor(timeoutMs / 4))));
   timer.unref();
   res.once('close', stop);

@@ -251,26 +251,31 @@ test('a stalled PUT is aborted after the body idle timeout: 400 RequestTimeout, 
   }
 });
 
-test('a slow but steady body (above body_min_rate) is not taken for a stalled one', T, async () => {
-  const s = await startTestServer({ env: { TESSERA_BODY_IDLE_TIMEOUT: '1', TESSERA_BODY_MIN_RATE: '256' } });
+/** A presigned PUT of `pieces` KiB, one KiB every `everyMs`: it must complete and be stored whole. */
+async function steadyPut(env: Record<string, string>, pieces: number, everyMs: number): Promise<void> {
+  const s = await startTestServer({ env });
   try {
     const s3 = sdkClient(s);
-    await s3.send(new CreateBucketCommand({ Bucket: 'slow' }));
-    const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket: 'slow', Key: 'k' }));
+    await s3.send(new CreateBucketCommand({ Bucket: 'steady' }));
+    const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket: 'steady', Key: 'k' }));
     const piece = Buffer.alloc(1024, 's');
-    const put = stalledPut(url, 3 * 1024, piece);
-    for (let i = 0; i < 2; i++) {
-      await new Promise((r) => setTimeout(r, 700));
+    const put = stalledPut(url, pieces * 1024, piece);
+    for (let i = 1; i < pieces; i++) {
+      await new Promise((r) => setTimeout(r, everyMs));
       put.socket.write(piece);
     }
     const r = await put.reply;
     assert.match(r.text, /^HTTP\/1.1 200 /);
     put.socket.destroy();
-    const head = await s3.send(new HeadObjectCommand({ Bucket: 'slow', Key: 'k' }));
-    assert.equal(head.ContentLength, 3 * 1024);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: 'steady', Key: 'k' }));
+    assert.equal(head.ContentLength, pieces * 1024);
   } finally {
     await s.destroy();
   }
+}
+
+test('a slow but steady body (above body_min_rate) is not taken for a stalled one', T, async () => {
+  await steadyPut({ TESSERA_BODY_IDLE_TIMEOUT: '1', TESSERA_BODY_MIN_RATE: '256' }, 3, 700);
 });
 
 /** Writes `piece` to the socket every `everyMs` until stopped (or the socket closes). */
@@ -358,26 +363,8 @@ test('trickling uploads that hold the whole memory budget are cut once others wa
 });
 
 test('without memory pressure a trickle above body_min_rate keeps going', T, async () => {
-  const s = await startTestServer({ env: { TESSERA_BODY_IDLE_TIMEOUT: '1', TESSERA_BODY_MIN_RATE: '512' } });
-  try {
-    const s3 = sdkClient(s);
-    await s3.send(new CreateBucketCommand({ Bucket: 'steady' }));
-    const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket: 'steady', Key: 'k' }));
-    const piece = Buffer.alloc(1024, 's');
-    // 1 KiB every 250 ms (4 KiB/s) for 7 s: longer than the 5 s pressure window, never cut.
-    const put = stalledPut(url, 28 * 1024, piece);
-    for (let i = 1; i < 28; i++) {
-      await new Promise((r) => setTimeout(r, 250));
-      put.socket.write(piece);
-    }
-    const r = await put.reply;
-    assert.match(r.text, /^HTTP\/1.1 200 /);
-    put.socket.destroy();
-    const head = await s3.send(new HeadObjectCommand({ Bucket: 'steady', Key: 'k' }));
-    assert.equal(head.ContentLength, 28 * 1024);
-  } finally {
-    await s.destroy();
-  }
+  // 1 KiB every 250 ms (4 KiB/s) for 7 s: longer than the 5 s pressure window, never cut.
+  await steadyPut({ TESSERA_BODY_IDLE_TIMEOUT: '1', TESSERA_BODY_MIN_RATE: '512' }, 28, 250);
 });
 
 test('per-key request rate: a burst gets 503 SlowDown with Retry-After, normal service right after', T, async () => {
